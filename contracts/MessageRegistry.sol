@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IMessageRegistry} from "./interfaces/IMessageRegistry.sol";
+
+/**
+ * @title MessageRegistry
+ * @notice Validates, sequences and seals ChainMail messages in a per-channel hash chain.
+ * Bodies live only in the event log; storage holds each channel's head and seq and the
+ * authors' nonce bitmaps. Immutable by design: there is no upgrade path.
+ */
+contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
+    bytes32 private constant MESSAGE_TYPEHASH =
+        keccak256(
+            "Message(bytes32 channel,address author,bytes body,uint8 contentType,uint64 timestamp,uint64 replyTo,uint256 nonce)"
+        );
+
+    struct Channel {
+        bytes32 head;
+        uint64 seq;
+        bool exists;
+        bool open;
+    }
+
+    mapping(bytes32 channel => Channel) private _channels;
+    // Permit2-style unordered nonces: bit (nonce & 0xff) of word (nonce >> 8). An author's
+    // messages can land in any order, and 256 nonces share one storage slot.
+    mapping(address author => mapping(uint256 word => uint256 bits)) private _nonceBitmap;
+    bytes32[] private _channelIds;
+    Limits private _limits;
+    uint256 private _knownContentTypes;
+
+    /// @inheritdoc IMessageRegistry
+    uint256 public immutable deploymentBlock;
+
+    /**
+     * @param admin The registry admin: creates channels, sets limits and content types, pauses.
+     * @param initialLimits The message limits to start with.
+     */
+    constructor(address admin, Limits memory initialLimits) EIP712("ChainMail", "1") {
+        if (admin == address(0)) revert InvalidAdmin();
+        deploymentBlock = block.number;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _setLimits(initialLimits);
+        // 1 text/plain (UTF-8), 2 application/json, 3 application/octet-stream
+        _setContentType(1, true);
+        _setContentType(2, true);
+        _setContentType(3, true);
+    }
+
+    modifier onlyChannelAdmin(bytes32 channel) {
+        if (!_channels[channel].exists) revert UnknownChannel(channel);
+        if (!hasRole(adminRole(channel), msg.sender) && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert NotChannelAdmin(channel, msg.sender);
+        }
+        _;
+    }
+
+    // ---------------------------------------------------------------- administration
+
+    /// @inheritdoc IMessageRegistry
+    function createChannel(bytes32 channel, address admin) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (channel == bytes32(0)) revert InvalidChannelId();
+        if (admin == address(0)) revert InvalidAdmin();
+        Channel storage c = _channels[channel];
+        if (c.exists) revert ChannelAlreadyExists(channel);
+        c.exists = true;
+        c.open = true;
+        _channelIds.push(channel);
+        _setRoleAdmin(memberRole(channel), adminRole(channel));
+        emit ChannelCreated(channel, admin);
+        _grantRole(adminRole(channel), admin);
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function closeChannel(bytes32 channel) external onlyChannelAdmin(channel) {
+        Channel storage c = _channels[channel];
+        if (!c.open) revert ChannelIsClosed(channel);
+        c.open = false;
+        emit ChannelClosed(channel);
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function reopenChannel(bytes32 channel) external onlyChannelAdmin(channel) {
+        Channel storage c = _channels[channel];
+        if (c.open) revert ChannelIsOpen(channel);
+        c.open = true;
+        emit ChannelReopened(channel);
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function setLimits(Limits calldata newLimits) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setLimits(newLimits);
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function setContentType(uint8 contentType, bool known) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setContentType(contentType, known);
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
+    }
+
+    // ---------------------------------------------------------------- posting
+
+    /// @inheritdoc IMessageRegistry
+    function post(SignedMessage calldata message) external whenNotPaused returns (uint64 seq) {
+        Channel memory c = _channels[message.channel];
+        Limits memory lim = _limits;
+        (Reason reason, bytes32 digest) = _check(message, c, memberRole(message.channel), lim, _knownContentTypes);
+        if (reason != Reason.None) _revertWith(reason, message, c, lim);
+        _seal(message, digest, c);
+        _store(message.channel, c);
+        return c.seq;
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function postBatch(SignedMessage[] calldata messages) external whenNotPaused returns (uint256 posted) {
+        Limits memory lim = _limits;
+        uint256 knownTypes = _knownContentTypes;
+        // Messages of one channel usually come together: keep that channel's state in
+        // memory and write it back once, when the channel changes or the batch ends.
+        Channel memory c;
+        bytes32 current;
+        bytes32 role;
+        bool dirty;
+        for (uint256 i = 0; i < messages.length; ++i) {
+            SignedMessage calldata m = messages[i];
+            if (m.channel != current) {
+                if (dirty) _store(current, c);
+                current = m.channel;
+                c = _channels[current];
+                role = memberRole(current);
+                dirty = false;
+            }
+            // Each message's scratch memory (hashing, event encoding) is dead after it;
+            // reuse it so memory cost stays linear in the batch size.
+            uint256 scratch = _freeMemoryPointer();
+            (Reason reason, bytes32 digest) = _check(m, c, role, lim, knownTypes);
+            if (reason == Reason.None) {
+                _seal(m, digest, c);
+                dirty = true;
+                ++posted;
+            } else {
+                emit MessageRejected(current, m.author, digest, reason);
+            }
+            _setFreeMemoryPointer(scratch);
+        }
+        if (dirty) _store(current, c);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IMessageRegistry
+    function channelInfo(bytes32 channel) external view returns (bool exists, bool open, uint64 seq, bytes32 head) {
+        Channel storage c = _channels[channel];
+        return (c.exists, c.open, c.seq, c.head);
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function channels() external view returns (bytes32[] memory) {
+        return _channelIds;
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function memberRole(bytes32 channel) public pure returns (bytes32) {
+        return keccak256(abi.encode(channel, "MEMBER"));
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function adminRole(bytes32 channel) public pure returns (bytes32) {
+        return keccak256(abi.encode(channel, "ADMIN"));
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function digestOf(SignedMessage calldata message) external view returns (bytes32) {
+        return _digest(message);
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function isNonceUsed(address author, uint256 nonce) public view returns (bool) {
+        return _nonceBitmap[author][nonce >> 8] & (uint256(1) << (nonce & 0xff)) != 0;
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function limits() external view returns (Limits memory) {
+        return _limits;
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function isContentTypeKnown(uint8 contentType) public view returns (bool) {
+        return (_knownContentTypes >> contentType) & 1 == 1;
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _check(
+        SignedMessage calldata m,
+        Channel memory c,
+        bytes32 role,
+        Limits memory lim,
+        uint256 knownTypes
+    ) private view returns (Reason, bytes32 digest) {
+        digest = _digest(m);
+        if (!c.exists) return (Reason.UnknownChannel, digest);
+        if (!c.open) return (Reason.ChannelClosed, digest);
+        uint256 length = m.body.length;
+        if (length == 0) return (Reason.EmptyBody, digest);
+        if (length > lim.maxBodyBytes) return (Reason.BodyTooLarge, digest);
+        if ((knownTypes >> m.contentType) & 1 == 0) return (Reason.UnknownContentType, digest);
+        if (m.timestamp > block.timestamp + lim.maxFutureSkew) return (Reason.TimestampInFuture, digest);
+        if (uint256(m.timestamp) + lim.maxAge < block.timestamp) return (Reason.MessageExpired, digest);
+        if (m.replyTo > c.seq) return (Reason.UnknownReply, digest);
+        if (!hasRole(role, m.author)) return (Reason.NotMember, digest);
+        if (isNonceUsed(m.author, m.nonce)) return (Reason.NonceUsed, digest);
+        if (!_isValidSignature(m.author, digest, m.signature)) return (Reason.BadSignature, digest);
+        return (Reason.None, digest);
+    }
+
+    function _seal(SignedMessage calldata m, bytes32 digest, Channel memory c) private {
+        _nonceBitmap[m.author][m.nonce >> 8] |= uint256(1) << (m.nonce & 0xff);
+        uint64 seq = ++c.seq;
+        c.head = keccak256(abi.encode(c.head, digest, uint256(seq)));
+        emit MessagePosted(
+            m.channel,
+            seq,
+            m.author,
+            m.contentType,
+            m.timestamp,
+            m.replyTo,
+            m.nonce,
+            c.head,
+            m.body,
+            m.signature
+        );
+    }
+
+    function _store(bytes32 channel, Channel memory c) private {
+        Channel storage s = _channels[channel];
+        s.head = c.head;
+        s.seq = c.seq;
+    }
+
+    function _digest(SignedMessage calldata m) private view returns (bytes32) {
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        MESSAGE_TYPEHASH,
+                        m.channel,
+                        m.author,
+                        keccak256(m.body),
+                        m.contentType,
+                        m.timestamp,
+                        m.replyTo,
+                        m.nonce
+                    )
+                )
+            );
+    }
+
+    /// @dev ECDSA first (the common, cheap case; malleable signatures are refused), then
+    /// EIP-1271 for authors that are contract wallets.
+    function _isValidSignature(address author, bytes32 digest, bytes calldata signature) private view returns (bool) {
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err == ECDSA.RecoverError.NoError && signer == author) return true;
+        return author.code.length != 0 && SignatureChecker.isValidERC1271SignatureNowCalldata(author, digest, signature);
+    }
+
+    function _revertWith(Reason reason, SignedMessage calldata m, Channel memory c, Limits memory lim) private view {
+        if (reason == Reason.UnknownChannel) revert UnknownChannel(m.channel);
+        if (reason == Reason.ChannelClosed) revert ChannelIsClosed(m.channel);
+        if (reason == Reason.EmptyBody) revert EmptyBody();
+        if (reason == Reason.BodyTooLarge) revert BodyTooLarge(m.body.length, lim.maxBodyBytes);
+        if (reason == Reason.UnknownContentType) revert UnknownContentType(m.contentType);
+        if (reason == Reason.TimestampInFuture) revert TimestampInFuture(m.timestamp, block.timestamp + lim.maxFutureSkew);
+        if (reason == Reason.MessageExpired) revert MessageExpired(m.timestamp, block.timestamp - lim.maxAge);
+        if (reason == Reason.UnknownReply) revert UnknownReply(m.replyTo, c.seq);
+        if (reason == Reason.NotMember) revert NotMember(m.channel, m.author);
+        if (reason == Reason.NonceUsed) revert NonceUsed(m.author, m.nonce);
+        revert BadSignature(m.author);
+    }
+
+    function _setLimits(Limits memory newLimits) private {
+        if (newLimits.maxBodyBytes == 0 || newLimits.maxAge == 0) revert InvalidLimits();
+        _limits = newLimits;
+        emit LimitsChanged(newLimits.maxBodyBytes, newLimits.maxAge, newLimits.maxFutureSkew);
+    }
+
+    function _setContentType(uint8 contentType, bool known) private {
+        if (known) {
+            _knownContentTypes |= uint256(1) << contentType;
+        } else {
+            _knownContentTypes &= ~(uint256(1) << contentType);
+        }
+        emit ContentTypeChanged(contentType, known);
+    }
+
+    function _freeMemoryPointer() private pure returns (uint256 pointer) {
+        assembly ("memory-safe") {
+            pointer := mload(0x40)
+        }
+    }
+
+    function _setFreeMemoryPointer(uint256 pointer) private pure {
+        assembly ("memory-safe") {
+            mstore(0x40, pointer)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/**
+ * @title IMessageRegistry
+ * @notice The public face of ChainMail's registry: the signed message, the events that
+ * are the record of truth, the errors and the external functions.
+ *
+ * A message is EIP-712 typed data `Message(bytes32 channel,address author,bytes body,
+ * uint8 contentType,uint64 timestamp,uint64 replyTo,uint256 nonce)` under the domain
+ * (name "ChainMail", version "1", chainId, registry address). Per channel, the n-th
+ * posted message gets `seq = n` and `head_n = keccak256(abi.encode(head_{n-1}, digest_n, n))`
+ * with `head_0 = 0`.
+ */
+interface IMessageRegistry {
+    /// @notice A message as its author signed it, plus the signature.
+    struct SignedMessage {
+        bytes32 channel;
+        address author;
+        bytes body;
+        uint8 contentType;
+        uint64 timestamp;
+        uint64 replyTo;
+        uint256 nonce;
+        bytes signature;
+    }
+
+    /// @notice Why a message was not posted. The numbers are part of the protocol: never renumber.
+    enum Reason {
+        None,
+        UnknownChannel,
+        ChannelClosed,
+        NotMember,
+        EmptyBody,
+        BodyTooLarge,
+        UnknownContentType,
+        TimestampInFuture,
+        MessageExpired,
+        UnknownReply,
+        NonceUsed,
+        BadSignature
+    }
+
+    /// @notice Admin-set limits on what a message may be.
+    struct Limits {
+        uint32 maxBodyBytes;
+        uint32 maxAge;
+        uint32 maxFutureSkew;
+    }
+
+    /// @notice A message was sequenced and sealed. Carries everything needed to recompute
+    /// its digest and the channel head, and to re-verify its signature, from the log alone.
+    event MessagePosted(
+        bytes32 indexed channel,
+        uint64 indexed seq,
+        address indexed author,
+        uint8 contentType,
+        uint64 timestamp,
+        uint64 replyTo,
+        uint256 nonce,
+        bytes32 head,
+        bytes body,
+        bytes signature
+    );
+
+    /// @notice A message of a batch was refused; nothing about the channel changed.
+    event MessageRejected(bytes32 indexed channel, address indexed author, bytes32 indexed digest, Reason reason);
+
+    event ChannelCreated(bytes32 indexed channel, address indexed admin);
+    event ChannelClosed(bytes32 indexed channel);
+    event ChannelReopened(bytes32 indexed channel);
+    event LimitsChanged(uint32 maxBodyBytes, uint32 maxAge, uint32 maxFutureSkew);
+    event ContentTypeChanged(uint8 indexed contentType, bool known);
+
+    error UnknownChannel(bytes32 channel);
+    error ChannelAlreadyExists(bytes32 channel);
+    error ChannelIsClosed(bytes32 channel);
+    error ChannelIsOpen(bytes32 channel);
+    error InvalidChannelId();
+    error InvalidAdmin();
+    error InvalidLimits();
+    error NotMember(bytes32 channel, address author);
+    error EmptyBody();
+    error BodyTooLarge(uint256 length, uint256 maxBodyBytes);
+    error UnknownContentType(uint8 contentType);
+    error TimestampInFuture(uint64 timestamp, uint256 latestAllowed);
+    error MessageExpired(uint64 timestamp, uint256 oldestAllowed);
+    error UnknownReply(uint64 replyTo, uint64 lastSeq);
+    error NonceUsed(address author, uint256 nonce);
+    error BadSignature(address author);
+    error NotChannelAdmin(bytes32 channel, address account);
+
+    /// @notice Creates an open channel whose admin may add and remove members.
+    /// @dev Registry admin only. Emits {ChannelCreated} and a {RoleGranted} for the admin.
+    function createChannel(bytes32 channel, address admin) external;
+
+    /// @notice Stops a channel from accepting messages. Channel admin or registry admin.
+    function closeChannel(bytes32 channel) external;
+
+    /// @notice Lets a closed channel accept messages again. Channel admin or registry admin.
+    function reopenChannel(bytes32 channel) external;
+
+    /// @notice Sets the message limits. Registry admin only. Emits {LimitsChanged}.
+    function setLimits(Limits calldata limits) external;
+
+    /// @notice Marks a content type as known or unknown. Registry admin only.
+    function setContentType(uint8 contentType, bool known) external;
+
+    /// @notice Pauses posting. Registry admin only.
+    function pause() external;
+
+    /// @notice Resumes posting. Registry admin only.
+    function unpause() external;
+
+    /// @notice Posts one message; reverts with the check's custom error if it is refused.
+    /// @return seq The message's sequence number in its channel.
+    function post(SignedMessage calldata message) external returns (uint64 seq);
+
+    /// @notice Posts many messages. Each one is posted ({MessagePosted}) or refused
+    /// ({MessageRejected}); a refused message never reverts the others.
+    /// @return posted How many messages were posted.
+    function postBatch(SignedMessage[] calldata messages) external returns (uint256 posted);
+
+    /// @notice The channel's state: whether it exists and is open, its last seq and head.
+    function channelInfo(bytes32 channel) external view returns (bool exists, bool open, uint64 seq, bytes32 head);
+
+    /// @notice Every channel id, in creation order.
+    function channels() external view returns (bytes32[] memory);
+
+    /// @notice The role whose holders may post in `channel`.
+    function memberRole(bytes32 channel) external pure returns (bytes32);
+
+    /// @notice The role whose holders administer `channel`'s members.
+    function adminRole(bytes32 channel) external pure returns (bytes32);
+
+    /// @notice The EIP-712 digest an author signs for `message` (its signature is ignored).
+    function digestOf(SignedMessage calldata message) external view returns (bytes32);
+
+    /// @notice Whether `author` has used `nonce`.
+    function isNonceUsed(address author, uint256 nonce) external view returns (bool);
+
+    /// @notice The current limits.
+    function limits() external view returns (Limits memory);
+
+    /// @notice Whether `contentType` is accepted.
+    function isContentTypeKnown(uint8 contentType) external view returns (bool);
+
+    /// @notice The block in which the registry was deployed, where log readers start.
+    function deploymentBlock() external view returns (uint256);
+}

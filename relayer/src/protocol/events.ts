@@ -1,0 +1,94 @@
+/**
+ * Reading the record of truth: decoding the registry's logs into plain objects, and
+ * rebuilding a message (and its digest) from a `MessagePosted` log alone.
+ */
+import { Interface, type Log } from "ethers";
+import { IMessageRegistry__factory } from "../../../typechain-types/index.js";
+import { digestOf, type RegistryLocation, type SignedMessage } from "./messages.js";
+
+export const registryInterface: Interface = IMessageRegistry__factory.createInterface() as unknown as Interface;
+
+export const MESSAGE_POSTED_TOPIC = registryInterface.getEvent("MessagePosted")!.topicHash;
+export const MESSAGE_REJECTED_TOPIC = registryInterface.getEvent("MessageRejected")!.topicHash;
+
+/** A `MessagePosted` log as data, with the digest recomputed from its fields. */
+export interface PostedMessage extends SignedMessage {
+  seq: bigint;
+  head: string;
+  digest: string;
+  blockNumber: number;
+  blockHash: string;
+  transactionHash: string;
+  logIndex: number;
+}
+
+export interface RejectedMessage {
+  channel: string;
+  author: string;
+  digest: string;
+  reason: number;
+  blockNumber: number;
+  transactionHash: string;
+  logIndex: number;
+}
+
+type RawLog = Pick<Log, "topics" | "data" | "blockNumber" | "blockHash" | "transactionHash"> & {
+  index?: number;
+  logIndex?: number;
+};
+
+function logIndexOf(log: RawLog): number {
+  return Number(log.index ?? log.logIndex ?? 0);
+}
+
+/** Decodes a `MessagePosted` log and recomputes its digest for `registry`. */
+export function decodeMessagePosted(registry: RegistryLocation, log: RawLog): PostedMessage {
+  const parsed = registryInterface.decodeEventLog("MessagePosted", log.data, log.topics);
+  const message: SignedMessage = {
+    channel: parsed.channel,
+    author: parsed.author,
+    body: parsed.body,
+    contentType: Number(parsed.contentType),
+    timestamp: parsed.timestamp,
+    replyTo: parsed.replyTo,
+    nonce: parsed.nonce,
+    signature: parsed.signature,
+  };
+  return {
+    ...message,
+    seq: parsed.seq,
+    head: parsed.head,
+    digest: digestOf(registry, message),
+    blockNumber: Number(log.blockNumber),
+    blockHash: log.blockHash,
+    transactionHash: log.transactionHash,
+    logIndex: logIndexOf(log),
+  };
+}
+
+export function decodeMessageRejected(log: RawLog): RejectedMessage {
+  const parsed = registryInterface.decodeEventLog("MessageRejected", log.data, log.topics);
+  return {
+    channel: parsed.channel,
+    author: parsed.author,
+    digest: parsed.digest,
+    reason: Number(parsed.reason),
+    blockNumber: Number(log.blockNumber),
+    transactionHash: log.transactionHash,
+    logIndex: logIndexOf(log),
+  };
+}
+
+/** The `post`/`postBatch` argument for a signed message. */
+export function toCallArgument(message: SignedMessage) {
+  return {
+    channel: message.channel,
+    author: message.author,
+    body: message.body,
+    contentType: message.contentType,
+    timestamp: message.timestamp,
+    replyTo: message.replyTo,
+    nonce: message.nonce,
+    signature: message.signature,
+  };
+}

@@ -1,0 +1,266 @@
+/**
+ * The ChainMail message protocol, in one place: EIP-712 domain and types, digest,
+ * signing, head chaining, reason codes and content types. The relayer, the Hardhat
+ * tasks, the CLI, the mirror and the audit all import this module; the contract
+ * (`contracts/MessageRegistry.sol`) is its on-chain twin, and tests hold the two equal
+ * byte for byte.
+ */
+import {
+  AbiCoder,
+  concat,
+  getAddress,
+  hexlify,
+  keccak256,
+  Signature,
+  toUtf8Bytes,
+  TypedDataEncoder,
+  verifyTypedData,
+  ZeroHash,
+  type BytesLike,
+  type Signer,
+  type TypedDataDomain,
+} from "ethers";
+
+/** The EIP-712 domain name and version the registry uses. */
+export const DOMAIN_NAME = "ChainMail";
+export const DOMAIN_VERSION = "1";
+
+/** The EIP-712 type of a message. Field order is part of the protocol. */
+export const MESSAGE_TYPES = {
+  Message: [
+    { name: "channel", type: "bytes32" },
+    { name: "author", type: "address" },
+    { name: "body", type: "bytes" },
+    { name: "contentType", type: "uint8" },
+    { name: "timestamp", type: "uint64" },
+    { name: "replyTo", type: "uint64" },
+    { name: "nonce", type: "uint256" },
+  ],
+} as const;
+
+/** What an author signs. `replyTo` 0 means "not a reply". */
+export interface Message {
+  channel: string;
+  author: string;
+  body: string;
+  contentType: number;
+  timestamp: bigint;
+  replyTo: bigint;
+  nonce: bigint;
+}
+
+/** A message with its author's 65-byte signature, as `post`/`postBatch` take it. */
+export interface SignedMessage extends Message {
+  signature: string;
+}
+
+/** The registry a message is bound to: its chain and address. */
+export interface RegistryLocation {
+  chainId: bigint | number;
+  address: string;
+}
+
+export function domainOf(registry: RegistryLocation): TypedDataDomain {
+  return {
+    name: DOMAIN_NAME,
+    version: DOMAIN_VERSION,
+    chainId: BigInt(registry.chainId),
+    verifyingContract: getAddress(registry.address),
+  };
+}
+
+function typedValue(message: Message): Record<string, unknown> {
+  return {
+    channel: message.channel,
+    author: message.author,
+    body: message.body,
+    contentType: message.contentType,
+    timestamp: message.timestamp,
+    replyTo: message.replyTo,
+    nonce: message.nonce,
+  };
+}
+
+/** The EIP-712 digest the author signs and the registry recomputes. */
+export function digestOf(registry: RegistryLocation, message: Message): string {
+  return TypedDataEncoder.hash(domainOf(registry), MESSAGE_TYPES, typedValue(message));
+}
+
+/** Signs `message` as its author. The signer's address must be `message.author`. */
+export async function signMessage(
+  signer: Signer,
+  registry: RegistryLocation,
+  message: Message,
+): Promise<SignedMessage> {
+  const signature = await signer.signTypedData(
+    domainOf(registry),
+    MESSAGE_TYPES as unknown as Record<string, Array<{ name: string; type: string }>>,
+    typedValue(message),
+  );
+  return { ...message, signature };
+}
+
+/**
+ * The address that signed `message` under `registry`, or null when the signature is
+ * not a canonical 65-byte ECDSA signature (high-s and malformed ones are refused, as
+ * the contract refuses them).
+ */
+export function recoverAuthor(registry: RegistryLocation, message: SignedMessage): string | null {
+  if (!isCanonicalSignature(message.signature)) return null;
+  try {
+    return verifyTypedData(
+      domainOf(registry),
+      MESSAGE_TYPES as unknown as Record<string, Array<{ name: string; type: string }>>,
+      typedValue(message),
+      message.signature,
+    );
+  } catch {
+    return null;
+  }
+}
+
+const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+/** 65 bytes, v 27/28, s in the lower half: what OpenZeppelin's ECDSA accepts. */
+export function isCanonicalSignature(signature: string): boolean {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) return false;
+  const s = BigInt("0x" + signature.slice(66, 130));
+  const v = parseInt(signature.slice(130, 132), 16);
+  return s <= SECP256K1_HALF_N && (v === 27 || v === 28);
+}
+
+/** The zero head every channel starts from. */
+export const GENESIS_HEAD = ZeroHash;
+
+/** head_n = keccak256(abi.encode(head_{n-1}, digest_n, n)). */
+export function nextHead(previousHead: string, digest: string, seq: bigint | number): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32", "uint256"], [previousHead, digest, seq]));
+}
+
+/** Why the registry refused a message; the numbers match `IMessageRegistry.Reason`. */
+export const Reason = {
+  None: 0,
+  UnknownChannel: 1,
+  ChannelClosed: 2,
+  NotMember: 3,
+  EmptyBody: 4,
+  BodyTooLarge: 5,
+  UnknownContentType: 6,
+  TimestampInFuture: 7,
+  MessageExpired: 8,
+  UnknownReply: 9,
+  NonceUsed: 10,
+  BadSignature: 11,
+} as const;
+export type ReasonName = keyof typeof Reason;
+
+const REASON_SENTENCES: Record<ReasonName, string> = {
+  None: "The message was posted.",
+  UnknownChannel: "The channel does not exist.",
+  ChannelClosed: "The channel is closed and accepts no messages.",
+  NotMember: "The author is not a member of the channel.",
+  EmptyBody: "The message body is empty.",
+  BodyTooLarge: "The message body is longer than the registry's limit.",
+  UnknownContentType: "The content type is not one the registry accepts.",
+  TimestampInFuture: "The message's timestamp is too far in the future.",
+  MessageExpired: "The message is older than the registry's maximum age and has expired.",
+  UnknownReply: "The message replies to a sequence number the channel does not have yet.",
+  NonceUsed: "The author has already used this nonce: the message was posted before or is a replay.",
+  BadSignature: "The signature is not the author's signature of this message on this registry and chain.",
+};
+
+export function reasonName(code: number): ReasonName {
+  const entry = Object.entries(Reason).find(([, value]) => value === code);
+  if (!entry) throw new Error(`Unknown rejection reason code ${code}.`);
+  return entry[0] as ReasonName;
+}
+
+/** A person's sentence for a reason code or name. */
+export function reasonSentence(reason: number | ReasonName): string {
+  return REASON_SENTENCES[typeof reason === "number" ? reasonName(reason) : reason];
+}
+
+/** Content types the registry knows at deployment; admins may add more. */
+export const CONTENT_TYPES = {
+  "text/plain": 1,
+  "application/json": 2,
+  "application/octet-stream": 3,
+} as const;
+export type ContentTypeName = keyof typeof CONTENT_TYPES;
+
+export function contentTypeCode(nameOrCode: string | number): number {
+  if (typeof nameOrCode === "number" || /^\d+$/.test(nameOrCode)) {
+    const code = Number(nameOrCode);
+    if (!Number.isInteger(code) || code < 0 || code > 255) {
+      throw new Error(`Content type ${nameOrCode} is not a number from 0 to 255.`);
+    }
+    return code;
+  }
+  const code = (CONTENT_TYPES as Record<string, number>)[nameOrCode];
+  if (code === undefined) {
+    throw new Error(`Unknown content type "${nameOrCode}"; use one of ${Object.keys(CONTENT_TYPES).join(", ")} or a number.`);
+  }
+  return code;
+}
+
+export function contentTypeName(code: number): string {
+  const entry = Object.entries(CONTENT_TYPES).find(([, value]) => value === code);
+  return entry ? entry[0] : `type ${code}`;
+}
+
+/**
+ * Channel ids are bytes32. A name of up to 31 UTF-8 bytes is stored as the id itself
+ * (readable in every log); a 0x-prefixed 32-byte hex string is taken as an id.
+ */
+export function channelId(nameOrId: string): string {
+  if (/^0x[0-9a-fA-F]{64}$/.test(nameOrId)) return nameOrId.toLowerCase();
+  const bytes = toUtf8Bytes(nameOrId);
+  if (bytes.length === 0) throw new Error("A channel name cannot be empty.");
+  if (bytes.length > 31) throw new Error(`Channel name "${nameOrId}" is longer than 31 bytes; use a 0x-prefixed 32-byte id instead.`);
+  return hexlify(concat([bytes, new Uint8Array(32 - bytes.length)]));
+}
+
+/** The readable name of a channel id, or the id itself when it is not a short name. */
+export function channelName(id: string): string {
+  const bytes = Buffer.from(id.slice(2), "hex");
+  const end = bytes.indexOf(0);
+  const used = end === -1 ? bytes : bytes.subarray(0, end);
+  const trailingZeros = end === -1 || bytes.subarray(end).every((b) => b === 0);
+  const text = used.toString("utf8");
+  const printable = used.length > 0 && trailingZeros && /^[\x20-\x7e]+$/.test(text);
+  return printable ? text : id;
+}
+
+/** Body helpers: UTF-8 text to hex bytes and back. */
+export function bodyFromText(text: string): string {
+  return hexlify(toUtf8Bytes(text));
+}
+
+export function bodyToText(body: BytesLike): string {
+  return Buffer.from(hexlify(body).slice(2), "hex").toString("utf8");
+}
+
+/** The role ids the registry derives from a channel id (`memberRole`, `adminRole`). */
+export function memberRoleOf(channel: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "string"], [channel, "MEMBER"]));
+}
+
+export function adminRoleOf(channel: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "string"], [channel, "ADMIN"]));
+}
+
+/**
+ * A fresh nonce. Random, so two relayers or two processes of one author never collide;
+ * an author who posts a lot saves gas by using consecutive nonces instead (256 share
+ * one storage word on-chain).
+ */
+export function randomNonce(): bigint {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return BigInt(hexlify(bytes));
+}
+
+/** Splits a signature for tools that want r, s, v. */
+export function splitSignature(signature: string): { r: string; s: string; v: number } {
+  const sig = Signature.from(signature);
+  return { r: sig.r, s: sig.s, v: sig.v };
+}

@@ -1,0 +1,470 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+import { ZeroAddress, ZeroHash, hexlify, randomBytes } from "ethers";
+import {
+  Reason,
+  bodyFromText,
+  channelId,
+  digestOf,
+  nextHead,
+  decodeMessagePosted,
+  MESSAGE_POSTED_TOPIC,
+  adminRoleOf,
+  memberRoleOf,
+  toCallArgument,
+  signMessage,
+  type SignedMessage,
+} from "../relayer/src/protocol/index.js";
+import { DEFAULT_LIMITS, GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
+
+const { ethers, networkHelpers } = await network.connect();
+
+async function deployFixture() {
+  const [admin, channelAdmin, alice, bob, mallory, relayer] = await ethers.getSigners();
+  const registry = await ethers.deployContract("MessageRegistry", [admin.address, DEFAULT_LIMITS]);
+  await registry.createChannel(GENERAL, channelAdmin.address);
+  const member = await registry.memberRole(GENERAL);
+  await registry.connect(channelAdmin).grantRole(member, alice.address);
+  await registry.connect(channelAdmin).grantRole(member, bob.address);
+  const location = await registryLocation(registry);
+  const messages = new MessageFactory(location, async () => BigInt(await networkHelpers.time.latest()));
+  return { registry, location, messages, admin, channelAdmin, alice, bob, mallory, relayer };
+}
+
+describe("MessageRegistry", function () {
+  describe("deployment", function () {
+    it("starts with the admin, the limits, the default content types and its block", async function () {
+      const { registry, admin } = await networkHelpers.loadFixture(deployFixture);
+      expect(await registry.hasRole(ZeroHash, admin.address)).to.equal(true);
+      const limits = await registry.limits();
+      expect([limits.maxBodyBytes, limits.maxAge, limits.maxFutureSkew]).to.deep.equal([4096n, 3600n, 300n]);
+      for (const type of [1, 2, 3]) expect(await registry.isContentTypeKnown(type)).to.equal(true);
+      expect(await registry.isContentTypeKnown(0)).to.equal(false);
+      expect(await registry.deploymentBlock()).to.be.greaterThan(0n);
+    });
+
+    it("refuses a zero admin and zero limits", async function () {
+      const [admin] = await ethers.getSigners();
+      const factory = await ethers.getContractFactory("MessageRegistry");
+      await expect(ethers.deployContract("MessageRegistry", [ZeroAddress, DEFAULT_LIMITS])).to.be.revertedWithCustomError(
+        factory,
+        "InvalidAdmin",
+      );
+      await expect(
+        ethers.deployContract("MessageRegistry", [admin.address, { ...DEFAULT_LIMITS, maxAge: 0 }]),
+      ).to.be.revertedWithCustomError(factory, "InvalidLimits");
+      await expect(
+        ethers.deployContract("MessageRegistry", [admin.address, { ...DEFAULT_LIMITS, maxBodyBytes: 0 }]),
+      ).to.be.revertedWithCustomError(factory, "InvalidLimits");
+    });
+  });
+
+  describe("channels and roles", function () {
+    it("creates a channel with its own admin and member roles", async function () {
+      const { registry, channelAdmin } = await networkHelpers.loadFixture(deployFixture);
+      const id = channelId("ops");
+      await expect(registry.createChannel(id, channelAdmin.address))
+        .to.emit(registry, "ChannelCreated")
+        .withArgs(id, channelAdmin.address)
+        .and.to.emit(registry, "RoleGranted")
+        .withArgs(adminRoleOf(id), channelAdmin.address, await ethers.provider.getSigner(0).then((s) => s.address));
+      expect(await registry.memberRole(id)).to.equal(memberRoleOf(id));
+      expect(await registry.adminRole(id)).to.equal(adminRoleOf(id));
+      expect(await registry.getRoleAdmin(memberRoleOf(id))).to.equal(adminRoleOf(id));
+      expect(await registry.getRoleAdmin(adminRoleOf(id))).to.equal(ZeroHash);
+      expect(await registry.channels()).to.deep.equal([GENERAL, id]);
+      const info = await registry.channelInfo(id);
+      expect([info.exists, info.open, info.seq, info.head]).to.deep.equal([true, true, 0n, ZeroHash]);
+    });
+
+    it("lets only the registry admin create channels, once, with a real id and admin", async function () {
+      const { registry, alice, channelAdmin } = await networkHelpers.loadFixture(deployFixture);
+      await expect(registry.connect(alice).createChannel(channelId("x"), alice.address)).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlUnauthorizedAccount",
+      );
+      await expect(registry.createChannel(GENERAL, channelAdmin.address))
+        .to.be.revertedWithCustomError(registry, "ChannelAlreadyExists")
+        .withArgs(GENERAL);
+      await expect(registry.createChannel(ZeroHash, channelAdmin.address)).to.be.revertedWithCustomError(
+        registry,
+        "InvalidChannelId",
+      );
+      await expect(registry.createChannel(channelId("x"), ZeroAddress)).to.be.revertedWithCustomError(
+        registry,
+        "InvalidAdmin",
+      );
+    });
+
+    it("lets the channel admin, not members or other channels' admins, manage members", async function () {
+      const { registry, channelAdmin, alice, mallory } = await networkHelpers.loadFixture(deployFixture);
+      const role = memberRoleOf(GENERAL);
+      await expect(registry.connect(alice).grantRole(role, mallory.address)).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlUnauthorizedAccount",
+      );
+      await registry.createChannel(channelId("other"), mallory.address);
+      await expect(registry.connect(mallory).grantRole(role, mallory.address)).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlUnauthorizedAccount",
+      );
+      await expect(registry.connect(channelAdmin).revokeRole(role, alice.address))
+        .to.emit(registry, "RoleRevoked")
+        .withArgs(role, alice.address, channelAdmin.address);
+      expect(await registry.hasRole(role, alice.address)).to.equal(false);
+    });
+
+    it("closes and reopens a channel by its admin or the registry admin only", async function () {
+      const { registry, channelAdmin, alice } = await networkHelpers.loadFixture(deployFixture);
+      await expect(registry.connect(alice).closeChannel(GENERAL))
+        .to.be.revertedWithCustomError(registry, "NotChannelAdmin")
+        .withArgs(GENERAL, alice.address);
+      await expect(registry.connect(channelAdmin).closeChannel(GENERAL)).to.emit(registry, "ChannelClosed").withArgs(GENERAL);
+      await expect(registry.closeChannel(GENERAL)).to.be.revertedWithCustomError(registry, "ChannelIsClosed");
+      await expect(registry.reopenChannel(GENERAL)).to.emit(registry, "ChannelReopened").withArgs(GENERAL);
+      await expect(registry.reopenChannel(GENERAL)).to.be.revertedWithCustomError(registry, "ChannelIsOpen");
+      await expect(registry.closeChannel(channelId("nope")))
+        .to.be.revertedWithCustomError(registry, "UnknownChannel")
+        .withArgs(channelId("nope"));
+    });
+  });
+
+  describe("limits, content types and pause", function () {
+    it("lets the admin set limits and content types, with events", async function () {
+      const { registry, alice } = await networkHelpers.loadFixture(deployFixture);
+      await expect(registry.setLimits({ maxBodyBytes: 10, maxAge: 60, maxFutureSkew: 0 }))
+        .to.emit(registry, "LimitsChanged")
+        .withArgs(10, 60, 0);
+      await expect(registry.setLimits({ maxBodyBytes: 10, maxAge: 0, maxFutureSkew: 0 })).to.be.revertedWithCustomError(
+        registry,
+        "InvalidLimits",
+      );
+      await expect(registry.setContentType(200, true)).to.emit(registry, "ContentTypeChanged").withArgs(200, true);
+      expect(await registry.isContentTypeKnown(200)).to.equal(true);
+      await expect(registry.setContentType(1, false)).to.emit(registry, "ContentTypeChanged").withArgs(1, false);
+      expect(await registry.isContentTypeKnown(1)).to.equal(false);
+      const asAlice = registry.connect(alice);
+      for (const call of [
+        () => asAlice.setLimits(DEFAULT_LIMITS),
+        () => asAlice.setContentType(9, true),
+        () => asAlice.pause(),
+        () => asAlice.unpause(),
+      ]) {
+        await expect(call()).to.be.revertedWithCustomError(registry, "AccessControlUnauthorizedAccount");
+      }
+    });
+
+    it("refuses every post while paused and accepts again after unpause", async function () {
+      const { registry, messages, alice } = await networkHelpers.loadFixture(deployFixture);
+      const message = await messages.sign(alice);
+      await expect(registry.pause()).to.emit(registry, "Paused");
+      await expect(registry.post(toCallArgument(message))).to.be.revertedWithCustomError(registry, "EnforcedPause");
+      await expect(registry.postBatch([toCallArgument(message)])).to.be.revertedWithCustomError(registry, "EnforcedPause");
+      await expect(registry.unpause()).to.emit(registry, "Unpaused");
+      await expect(registry.post(toCallArgument(message))).to.emit(registry, "MessagePosted");
+    });
+  });
+
+  describe("posting", function () {
+    it("sequences, seals and emits everything needed to rebuild the message", async function () {
+      const { registry, location, messages, alice, bob, relayer } = await networkHelpers.loadFixture(deployFixture);
+      const first = await messages.sign(alice);
+      const second = await messages.sign(bob, { replyTo: 1n, contentType: 2, body: bodyFromText('{"ok":true}') });
+      const d1 = digestOf(location, first);
+      const d2 = digestOf(location, second);
+      expect(await registry.digestOf(toCallArgument(first))).to.equal(d1);
+      const h1 = nextHead(ZeroHash, d1, 1);
+      const h2 = nextHead(h1, d2, 2);
+      await expect(registry.connect(relayer).post(toCallArgument(first)))
+        .to.emit(registry, "MessagePosted")
+        .withArgs(GENERAL, 1, alice.address, 1, first.timestamp, 0, first.nonce, h1, first.body, first.signature);
+      const tx = await registry.connect(relayer).postBatch([toCallArgument(second)]);
+      const receipt = (await tx.wait())!;
+      const log = receipt.logs.find((l) => l.topics[0] === MESSAGE_POSTED_TOPIC)!;
+      const decoded = decodeMessagePosted(location, log);
+      expect(decoded.seq).to.equal(2n);
+      expect(decoded.digest).to.equal(d2);
+      expect(decoded.head).to.equal(h2);
+      expect(decoded.body).to.equal(second.body);
+      expect(decoded.signature).to.equal(second.signature);
+      const info = await registry.channelInfo(GENERAL);
+      expect([info.seq, info.head]).to.deep.equal([2n, h2]);
+      expect(await registry.isNonceUsed(alice.address, first.nonce)).to.equal(true);
+      expect(await registry.isNonceUsed(alice.address, first.nonce + 1000n)).to.equal(false);
+    });
+
+    it("returns the seq from a static call to post", async function () {
+      const { registry, messages, alice } = await networkHelpers.loadFixture(deployFixture);
+      const message = await messages.sign(alice);
+      expect(await registry.post.staticCall(toCallArgument(message))).to.equal(1n);
+    });
+
+    it("accepts one author's nonces in any order and refuses a nonce twice", async function () {
+      const { registry, messages, alice } = await networkHelpers.loadFixture(deployFixture);
+      const late = await messages.sign(alice, { nonce: 300n });
+      const early = await messages.sign(alice, { nonce: 2n });
+      await registry.post(toCallArgument(late));
+      await registry.post(toCallArgument(early));
+      const replay = await messages.sign(alice, { nonce: 300n, body: bodyFromText("different") });
+      await expect(registry.post(toCallArgument(replay)))
+        .to.be.revertedWithCustomError(registry, "NonceUsed")
+        .withArgs(alice.address, 300n);
+      await expect(registry.post(toCallArgument(late))).to.be.revertedWithCustomError(registry, "NonceUsed");
+    });
+
+    it("accepts a signature from an EIP-1271 contract wallet that is a member", async function () {
+      const { registry, location, messages, channelAdmin, alice } = await networkHelpers.loadFixture(deployFixture);
+      const wallet = await ethers.deployContract("TestERC1271Wallet", [alice.address]);
+      const walletAddress = await wallet.getAddress();
+      await registry.connect(channelAdmin).grantRole(memberRoleOf(GENERAL), walletAddress);
+      const unsigned = { ...(await messages.sign(alice)), author: walletAddress };
+      const signed = await signMessage(alice, location, unsigned);
+      await expect(registry.post(toCallArgument(signed))).to.emit(registry, "MessagePosted");
+      const forged = await signMessage(channelAdmin, location, { ...unsigned, nonce: 77n });
+      await expect(registry.post(toCallArgument(forged))).to.be.revertedWithCustomError(registry, "BadSignature");
+    });
+  });
+
+  describe("rejections", function () {
+    type Case = {
+      name: string;
+      reason: number;
+      error: string;
+      make: (f: Awaited<ReturnType<typeof deployFixture>>) => Promise<SignedMessage>;
+      args?: (m: SignedMessage, f: Awaited<ReturnType<typeof deployFixture>>) => Promise<unknown[]>;
+    };
+    const cases: Case[] = [
+      {
+        name: "unknown channel",
+        reason: Reason.UnknownChannel,
+        error: "UnknownChannel",
+        make: (f) => f.messages.sign(f.alice, { channel: channelId("nowhere") }),
+        args: async (m) => [m.channel],
+      },
+      {
+        name: "closed channel",
+        reason: Reason.ChannelClosed,
+        error: "ChannelIsClosed",
+        make: async (f) => {
+          await f.registry.closeChannel(GENERAL);
+          return f.messages.sign(f.alice);
+        },
+        args: async (m) => [m.channel],
+      },
+      {
+        name: "author not a member",
+        reason: Reason.NotMember,
+        error: "NotMember",
+        make: (f) => f.messages.sign(f.mallory),
+        args: async (m) => [m.channel, m.author],
+      },
+      {
+        name: "empty body",
+        reason: Reason.EmptyBody,
+        error: "EmptyBody",
+        make: (f) => f.messages.sign(f.alice, { body: "0x" }),
+      },
+      {
+        name: "oversize body",
+        reason: Reason.BodyTooLarge,
+        error: "BodyTooLarge",
+        make: (f) => f.messages.sign(f.alice, { body: hexlify(randomBytes(4097)) }),
+        args: async () => [4097, 4096],
+      },
+      {
+        name: "unknown content type",
+        reason: Reason.UnknownContentType,
+        error: "UnknownContentType",
+        make: (f) => f.messages.sign(f.alice, { contentType: 9 }),
+        args: async () => [9],
+      },
+      {
+        name: "timestamp too far in the future",
+        reason: Reason.TimestampInFuture,
+        error: "TimestampInFuture",
+        make: async (f) => f.messages.sign(f.alice, { timestamp: BigInt(await networkHelpers.time.latest()) + 400n }),
+      },
+      {
+        name: "delayed past its maximum age",
+        reason: Reason.MessageExpired,
+        error: "MessageExpired",
+        make: async (f) => {
+          const m = await f.messages.sign(f.alice);
+          await networkHelpers.time.increase(3601);
+          return m;
+        },
+      },
+      {
+        name: "reply to a seq that does not exist yet",
+        reason: Reason.UnknownReply,
+        error: "UnknownReply",
+        make: (f) => f.messages.sign(f.alice, { replyTo: 1n }),
+        args: async () => [1, 0],
+      },
+      {
+        name: "nonce already used",
+        reason: Reason.NonceUsed,
+        error: "NonceUsed",
+        make: async (f) => {
+          const m = await f.messages.sign(f.alice);
+          await f.registry.post(toCallArgument(m));
+          return m;
+        },
+        args: async (m) => [m.author, m.nonce],
+      },
+      {
+        name: "signature by someone else",
+        reason: Reason.BadSignature,
+        error: "BadSignature",
+        make: async (f) => {
+          const m = await f.messages.sign(f.bob);
+          return { ...m, author: f.alice.address };
+        },
+        args: async (m) => [m.author],
+      },
+      {
+        name: "malleable (high-s) signature",
+        reason: Reason.BadSignature,
+        error: "BadSignature",
+        make: async (f) => {
+          const m = await f.messages.sign(f.alice);
+          const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+          const s = BigInt("0x" + m.signature.slice(66, 130));
+          const v = parseInt(m.signature.slice(130), 16);
+          const flipped = m.signature.slice(0, 66) + (n - s).toString(16).padStart(64, "0") + (v === 27 ? "1c" : "1b");
+          return { ...m, signature: flipped };
+        },
+      },
+      {
+        name: "signature of the wrong length",
+        reason: Reason.BadSignature,
+        error: "BadSignature",
+        make: async (f) => ({ ...(await f.messages.sign(f.alice)), signature: "0x1234" }),
+      },
+      {
+        name: "message signed for another chain",
+        reason: Reason.BadSignature,
+        error: "BadSignature",
+        make: async (f) => {
+          const m = await f.messages.sign(f.alice);
+          return signMessage(f.alice, { ...f.location, chainId: 1n }, m);
+        },
+      },
+      {
+        name: "message signed for another registry",
+        reason: Reason.BadSignature,
+        error: "BadSignature",
+        make: async (f) => {
+          const m = await f.messages.sign(f.alice);
+          return signMessage(f.alice, { ...f.location, address: f.relayer.address }, m);
+        },
+      },
+      {
+        name: "author revoked after signing",
+        reason: Reason.NotMember,
+        error: "NotMember",
+        make: async (f) => {
+          const m = await f.messages.sign(f.alice);
+          await f.registry.connect(f.channelAdmin).revokeRole(memberRoleOf(GENERAL), f.alice.address);
+          return m;
+        },
+      },
+    ];
+
+    for (const c of cases) {
+      it(`post reverts with ${c.error} and postBatch rejects with reason ${c.reason}: ${c.name}`, async function () {
+        const f = await networkHelpers.loadFixture(deployFixture);
+        const message = await c.make(f);
+        const before = await f.registry.channelInfo(GENERAL);
+        const revert = expect(f.registry.post(toCallArgument(message))).to.be.revertedWithCustomError(f.registry, c.error);
+        if (c.args) await revert.withArgs(...(await c.args(message, f)));
+        else await revert;
+        await expect(f.registry.postBatch([toCallArgument(message)]))
+          .to.emit(f.registry, "MessageRejected")
+          .withArgs(message.channel, message.author, digestOf(f.location, message), c.reason)
+          .and.not.to.emit(f.registry, "MessagePosted");
+        const after = await f.registry.channelInfo(GENERAL);
+        expect([after.seq, after.head]).to.deep.equal([before.seq, before.head]);
+      });
+    }
+
+    it("names the allowed bounds in the time errors", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const future = await f.messages.sign(f.alice, { timestamp: 10n ** 12n });
+      const next = BigInt(await networkHelpers.time.latest()) + 1n;
+      await networkHelpers.time.setNextBlockTimestamp(next);
+      await expect(f.registry.post(toCallArgument(future)))
+        .to.be.revertedWithCustomError(f.registry, "TimestampInFuture")
+        .withArgs(10n ** 12n, next + 300n);
+      const old = await f.messages.sign(f.alice, { timestamp: next - 4000n });
+      await networkHelpers.time.setNextBlockTimestamp(next + 1n);
+      await expect(f.registry.post(toCallArgument(old)))
+        .to.be.revertedWithCustomError(f.registry, "MessageExpired")
+        .withArgs(next - 4000n, next + 1n - 3600n);
+    });
+  });
+
+  describe("batches", function () {
+    it("posts the good messages of a mixed batch and names each bad one", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const ops = channelId("ops");
+      await f.registry.createChannel(ops, f.channelAdmin.address);
+      await f.registry.connect(f.channelAdmin).grantRole(memberRoleOf(ops), f.bob.address);
+      const good1 = await f.messages.sign(f.alice);
+      const outsider = await f.messages.sign(f.mallory);
+      const good2 = await f.messages.sign(f.bob, { channel: ops });
+      const empty = await f.messages.sign(f.bob, { channel: ops, body: "0x" });
+      const good3 = await f.messages.sign(f.bob, { replyTo: 1n });
+      const duplicate = good1;
+      const batch = [good1, outsider, good2, empty, good3, duplicate].map(toCallArgument);
+      expect(await f.registry.postBatch.staticCall(batch)).to.equal(3n);
+      const tx = f.registry.postBatch(batch);
+      await expect(tx)
+        .to.emit(f.registry, "MessageRejected")
+        .withArgs(GENERAL, f.mallory.address, digestOf(f.location, outsider), Reason.NotMember);
+      await expect(tx)
+        .to.emit(f.registry, "MessageRejected")
+        .withArgs(ops, f.bob.address, digestOf(f.location, empty), Reason.EmptyBody);
+      await expect(tx)
+        .to.emit(f.registry, "MessageRejected")
+        .withArgs(GENERAL, f.alice.address, digestOf(f.location, duplicate), Reason.NonceUsed);
+      const h1 = nextHead(ZeroHash, digestOf(f.location, good1), 1);
+      const h2 = nextHead(h1, digestOf(f.location, good3), 2);
+      const general = await f.registry.channelInfo(GENERAL);
+      expect([general.seq, general.head]).to.deep.equal([2n, h2]);
+      const opsInfo = await f.registry.channelInfo(ops);
+      expect([opsInfo.seq, opsInfo.head]).to.deep.equal([1n, nextHead(ZeroHash, digestOf(f.location, good2), 1)]);
+    });
+
+    it("changes nothing when every message of a batch is refused", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const bad = await f.messages.sign(f.mallory);
+      expect(await f.registry.postBatch.staticCall([toCallArgument(bad)])).to.equal(0n);
+      await f.registry.postBatch([toCallArgument(bad), toCallArgument(bad)]);
+      const info = await f.registry.channelInfo(GENERAL);
+      expect([info.seq, info.head]).to.deep.equal([0n, ZeroHash]);
+    });
+
+    it("rebuilds the stored head from the event log alone", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      for (let round = 0; round < 3; round++) {
+        const batch = [];
+        for (let i = 0; i < 5; i++) batch.push(toCallArgument(await f.messages.sign(i % 2 ? f.alice : f.bob)));
+        await f.registry.postBatch(batch);
+      }
+      const logs = await ethers.provider.getLogs({
+        address: f.location.address,
+        topics: [MESSAGE_POSTED_TOPIC],
+        fromBlock: 0,
+      });
+      let head = ZeroHash;
+      logs.forEach((log, i) => {
+        const m = decodeMessagePosted(f.location, log);
+        expect(m.seq).to.equal(BigInt(i + 1));
+        head = nextHead(head, m.digest, m.seq);
+        expect(m.head).to.equal(head);
+      });
+      expect((await f.registry.channelInfo(GENERAL)).head).to.equal(head);
+    });
+  });
+});
