@@ -13,6 +13,9 @@ export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
   tasks: chainmailTasks,
   typechain: { outDir: "typechain-types" },
+  // Tests point Ignition's deployment records at a scratch folder so they never touch a
+  // developer's own records under ignition/deployments.
+  paths: { ignition: process.env.CHAINMAIL_IGNITION_DIR ?? "ignition" },
   solidity: {
     version: solcVersion,
     path: require.resolve("solc/soljson.js"),

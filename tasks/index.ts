@@ -1,1 +1,87 @@
-export const chainmailTasks = [];
+/**
+ * ChainMail's Hardhat tasks for contract developers. Each action lives in its own
+ * module and is loaded only when its task runs.
+ */
+import { ArgumentType } from "hardhat/types/arguments";
+import { emptyTask, task } from "hardhat/config";
+
+const registryOption = {
+  name: "registry",
+  description: "Registry address (default: CHAINMAIL_REGISTRY, else the one Ignition deployed on this chain)",
+  defaultValue: "",
+};
+
+export const chainmailTasks = [
+  task("deploy", "Deploy the MessageRegistry with Ignition; other tasks then find it by chain")
+    .addOption({ name: "maxBodyBytes", description: "Longest body in bytes", type: ArgumentType.INT, defaultValue: 4096 })
+    .addOption({ name: "maxAge", description: "Oldest a message may be, in seconds", type: ArgumentType.INT, defaultValue: 3600 })
+    .addOption({
+      name: "maxFutureSkew",
+      description: "How far ahead of the chain's clock a timestamp may be, in seconds",
+      type: ArgumentType.INT,
+      defaultValue: 300,
+    })
+    .setAction(() => import("./deploy.js"))
+    .build(),
+
+  emptyTask("channel", "Create, close, reopen and list channels").build(),
+  task(["channel", "create"], "Create a channel (registry admin)")
+    .addPositionalArgument({ name: "name", description: "Channel name, up to 31 bytes" })
+    .addOption({ name: "admin", description: "Channel admin address (default: the first account)", defaultValue: "" })
+    .addOption(registryOption)
+    .setAction(async () => ({ default: (await import("./channel.js")).create }))
+    .build(),
+  task(["channel", "close"], "Close a channel to new messages")
+    .addPositionalArgument({ name: "name", description: "Channel name" })
+    .addOption(registryOption)
+    .setAction(async () => ({ default: (await import("./channel.js")).close }))
+    .build(),
+  task(["channel", "reopen"], "Reopen a closed channel")
+    .addPositionalArgument({ name: "name", description: "Channel name" })
+    .addOption(registryOption)
+    .setAction(async () => ({ default: (await import("./channel.js")).reopen }))
+    .build(),
+  task(["channel", "list"], "List channels with their state, last seq and head")
+    .addFlag({ name: "json", description: "Print JSON" })
+    .addOption(registryOption)
+    .setAction(async () => ({ default: (await import("./channel.js")).list }))
+    .build(),
+
+  emptyTask("member", "Add, remove and list channel members").build(),
+  task(["member", "add"], "Add a member to a channel (channel admin)")
+    .addPositionalArgument({ name: "channel", description: "Channel name" })
+    .addPositionalArgument({ name: "address", description: "Member address" })
+    .addOption(registryOption)
+    .setAction(async () => ({ default: (await import("./member.js")).add }))
+    .build(),
+  task(["member", "remove"], "Remove a member from a channel (channel admin)")
+    .addPositionalArgument({ name: "channel", description: "Channel name" })
+    .addPositionalArgument({ name: "address", description: "Member address" })
+    .addOption(registryOption)
+    .setAction(async () => ({ default: (await import("./member.js")).remove }))
+    .build(),
+  task(["member", "list"], "List a channel's current members, from the role events")
+    .addPositionalArgument({ name: "channel", description: "Channel name" })
+    .addFlag({ name: "json", description: "Print JSON" })
+    .addOption(registryOption)
+    .setAction(async () => ({ default: (await import("./member.js")).list }))
+    .build(),
+
+  task("post", "Sign a message with a local key and post it directly to the registry")
+    .addPositionalArgument({ name: "channel", description: "Channel name" })
+    .addPositionalArgument({ name: "text", description: "Message text" })
+    .addOption({ name: "keyFile", description: "File holding the author's private key (default: CHAINMAIL_AUTHOR_KEY)", defaultValue: "" })
+    .addOption({ name: "replyTo", description: "Seq this message replies to", defaultValue: "" })
+    .addOption({ name: "contentType", description: "text/plain, application/json, application/octet-stream or a number", defaultValue: "text/plain" })
+    .addOption({ name: "nonce", description: "Nonce (default: random)", defaultValue: "" })
+    .addOption(registryOption)
+    .setAction(() => import("./post.js"))
+    .build(),
+
+  task("messages", "List a channel's messages from the MessagePosted events")
+    .addPositionalArgument({ name: "channel", description: "Channel name" })
+    .addFlag({ name: "json", description: "Print JSON" })
+    .addOption(registryOption)
+    .setAction(() => import("./messages.js"))
+    .build(),
+];

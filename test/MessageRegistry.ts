@@ -17,7 +17,7 @@ import {
 } from "../relayer/src/protocol/index.js";
 import { DEFAULT_LIMITS, GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 
 async function deployFixture() {
   const [admin, channelAdmin, alice, bob, mallory, relayer] = await ethers.getSigners();

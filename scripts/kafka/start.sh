@@ -110,9 +110,11 @@ fi
 # "Kafka Server started" line cannot fool the wait below.
 [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
 echo "Starting Kafka on 127.0.0.1:$PORT..."
+# log4j's own shutdown hook would close logging while Kafka's hook is still
+# shutting down, losing those lines; the console appender flushes every line.
 # shellcheck disable=SC2086  # HEAP_OPTS is a list of JVM flags
 nohup java $HEAP_OPTS -XX:+UseG1GC -Djava.awt.headless=true \
-  -Dlog4j2.configurationFile="$RUN_DIR/log4j2.xml" \
+  -Dlog4j2.configurationFile="$RUN_DIR/log4j2.xml" -Dlog4j2.shutdownHookEnabled=false \
   kafka.Kafka "$RUN_DIR/server.properties" > "$LOG_FILE" 2>&1 < /dev/null &
 pid=$!
 echo "$pid" > "$PID_FILE"
@@ -133,6 +135,7 @@ until grep -qs 'Kafka Server started' "$LOG_FILE" && port_open "$PORT"; do
   fi
   if (( SECONDS - start >= TIMEOUT )); then
     kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true   # our child: returns once it is gone
     rm -f "$PID_FILE"
     fail "Kafka was not ready within ${TIMEOUT}s, so it was stopped."
   fi

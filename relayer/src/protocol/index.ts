@@ -1,2 +1,3 @@
 export * from "./messages.js";
 export * from "./events.js";
+export * from "./bulk.js";

@@ -264,3 +264,9 @@ export function splitSignature(signature: string): { r: string; s: string; v: nu
   const sig = Signature.from(signature);
   return { r: sig.r, s: sig.s, v: sig.v };
 }
+
+/** The reason behind one of the registry's custom errors from `post`, if it is a message check. */
+export function reasonOfError(errorName: string): ReasonName | undefined {
+  if (errorName === "ChannelIsClosed") return "ChannelClosed";
+  return errorName in Reason && errorName !== "None" ? (errorName as ReasonName) : undefined;
+}

@@ -1,0 +1,62 @@
+/**
+ * Prometheus metrics. Each app gets its own registry so that two apps in one process
+ * (tests, the benchmark's baseline run) never share or clash over counters.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export class RelayerMetrics {
+  readonly registry = new Registry();
+  readonly queueDepth = new Gauge({ name: "chainmail_relayer_queue_depth", help: "Messages accepted and waiting for a batch", registers: [this.registry] });
+  readonly inFlightTransactions = new Gauge({ name: "chainmail_relayer_inflight_transactions", help: "postBatch transactions sent and not yet confirmed", registers: [this.registry] });
+  readonly batchSize = new Histogram({
+    name: "chainmail_relayer_batch_size",
+    help: "Messages per postBatch transaction",
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [this.registry],
+  });
+  readonly accepted = new Counter({ name: "chainmail_relayer_messages_accepted_total", help: "Messages that passed the pre-checks and were queued", registers: [this.registry] });
+  readonly confirmations = new Counter({ name: "chainmail_relayer_messages_confirmed_total", help: "Messages posted on-chain (MessagePosted)", registers: [this.registry] });
+  readonly rejections = new Counter({
+    name: "chainmail_relayer_messages_rejected_total",
+    help: "Messages rejected on-chain (MessageRejected), by reason",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly precheckRejections = new Counter({
+    name: "chainmail_relayer_precheck_rejections_total",
+    help: "Requests refused before any gas was spent, by error code",
+    labelNames: ["code"],
+    registers: [this.registry],
+  });
+  readonly submitLatency = new Histogram({
+    name: "chainmail_relayer_submit_latency_seconds",
+    help: "From acceptance to a definitive on-chain outcome",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly gasUsed = new Counter({ name: "chainmail_relayer_gas_used_total", help: "Gas used by postBatch transactions", registers: [this.registry] });
+  readonly gasPerMessage = new Histogram({
+    name: "chainmail_relayer_gas_per_message",
+    help: "Gas used per message in a batch",
+    buckets: [10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 60_000, 100_000, 200_000],
+    registers: [this.registry],
+  });
+  readonly transactions = new Counter({
+    name: "chainmail_relayer_transactions_total",
+    help: "postBatch transactions by result",
+    labelNames: ["result"],
+    registers: [this.registry],
+  });
+  readonly replacements = new Counter({ name: "chainmail_relayer_transaction_replacements_total", help: "Stuck transactions re-sent with a bumped fee", registers: [this.registry] });
+  readonly rebroadcasts = new Counter({ name: "chainmail_relayer_transaction_rebroadcasts_total", help: "Dropped transactions sent again", registers: [this.registry] });
+  readonly nonceResyncs = new Counter({
+    name: "chainmail_relayer_nonce_resyncs_total",
+    help: "Times a signer's nonce was re-read from the chain, by cause",
+    labelNames: ["cause"],
+    registers: [this.registry],
+  });
+
+  constructor(defaultMetrics = true) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "chainmail_relayer_" });
+  }
+}

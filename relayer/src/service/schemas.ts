@@ -1,0 +1,122 @@
+/**
+ * The API's shapes, declared once with TypeBox: Fastify validates requests and
+ * documents responses from them (OpenAPI), and the TypeScript types come from them.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+
+const Bytes32 = Type.String({ pattern: "^0x[0-9a-fA-F]{64}$", description: "32 bytes, 0x-prefixed hex" });
+const Address = Type.String({ pattern: "^0x[0-9a-fA-F]{40}$", description: "20-byte address, 0x-prefixed hex" });
+const Uint64 = Type.String({ pattern: "^(0|[1-9][0-9]{0,19})$", description: "unsigned 64-bit integer as a decimal string" });
+const Uint256 = Type.String({ pattern: "^(0|[1-9][0-9]{0,77})$", description: "unsigned 256-bit integer as a decimal string" });
+
+export const SignedMessageJson = Type.Object(
+  {
+    channel: Bytes32,
+    author: Address,
+    body: Type.String({ pattern: "^0x([0-9a-fA-F]{2})*$", description: "message bytes, 0x-prefixed hex" }),
+    contentType: Type.Integer({ minimum: 0, maximum: 255, description: "1 text/plain, 2 application/json, 3 application/octet-stream" }),
+    timestamp: Uint64,
+    replyTo: Uint64,
+    nonce: Uint256,
+    signature: Type.String({ pattern: "^0x[0-9a-fA-F]{130}$", description: "65-byte EIP-712 signature by the author, 0x-prefixed hex" }),
+  },
+  { additionalProperties: false, $id: "SignedMessage", description: "A message as its author signed it (EIP-712, domain from GET /v1/info)." },
+);
+export type SignedMessageJson = Static<typeof SignedMessageJson>;
+
+export const ErrorReply = Type.Object(
+  {
+    code: Type.String({ description: "machine-readable error code" }),
+    message: Type.String({ description: "what went wrong, as a sentence" }),
+  },
+  { additionalProperties: true, $id: "Error" },
+);
+export type ErrorReply = Static<typeof ErrorReply>;
+
+export const MessageStatus = Type.Object(
+  {
+    status: Type.Union([Type.Literal("pending"), Type.Literal("confirmed"), Type.Literal("rejected")]),
+    digest: Bytes32,
+    statusUrl: Type.Optional(Type.String()),
+    note: Type.Optional(Type.String()),
+    channel: Type.Optional(Bytes32),
+    seq: Type.Optional(Uint64),
+    head: Type.Optional(Bytes32),
+    transactionHash: Type.Optional(Bytes32),
+    blockNumber: Type.Optional(Type.Integer()),
+    logIndex: Type.Optional(Type.Integer()),
+    code: Type.Optional(Type.String({ description: "reason name when rejected on-chain" })),
+    reasonCode: Type.Optional(Type.Integer({ description: "IMessageRegistry.Reason number when rejected" })),
+    message: Type.Optional(Type.String({ description: "the reason as a sentence when rejected" })),
+  },
+  { $id: "MessageStatus" },
+);
+export type MessageStatus = Static<typeof MessageStatus>;
+
+export const DigestParams = Type.Object({ digest: Bytes32 }, { additionalProperties: false });
+export type DigestParams = Static<typeof DigestParams>;
+
+export const PostQuery = Type.Object(
+  { wait: Type.Optional(Type.Boolean({ description: "hold the request until the message has a definitive outcome" })) },
+  { additionalProperties: false },
+);
+export type PostQuery = Static<typeof PostQuery>;
+
+export const ChannelParams = Type.Object({ id: Bytes32 }, { additionalProperties: false });
+export type ChannelParams = Static<typeof ChannelParams>;
+
+export const ChannelMessagesQuery = Type.Object(
+  {
+    fromSeq: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+export type ChannelMessagesQuery = Static<typeof ChannelMessagesQuery>;
+
+export const Channel = Type.Object({
+  id: Bytes32,
+  name: Type.String(),
+  open: Type.Boolean(),
+  seq: Uint64,
+  head: Bytes32,
+});
+
+export const ChannelList = Type.Object({ channels: Type.Array(Channel) });
+
+export const PostedMessageJson = Type.Object({
+  seq: Uint64,
+  digest: Bytes32,
+  channel: Bytes32,
+  author: Address,
+  body: Type.String(),
+  text: Type.Optional(Type.String({ description: "the body as UTF-8 when its content type is text/plain" })),
+  contentType: Type.Integer(),
+  contentTypeName: Type.String(),
+  timestamp: Uint64,
+  replyTo: Uint64,
+  nonce: Uint256,
+  head: Bytes32,
+  signature: Type.String(),
+  blockNumber: Type.Integer(),
+  transactionHash: Bytes32,
+  logIndex: Type.Integer(),
+});
+export type PostedMessageJson = Static<typeof PostedMessageJson>;
+
+export const ChannelMessages = Type.Object({
+  channel: Bytes32,
+  seq: Uint64,
+  messages: Type.Array(PostedMessageJson),
+  nextFromSeq: Type.Union([Type.Integer(), Type.Null()], { description: "where the next page starts, null when this page reached the channel's last message" }),
+});
+
+export const Info = Type.Object({
+  chainId: Type.String(),
+  registry: Address,
+  deploymentBlock: Type.Integer(),
+  limits: Type.Object({ maxBodyBytes: Type.Integer(), maxAge: Type.Integer(), maxFutureSkew: Type.Integer() }),
+  batch: Type.Object({ maxSize: Type.Integer(), maxWaitMs: Type.Integer() }),
+  signers: Type.Array(Address),
+});
+export type Info = Static<typeof Info>;

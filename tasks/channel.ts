@@ -1,0 +1,67 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { channelName, memberRoleOf } from "../relayer/src/protocol/index.js";
+import { channelId } from "../relayer/src/protocol/index.js";
+import {
+  checkedAddress,
+  connectRegistry,
+  existingChannel,
+  printTable,
+  UserError,
+  withUserErrors,
+} from "./support.js";
+
+interface ChannelArgs {
+  name: string;
+  admin: string;
+  registry: string;
+}
+
+export const create = withUserErrors(async (args: ChannelArgs, hre: HardhatRuntimeEnvironment) => {
+  const { registry, signer } = await connectRegistry(hre, args.registry);
+  let id: string;
+  try {
+    id = channelId(args.name);
+  } catch (error) {
+    throw new UserError((error as Error).message);
+  }
+  const admin = args.admin ? checkedAddress(args.admin, "admin") : await signer.getAddress();
+  if ((await registry.channelInfo(id)).exists) throw new UserError(`Channel "${args.name}" already exists.`);
+  await (await registry.createChannel(id, admin)).wait();
+  console.log(`Channel "${args.name}" created (id ${id}), administered by ${admin}.`);
+});
+
+export const close = withUserErrors(async (args: ChannelArgs, hre: HardhatRuntimeEnvironment) => {
+  const { registry } = await connectRegistry(hre, args.registry);
+  const id = await existingChannel(registry, args.name);
+  if (!(await registry.channelInfo(id)).open) throw new UserError(`Channel "${args.name}" is already closed.`);
+  await (await registry.closeChannel(id)).wait();
+  console.log(`Channel "${args.name}" closed: it accepts no more messages.`);
+});
+
+export const reopen = withUserErrors(async (args: ChannelArgs, hre: HardhatRuntimeEnvironment) => {
+  const { registry } = await connectRegistry(hre, args.registry);
+  const id = await existingChannel(registry, args.name);
+  if ((await registry.channelInfo(id)).open) throw new UserError(`Channel "${args.name}" is already open.`);
+  await (await registry.reopenChannel(id)).wait();
+  console.log(`Channel "${args.name}" reopened.`);
+});
+
+export const list = withUserErrors(async (args: { json: boolean; registry: string }, hre: HardhatRuntimeEnvironment) => {
+  const { registry } = await connectRegistry(hre, args.registry);
+  const ids = await registry.channels();
+  const rows = [];
+  for (const id of ids) {
+    const info = await registry.channelInfo(id);
+    rows.push({
+      name: channelName(id),
+      id,
+      state: info.open ? "open" : "closed",
+      seq: info.seq.toString(),
+      head: info.head,
+      memberRole: memberRoleOf(id),
+    });
+  }
+  if (args.json) console.log(JSON.stringify(rows, null, 2));
+  else if (rows.length === 0) console.log('No channels yet. Create one with "pnpm hardhat channel create NAME".');
+  else printTable(rows.map(({ name, state, seq, head }) => ({ name, state, seq, head })));
+});

@@ -1,0 +1,38 @@
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import MessageRegistryModule from "../ignition/modules/MessageRegistry.js";
+import { deployedAddressesFile, IGNITION_FUTURE_ID, UserError, withUserErrors } from "./support.js";
+
+interface DeployArgs {
+  maxBodyBytes: number;
+  maxAge: number;
+  maxFutureSkew: number;
+}
+
+// Chains that forget everything on restart: a recorded deployment with no code behind it
+// is a leftover from an earlier run, not a deployment to keep.
+const DEV_CHAIN_IDS = new Set([31337n, 1337n]);
+
+export default withUserErrors(async (args: DeployArgs, hre: HardhatRuntimeEnvironment) => {
+  if (args.maxBodyBytes <= 0 || args.maxAge <= 0 || args.maxFutureSkew < 0) {
+    throw new UserError("--max-body-bytes and --max-age must be positive and --max-future-skew not negative.");
+  }
+  const connection = await hre.network.getOrCreate();
+  const chainId = (await connection.ethers.provider.getNetwork()).chainId;
+  const file = deployedAddressesFile(hre.config.paths.ignition, chainId);
+  if (existsSync(file) && DEV_CHAIN_IDS.has(chainId)) {
+    const recorded: string | undefined = JSON.parse(readFileSync(file, "utf8"))[IGNITION_FUTURE_ID];
+    if (recorded && (await connection.ethers.provider.getCode(recorded)) === "0x") {
+      console.log(`Chain ${chainId} was reset since the last deployment; forgetting ${recorded}.`);
+      rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  }
+  const { registry } = await connection.ignition.deploy(MessageRegistryModule, {
+    parameters: { MessageRegistryModule: { ...args } },
+    displayUi: false,
+  });
+  const address = await registry.getAddress();
+  console.log(`MessageRegistry deployed at ${address} on chain ${chainId} (network "${connection.networkName}").`);
+  console.log(`Next: pnpm hardhat channel create general --network ${connection.networkName}`);
+});
