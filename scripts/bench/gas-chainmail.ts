@@ -9,6 +9,7 @@
  */
 import { hexlify, keccak256, randomBytes, toUtf8Bytes, Wallet, type Signer, type TransactionReceipt } from "ethers";
 import type { MessageRegistry } from "../../typechain-types/index.js";
+import { calldataStats } from "./gas-breakdown.js";
 import {
   MESSAGE_POSTED_TOPIC,
   MESSAGE_REJECTED_TOPIC,
@@ -40,6 +41,11 @@ export interface RoundResult {
   gasPerMessage: number;
   /** How each batch was actually sent, when it had to be split to fit a transaction. */
   splitNote?: string;
+  /**
+   * Transactions that paid the EIP-7623 calldata floor (Prague and later: at least
+   * 21,000 + 10 per zero byte + 40 per non-zero byte) instead of their execution cost.
+   */
+  floorPricedTransactions: number;
   /** The receipts and calldata of the round, for the breakdown. */
   receipts: TransactionReceipt[];
   calldata: string[];
@@ -135,7 +141,9 @@ export class ChainMailGasBench {
       messages += tx.length;
     }
     const gasUsed = receipts.reduce((sum, r) => sum + Number(r.gasUsed), 0);
+    const floorPricedTransactions = receipts.filter((r, i) => Number(r.gasUsed) === 21_000 + calldataStats(calldata[i]).floorGas).length;
     return {
+      floorPricedTransactions,
       transactions: receipts.length,
       messages,
       gasUsed,
