@@ -12,11 +12,10 @@ import {
 
 interface ChannelArgs {
   name: string;
-  admin: string;
   registry: string;
 }
 
-export const create = withUserErrors(async (args: ChannelArgs, hre: HardhatRuntimeEnvironment) => {
+export const create = withUserErrors(async (args: ChannelArgs & { admin: string }, hre: HardhatRuntimeEnvironment) => {
   const { registry, signer } = await connectRegistry(hre, args.registry);
   let id: string;
   try {

@@ -6,7 +6,7 @@ import { ArgumentType } from "hardhat/types/arguments";
 import { emptyTask, task } from "hardhat/config";
 
 const registryOption = {
-  name: "registry",
+  name: "registry" as const,
   description: "Registry address (default: CHAINMAIL_REGISTRY, else the one Ignition deployed on this chain)",
   defaultValue: "",
 };
@@ -83,5 +83,21 @@ export const chainmailTasks = [
     .addFlag({ name: "json", description: "Print JSON" })
     .addOption(registryOption)
     .setAction(() => import("./messages.js"))
+    .build(),
+
+  task("audit", "Verify the whole record from contract events (and optionally Kafka); exit 0 clean, 1 discrepancies, 2 wrong input")
+    .addOption(registryOption)
+    .addOption({ name: "channels", description: "Comma-separated channel names to audit (default: all)", defaultValue: "" })
+    .addOption({ name: "brokers", description: "Also compare with Kafka at these brokers (HOST:PORT,...; default KAFKA_BROKERS when --topic is given)", defaultValue: "" })
+    .addOption({ name: "topic", description: "The mirror's message topic (default chainmail.messages.v1 when --brokers is given)", defaultValue: "" })
+    .addOption({ name: "kafkaConfirmations", description: "Messages in the last N blocks may be missing from Kafka", type: ArgumentType.INT, defaultValue: 0 })
+    .addFlag({ name: "json", description: "Print the full report as JSON" })
+    .addOption({ name: "export", description: "Write every message with its verification status: jsonl or csv", defaultValue: "" })
+    .addOption({ name: "out", description: "File for --export", defaultValue: "" })
+    .addOption({ name: "toBlock", description: "Audit up to this block (default: the latest)", type: ArgumentType.INT, defaultValue: -1 })
+    .addOption({ name: "progressEvery", description: "Progress on stderr every N messages (0 = off)", type: ArgumentType.INT, defaultValue: 10000 })
+    .addOption({ name: "workers", description: "Worker threads for signature recovery (-1 = all cores for large audits)", type: ArgumentType.INT, defaultValue: -1 })
+    .addOption({ name: "recovery", description: "secp256k1 implementation: native, noble or ethers (default: native libsecp256k1)", defaultValue: "" })
+    .setAction(() => import("./audit.js"))
     .build(),
 ];

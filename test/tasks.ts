@@ -95,6 +95,15 @@ describe("Hardhat tasks against hardhat node", function () {
     expect(members.map((m: { address: string }) => m.address)).to.deep.equal([alice.address]);
   });
 
+  it("audit the record from the events: clean, then exit 2 for an unknown channel", async function () {
+    const clean = await hardhat(["audit"]);
+    expect(clean.code, clean.stderr).to.equal(0);
+    expect(clean.stdout).to.match(/general\s+2 messages\s+seq 1\.\.2 \(stored 2\)/);
+    expect(clean.stdout).to.include("Clean:");
+    const wrong = await hardhat(["audit", "--channels", "nowhere"]);
+    expect(wrong.code).to.equal(2);
+  });
+
   it("refuse wrong input with one sentence and change nothing", async function () {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
       [["member", "add", "general", "0x1234"], {}, /The member address "0x1234" is not an Ethereum address\./],

@@ -73,20 +73,38 @@ function dynamicBytes(data: Uint8Array, offsetWord: Uint8Array, what: string): U
 }
 
 /**
+ * What the audit needs from a `MessagePosted` log, without the conversions it does not
+ * need (no checksummed address, no bigints for timestamp/nonce): hex strings are sliced
+ * straight from the log, digest and signature are also kept as bytes for recovery.
+ */
+export interface LeanPosted {
+  channel: string;
+  seq: bigint;
+  /** Lowercase author address. */
+  author: string;
+  head: string;
+  digest: string;
+  digestBytes: Uint8Array;
+  signatureBytes: Uint8Array;
+}
+
+/**
  * A decoder bound to one registry (its EIP-712 domain separator is computed once).
- * `decode` returns exactly what `decodeMessagePosted` returns for the same log.
+ * `decode` returns exactly what `decodeMessagePosted` returns for the same log; `lean`
+ * returns the subset the audit verifies, faster.
  */
 export class MessagePostedDecoder {
   private readonly prefix: Uint8Array;
 
   constructor(readonly registry: RegistryLocation) {
     // 0x1901 || domainSeparator: the constant start of every digest under this registry.
-    this.prefix = new Uint8Array(66);
+    this.prefix = new Uint8Array(34);
     this.prefix.set([0x19, 0x01], 0);
     this.prefix.set(hexToBytes(TypedDataEncoder.hashDomain(domainOf(registry))), 2);
   }
 
-  decode(log: BulkLog): PostedMessage {
+  /** Checks the layout and recomputes the digest; returns the parts both decoders share. */
+  private parse(log: BulkLog) {
     if (log.topics.length !== 4 || log.topics[0].toLowerCase() !== MESSAGE_POSTED_TOPIC) {
       throw new MalformedLogError("The log is not a MessagePosted log (wrong topics).");
     }
@@ -100,46 +118,78 @@ export class MessagePostedDecoder {
     const data = hexToBytes(log.data);
     if (data.length < 7 * 32) throw new MalformedLogError("The MessagePosted data is too short.");
     const word = (i: number) => data.subarray(i * 32, i * 32 + 32);
-    const contentType = Number(uintWord(word(0), 8, "contentType"));
-    const timestamp = uintWord(word(1), 64, "timestamp");
-    const replyTo = uintWord(word(2), 64, "replyTo");
-    const nonce = BigInt(toHex(word(3)));
-    const head = toHex(word(4));
+    // Canonical encoding: the padding of uint8/uint64 values must be zero.
+    if (!zeroes(word(0), 0, 31)) throw new MalformedLogError("contentType does not fit in uint8.");
+    if (!zeroes(word(1), 0, 24)) throw new MalformedLogError("timestamp does not fit in uint64.");
+    if (!zeroes(word(2), 0, 24)) throw new MalformedLogError("replyTo does not fit in uint64.");
+    if (!zeroes(seqWord, 0, 24)) throw new MalformedLogError("seq does not fit in uint64.");
     const body = dynamicBytes(data, word(5), "body");
     const signature = dynamicBytes(data, word(6), "signature");
-    const seq = uintWord(seqWord, 64, "seq");
 
     // structHash = keccak256(abi.encode(TYPEHASH, channel, author, keccak256(body),
     // contentType, timestamp, replyTo, nonce)); the last four words are the log's own
-    // (already checked to be canonical), the channel and author words are its topics.
+    // (checked canonical above), the channel and author words are its topics.
     const struct = new Uint8Array(8 * 32);
     struct.set(MESSAGE_TYPEHASH, 0);
     struct.set(channelWord, 32);
     struct.set(authorWord, 64);
     struct.set(keccak_256(body), 96);
     struct.set(data.subarray(0, 128), 128);
-    const preimage = new Uint8Array(98);
+    const preimage = new Uint8Array(66);
     preimage.set(this.prefix, 0);
-    preimage.set(keccak_256(struct), 66);
+    preimage.set(keccak_256(struct), 34);
+    const digest = keccak_256(preimage);
+    return { channelWord, seqWord, authorWord, data, word, body, signature, digest };
+  }
 
+  lean(log: BulkLog): LeanPosted {
+    const p = this.parse(log);
     return {
-      channel: toHex(channelWord),
-      author: getAddress(toHex(authorWord.subarray(12))),
-      body: toHex(body),
-      contentType,
-      timestamp,
-      replyTo,
-      nonce,
-      signature: toHex(signature),
-      seq,
-      head,
-      digest: toHex(keccak_256(preimage)),
+      channel: toHex(p.channelWord),
+      seq: BigInt(toHex(p.seqWord)),
+      author: toHex(p.authorWord.subarray(12)),
+      head: toHex(p.word(4)),
+      digest: toHex(p.digest),
+      digestBytes: p.digest,
+      signatureBytes: p.signature,
+    };
+  }
+
+  decode(log: BulkLog): PostedMessage {
+    const p = this.parse(log);
+    return {
+      channel: toHex(p.channelWord),
+      author: getAddress(toHex(p.authorWord.subarray(12))),
+      body: toHex(p.body),
+      contentType: p.word(0)[31],
+      timestamp: BigInt(toHex(p.word(1))),
+      replyTo: BigInt(toHex(p.word(2))),
+      nonce: BigInt(toHex(p.word(3))),
+      signature: toHex(p.signature),
+      seq: BigInt(toHex(p.seqWord)),
+      head: toHex(p.word(4)),
+      digest: toHex(p.digest),
       blockNumber: Number(log.blockNumber),
       blockHash: log.blockHash,
       transactionHash: log.transactionHash,
       logIndex: Number(log.index ?? log.logIndex ?? 0),
     };
   }
+}
+
+const HALF_N = hexToBytes("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
+
+/** `isCanonicalSignature` on bytes: 65 bytes, v 27/28, s in the lower half. */
+export function isCanonicalSignatureBytes(signature: Uint8Array): boolean {
+  if (signature.length !== 65) return false;
+  const v = signature[64];
+  if (v !== 27 && v !== 28) return false;
+  for (let i = 0; i < 32; i++) {
+    const a = signature[32 + i];
+    const b = HALF_N[i];
+    if (a !== b) return a < b;
+  }
+  return true;
 }
 
 /** `nextHead` on bytes: keccak256(abi.encode(previousHead, digest, seq)). */

@@ -19,6 +19,7 @@ import {
   type BytesLike,
   type Signer,
   type TypedDataDomain,
+  type TypedDataField,
 } from "ethers";
 
 /** The EIP-712 domain name and version the registry uses. */
@@ -37,6 +38,9 @@ export const MESSAGE_TYPES = {
     { name: "nonce", type: "uint256" },
   ],
 } as const;
+
+// ethers wants mutable arrays; the constant above stays readonly for everyone else.
+const EIP712_TYPES = MESSAGE_TYPES as unknown as Record<string, TypedDataField[]>;
 
 /** What an author signs. `replyTo` 0 means "not a reply". */
 export interface Message {
@@ -83,7 +87,7 @@ function typedValue(message: Message): Record<string, unknown> {
 
 /** The EIP-712 digest the author signs and the registry recomputes. */
 export function digestOf(registry: RegistryLocation, message: Message): string {
-  return TypedDataEncoder.hash(domainOf(registry), MESSAGE_TYPES, typedValue(message));
+  return TypedDataEncoder.hash(domainOf(registry), EIP712_TYPES, typedValue(message));
 }
 
 /** Signs `message` as its author. The signer's address must be `message.author`. */
@@ -94,7 +98,7 @@ export async function signMessage(
 ): Promise<SignedMessage> {
   const signature = await signer.signTypedData(
     domainOf(registry),
-    MESSAGE_TYPES as unknown as Record<string, Array<{ name: string; type: string }>>,
+    EIP712_TYPES,
     typedValue(message),
   );
   return { ...message, signature };
@@ -110,7 +114,7 @@ export function recoverAuthor(registry: RegistryLocation, message: SignedMessage
   try {
     return verifyTypedData(
       domainOf(registry),
-      MESSAGE_TYPES as unknown as Record<string, Array<{ name: string; type: string }>>,
+      EIP712_TYPES,
       typedValue(message),
       message.signature,
     );
