@@ -47,6 +47,14 @@ export interface RelayerConfig {
   /** Graceful shutdown waits at most this long for in-flight transactions. */
   shutdownTimeoutMs: number;
   logLevel: string;
+  /**
+   * "probe": signature, nonce and membership checks of concurrent requests are answered
+   * together by one eth_call (the node's native ecrecover); "calls": per message, in
+   * JavaScript and with one eth_call each (slower; for nodes that cannot run the probe).
+   */
+  precheckMode: "probe" | "calls";
+  /** A batch is cut before its gas bound would pass this (stays under block and tx caps). */
+  maxBatchGas: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -72,6 +80,8 @@ export const CONFIG_DEFAULTS = {
   logChunkBlocks: 10_000,
   shutdownTimeoutMs: 20_000,
   logLevel: "info",
+  precheckMode: "probe" as "probe" | "calls",
+  maxBatchGas: 15_000_000,
 } satisfies Partial<RelayerConfig>;
 
 /** Environment variable -> what it sets, for the docs and `chainmail relayer --help`. */
@@ -90,7 +100,7 @@ export const ENV_VARIABLES: Array<[string, string, string]> = [
   ["CHAINMAIL_RATE_AUTHOR_BURST", String(CONFIG_DEFAULTS.rateLimitAuthorBurst), "burst per author"],
   ["CHAINMAIL_RATE_CLIENT_PER_S", String(CONFIG_DEFAULTS.rateLimitClientPerSecond), "requests per second per client address (0 = off)"],
   ["CHAINMAIL_RATE_CLIENT_BURST", String(CONFIG_DEFAULTS.rateLimitClientBurst), "burst per client address"],
-  ["CHAINMAIL_GAS_MODE", CONFIG_DEFAULTS.gasMode, "auto | eip1559 | legacy | zero (zero-gas-price private chains)"],
+  ["CHAINMAIL_GAS_MODE", CONFIG_DEFAULTS.gasMode, "auto, eip1559, legacy or zero (zero-gas-price private chains)"],
   ["CHAINMAIL_REPLACE_AFTER_MS", String(CONFIG_DEFAULTS.replaceAfterMs), "re-send a transaction with a bumped fee after this long"],
   ["CHAINMAIL_FEE_BUMP_PERCENT", String(CONFIG_DEFAULTS.feeBumpPercent), "fee increase per replacement (at least 10)"],
   ["CHAINMAIL_RECEIPT_POLL_MS", String(CONFIG_DEFAULTS.receiptPollMs), "receipt polling interval"],
@@ -101,6 +111,8 @@ export const ENV_VARIABLES: Array<[string, string, string]> = [
   ["CHAINMAIL_LOG_CHUNK_BLOCKS", String(CONFIG_DEFAULTS.logChunkBlocks), "blocks per eth_getLogs request"],
   ["CHAINMAIL_SHUTDOWN_TIMEOUT_MS", String(CONFIG_DEFAULTS.shutdownTimeoutMs), "longest graceful shutdown waits for in-flight transactions"],
   ["CHAINMAIL_LOG_LEVEL", CONFIG_DEFAULTS.logLevel, "pino log level (fatal, error, warn, info, debug, trace, silent)"],
+  ["CHAINMAIL_PRECHECK_MODE", CONFIG_DEFAULTS.precheckMode, "probe (one batched eth_call, the node's native ecrecover) or calls (per message; used automatically if the node cannot run the probe)"],
+  ["CHAINMAIL_MAX_BATCH_GAS", String(CONFIG_DEFAULTS.maxBatchGas), "gas bound at which a batch is cut (below the block and transaction gas caps)"],
 ];
 
 export class ConfigError extends Error {
@@ -172,6 +184,10 @@ export function loadConfig(env: Env = process.env): RelayerConfig {
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     problems.push(`CHAINMAIL_LOG_LEVEL is "${logLevel}"; it must be one of fatal, error, warn, info, debug, trace, silent.`);
   }
+  const precheckMode = (text("CHAINMAIL_PRECHECK_MODE") ?? CONFIG_DEFAULTS.precheckMode) as "probe" | "calls";
+  if (!["probe", "calls"].includes(precheckMode)) {
+    problems.push(`CHAINMAIL_PRECHECK_MODE is "${precheckMode}"; it must be probe or calls.`);
+  }
   let minSignerBalanceWei = CONFIG_DEFAULTS.minSignerBalanceWei;
   const minBalance = text("CHAINMAIL_MIN_SIGNER_BALANCE_WEI");
   if (minBalance !== undefined) {
@@ -205,6 +221,8 @@ export function loadConfig(env: Env = process.env): RelayerConfig {
     logChunkBlocks: integer("CHAINMAIL_LOG_CHUNK_BLOCKS", CONFIG_DEFAULTS.logChunkBlocks, 1),
     shutdownTimeoutMs: integer("CHAINMAIL_SHUTDOWN_TIMEOUT_MS", CONFIG_DEFAULTS.shutdownTimeoutMs, 0, 600_000),
     logLevel,
+    precheckMode,
+    maxBatchGas: integer("CHAINMAIL_MAX_BATCH_GAS", CONFIG_DEFAULTS.maxBatchGas, 500_000, 1_000_000_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -5,8 +5,8 @@
  * start, and caught up from the chain when asked about a digest it does not know.
  */
 import {
-  decodeMessagePosted,
   decodeMessageRejected,
+  MessagePostedDecoder,
   MESSAGE_POSTED_TOPIC,
   MESSAGE_REJECTED_TOPIC,
   reasonName,
@@ -72,12 +72,15 @@ export class OutcomeIndex {
   private readonly byNonce = new Map<string, string>();
   private scannedTo = -1;
   private catchingUp?: Promise<void>;
+  private readonly decoder: MessagePostedDecoder;
 
   constructor(
     private readonly chain: Chain,
     private readonly maxEntries: number,
     private readonly chunkBlocks: number,
-  ) {}
+  ) {
+    this.decoder = new MessagePostedDecoder(chain.location);
+  }
 
   get size(): number {
     return this.byDigest.size;
@@ -112,14 +115,14 @@ export class OutcomeIndex {
     }
   }
 
-  recordLog(log: Parameters<typeof decodeMessagePosted>[1]): Outcome {
+  recordLog(log: Parameters<MessagePostedDecoder["decode"]>[0]): Outcome {
     if (log.topics[0] === MESSAGE_POSTED_TOPIC) {
-      const posted = decodeMessagePosted(this.chain.location, log);
+      const posted = this.decoder.decode(log);
       const outcome = confirmedFrom(posted);
       this.record(outcome, posted.author, posted.nonce);
       return outcome;
     }
-    const outcome = rejectedFrom(decodeMessageRejected(log));
+    const outcome = rejectedFrom(decodeMessageRejected({ ...log, blockNumber: Number(log.blockNumber) }));
     this.record(outcome);
     return outcome;
   }
@@ -187,7 +190,7 @@ export class OutcomeIndex {
         toBlock: Math.min(latest, from + this.chunkBlocks - 1),
       });
       for (const log of logs) {
-        const posted = decodeMessagePosted(this.chain.location, log);
+        const posted = this.decoder.decode(log);
         if (posted.nonce === nonce) {
           const outcome = confirmedFrom(posted);
           this.record(outcome, posted.author, posted.nonce);

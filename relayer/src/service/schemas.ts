@@ -20,7 +20,7 @@ export const SignedMessageJson = Type.Object(
     nonce: Uint256,
     signature: Type.String({ pattern: "^0x[0-9a-fA-F]{130}$", description: "65-byte EIP-712 signature by the author, 0x-prefixed hex" }),
   },
-  { additionalProperties: false, $id: "SignedMessage", description: "A message as its author signed it (EIP-712, domain from GET /v1/info)." },
+  { additionalProperties: false, description: "A message as its author signed it (EIP-712, domain from GET /v1/info)." },
 );
 export type SignedMessageJson = Static<typeof SignedMessageJson>;
 
@@ -29,7 +29,7 @@ export const ErrorReply = Type.Object(
     code: Type.String({ description: "machine-readable error code" }),
     message: Type.String({ description: "what went wrong, as a sentence" }),
   },
-  { additionalProperties: true, $id: "Error" },
+  { additionalProperties: true},
 );
 export type ErrorReply = Static<typeof ErrorReply>;
 
@@ -49,15 +49,31 @@ export const MessageStatus = Type.Object(
     reasonCode: Type.Optional(Type.Integer({ description: "IMessageRegistry.Reason number when rejected" })),
     message: Type.Optional(Type.String({ description: "the reason as a sentence when rejected" })),
   },
-  { $id: "MessageStatus" },
+  {},
 );
 export type MessageStatus = Static<typeof MessageStatus>;
+
+/** 422: refused by a pre-check ({code, message}) or rejected on-chain (also status "rejected", reasonCode, transaction). */
+export const RejectionReply = Type.Object({
+  code: Type.String({ description: "machine-readable reason (the registry's reason name for on-chain checks)" }),
+  message: Type.String({ description: "the reason as a sentence" }),
+  status: Type.Optional(Type.Literal("rejected")),
+  digest: Type.Optional(Bytes32),
+  channel: Type.Optional(Bytes32),
+  reasonCode: Type.Optional(Type.Integer()),
+  transactionHash: Type.Optional(Bytes32),
+  blockNumber: Type.Optional(Type.Integer()),
+});
 
 export const DigestParams = Type.Object({ digest: Bytes32 }, { additionalProperties: false });
 export type DigestParams = Static<typeof DigestParams>;
 
 export const PostQuery = Type.Object(
-  { wait: Type.Optional(Type.Boolean({ description: "hold the request until the message has a definitive outcome" })) },
+  {
+    wait: Type.Optional(
+      Type.String({ pattern: "^(true|false|1|0)$", description: "true: hold the request until the message has a definitive outcome (or the wait timeout passes)" }),
+    ),
+  },
   { additionalProperties: false },
 );
 export type PostQuery = Static<typeof PostQuery>;
@@ -67,8 +83,8 @@ export type ChannelParams = Static<typeof ChannelParams>;
 
 export const ChannelMessagesQuery = Type.Object(
   {
-    fromSeq: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    fromSeq: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,18}$", description: "first seq to return (default 1)" })),
+    limit: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,2}$", description: "messages per page, 1 to 200 (default 50)" })),
   },
   { additionalProperties: false },
 );

@@ -4,8 +4,10 @@
  * the node dropped it, replacing it (same nonce, higher fee) when it is stuck, and
  * noticing when its nonce was consumed by some other transaction.
  */
-import { Transaction, type JsonRpcProvider, type TransactionReceipt, type Wallet } from "ethers";
+import type { JsonRpcProvider, Wallet } from "ethers";
 import type { RelayerMetrics } from "../metrics.js";
+import type { RawReceipt, RawRpc } from "../rpc.js";
+import { signRawTransaction } from "./rawtx.js";
 import { FeeOracle, type Fees } from "./fees.js";
 import { classifySendError, errorText, NonceManager } from "./nonce-manager.js";
 
@@ -47,6 +49,7 @@ export class Lane {
   constructor(
     readonly wallet: Wallet,
     private readonly provider: JsonRpcProvider,
+    private readonly rpc: RawRpc,
     private readonly fees: FeeOracle,
     private readonly options: LaneOptions,
     private readonly metrics: RelayerMetrics,
@@ -63,21 +66,20 @@ export class Lane {
   }
 
   /** Sends `data` to the registry and resolves with its receipt (which may have status 0). */
-  async submit(data: string, gasLimit: bigint): Promise<TransactionReceipt> {
+  async submit(data: Uint8Array, gasLimit: bigint): Promise<RawReceipt> {
     const { nonce, attempt } = await this.send(data, gasLimit);
     return this.follow(nonce, data, gasLimit, [attempt]);
   }
 
-  private async send(data: string, gasLimit: bigint): Promise<{ nonce: number; attempt: Attempt }> {
+  private async send(data: Uint8Array, gasLimit: bigint): Promise<{ nonce: number; attempt: Attempt }> {
     let lastError: unknown;
     for (let tries = 0; tries < 4; tries++) {
       try {
         return await this.nonces.withNonce(async (nonce) => {
           const fees = await this.fees.current();
-          const raw = await this.sign(nonce, data, gasLimit, fees);
-          const hash = Transaction.from(raw).hash!;
+          const { raw, hash } = this.sign(nonce, data, gasLimit, fees);
           try {
-            await this.provider.send("eth_sendRawTransaction", [raw]);
+            await this.rpc.call("eth_sendRawTransaction", [raw]);
           } catch (error) {
             const kind = classifySendError(error);
             // "already known": the very same bytes are in the pool, so it was sent.
@@ -99,15 +101,8 @@ export class Lane {
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
   }
 
-  private async sign(nonce: number, data: string, gasLimit: bigint, fees: Fees): Promise<string> {
-    return this.wallet.signTransaction({
-      to: this.options.registryAddress,
-      data,
-      nonce,
-      gasLimit,
-      chainId: this.options.chainId,
-      ...fees,
-    });
+  private sign(nonce: number, data: Uint8Array, gasLimit: bigint, fees: Fees): { raw: string; hash: string } {
+    return signRawTransaction(this.wallet.signingKey, { chainId: this.options.chainId, nonce, gasLimit, to: this.options.registryAddress, data, fees });
   }
 
   /**
@@ -116,11 +111,11 @@ export class Lane {
    * (the caller re-examines the messages); if the node forgot the transaction, send it
    * again; otherwise replace it with a higher fee.
    */
-  private async follow(nonce: number, data: string, gasLimit: bigint, attempts: Attempt[]): Promise<TransactionReceipt> {
+  private async follow(nonce: number, data: Uint8Array, gasLimit: bigint, attempts: Attempt[]): Promise<RawReceipt> {
     let lastAction = Date.now();
     for (;;) {
       for (const attempt of attempts) {
-        const receipt = await this.provider.getTransactionReceipt(attempt.hash);
+        const receipt = await this.rpc.receipt(attempt.hash);
         if (receipt) return receipt;
       }
       if (this.stopped && Date.now() - lastAction > this.options.replaceAfterMs) {
@@ -132,22 +127,21 @@ export class Lane {
         if (mined > nonce) {
           // One last look: the receipt may have appeared between the two calls.
           for (const attempt of attempts) {
-            const receipt = await this.provider.getTransactionReceipt(attempt.hash);
+            const receipt = await this.rpc.receipt(attempt.hash);
             if (receipt) return receipt;
           }
           throw new NonceConsumedError(nonce);
         }
         const latest = attempts[attempts.length - 1];
-        const known = await this.provider.send("eth_getTransactionByHash", [latest.hash]);
+        const known = await this.rpc.call("eth_getTransactionByHash", [latest.hash]);
         if (!known) {
           this.metrics.rebroadcasts.inc();
-          await this.provider.send("eth_sendRawTransaction", [latest.raw]).catch(() => undefined);
+          await this.rpc.call("eth_sendRawTransaction", [latest.raw]).catch(() => undefined);
         } else {
           const fees = await this.fees.bumped(latest.fees, this.options.feeBumpPercent);
-          const raw = await this.sign(nonce, data, gasLimit, fees);
-          const hash = Transaction.from(raw).hash!;
+          const { raw, hash } = this.sign(nonce, data, gasLimit, fees);
           try {
-            await this.provider.send("eth_sendRawTransaction", [raw]);
+            await this.rpc.call("eth_sendRawTransaction", [raw]);
             attempts.push({ hash, raw, fees });
             this.metrics.replacements.inc();
           } catch (error) {

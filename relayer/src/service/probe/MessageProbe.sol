@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @dev The registry views the probe asks (a subset of IMessageRegistry and AccessControl).
+interface IRegistryViews {
+    function isNonceUsed(address author, uint256 nonce) external view returns (bool);
+    function hasRole(bytes32 role, address account) external view returns (bool);
+    function memberRole(bytes32 channel) external pure returns (bytes32);
+}
+
+/**
+ * @title MessageProbe
+ * @notice Never deployed. The relayer runs this contract's creation code in an
+ * `eth_call` without a `to` address; the constructor's `return` is the call's result.
+ * One call answers three pre-checks for a whole batch of messages: who signed the
+ * digest (the node's native ecrecover), whether the author's nonce is used, and
+ * whether the author is a member of the channel.
+ * @dev Result word per message: bits 0..159 the recovered signer (0 if none),
+ * bit 160 nonce used, bit 161 member.
+ */
+contract MessageProbe {
+    struct Item {
+        bytes32 digest;
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        address author;
+        uint256 nonce;
+        bytes32 channel;
+    }
+
+    constructor(IRegistryViews registry, Item[] memory items) {
+        uint256[] memory out = new uint256[](items.length);
+        for (uint256 i = 0; i < items.length; ++i) {
+            Item memory it = items[i];
+            uint256 word = uint256(uint160(ecrecover(it.digest, it.v, it.r, it.s)));
+            if (registry.isNonceUsed(it.author, it.nonce)) word |= uint256(1) << 160;
+            if (registry.hasRole(registry.memberRole(it.channel), it.author)) word |= uint256(1) << 161;
+            out[i] = word;
+        }
+        bytes memory encoded = abi.encode(out);
+        assembly {
+            return(add(encoded, 32), mload(encoded))
+        }
+    }
+}
