@@ -58,6 +58,7 @@ run_suite() {
   echo "==> $name: $passing passed, $failing failed" >&2
 }
 
+run_suite typecheck bash -c 'if tsc -p .; then echo "  1 passing"; else echo "  1 failing"; exit 1; fi'
 run_suite contracts hardhat test
 run_suite relayer bash -c "cd relayer && mocha"
 

@@ -61,6 +61,6 @@ export const list = withUserErrors(async (args: { json: boolean; registry: strin
     });
   }
   if (args.json) console.log(JSON.stringify(rows, null, 2));
-  else if (rows.length === 0) console.log('No channels yet. Create one with "pnpm hardhat channel create NAME".');
+  else if (rows.length === 0) console.log('No channels yet. Create one with "npx hardhat channel create NAME".');
   else printTable(rows.map(({ name, state, seq, head }) => ({ name, state, seq, head })));
 });

@@ -34,5 +34,5 @@ export default withUserErrors(async (args: DeployArgs, hre: HardhatRuntimeEnviro
   });
   const address = await registry.getAddress();
   console.log(`MessageRegistry deployed at ${address} on chain ${chainId} (network "${connection.networkName}").`);
-  console.log(`Next: pnpm hardhat channel create general --network ${connection.networkName}`);
+  console.log(`Next: npx hardhat channel create general --network ${connection.networkName}`);
 });

@@ -70,7 +70,7 @@ export const chainmailTasks = [
   task("post", "Sign a message with a local key and post it directly to the registry")
     .addPositionalArgument({ name: "channel", description: "Channel name" })
     .addPositionalArgument({ name: "text", description: "Message text" })
-    .addOption({ name: "keyFile", description: "File holding the author's private key (default: CHAINMAIL_AUTHOR_KEY)", defaultValue: "" })
+    .addOption({ name: "keyFile", description: "File holding the author's private key (default: CHAINMAIL_KEY)", defaultValue: "" })
     .addOption({ name: "replyTo", description: "Seq this message replies to", defaultValue: "" })
     .addOption({ name: "contentType", description: "text/plain, application/json, application/octet-stream or a number", defaultValue: "text/plain" })
     .addOption({ name: "nonce", description: "Nonce (default: random)", defaultValue: "" })

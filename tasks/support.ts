@@ -57,19 +57,19 @@ export async function connectRegistry(hre: HardhatRuntimeEnvironment, registryOp
     chainId = (await ethers.provider.getNetwork()).chainId;
   } catch {
     throw new UserError(
-      `Cannot reach the "${connection.networkName}" network. Is the node running (pnpm hardhat node)?`,
+      `Cannot reach the "${connection.networkName}" network. Is the node running (npx hardhat node)?`,
     );
   }
   const address = registryOption || process.env.CHAINMAIL_REGISTRY || recordedAddress(hre.config.paths.ignition, chainId);
   if (!address) {
     throw new UserError(
-      `No MessageRegistry is recorded for chain ${chainId}. Run "pnpm hardhat deploy --network ${connection.networkName}" first, or pass --registry ADDRESS.`,
+      `No MessageRegistry is recorded for chain ${chainId}. Run "npx hardhat deploy --network ${connection.networkName}" first, or pass --registry ADDRESS.`,
     );
   }
   if (!isAddress(address)) throw new UserError(`"${address}" is not an Ethereum address.`);
   if ((await ethers.provider.getCode(address)) === "0x") {
     throw new UserError(
-      `There is no contract at ${address} on chain ${chainId} (was the node restarted?). Run "pnpm hardhat deploy --network ${connection.networkName}" again.`,
+      `There is no contract at ${address} on chain ${chainId} (was the node restarted?). Run "npx hardhat deploy --network ${connection.networkName}" again.`,
     );
   }
   const [signer] = await ethers.getSigners();
@@ -91,7 +91,7 @@ export async function existingChannel(registry: MessageRegistry, name: string): 
     throw new UserError((error as Error).message);
   }
   const info = await registry.channelInfo(id);
-  if (!info.exists) throw new UserError(`Channel "${name}" does not exist. "pnpm hardhat channel list" shows the channels.`);
+  if (!info.exists) throw new UserError(`Channel "${name}" does not exist. "npx hardhat channel list" shows the channels.`);
   return id;
 }
 
@@ -100,16 +100,16 @@ export function checkedAddress(value: string, what: string): string {
   return value;
 }
 
-/** The author's key: --key-file, else CHAINMAIL_AUTHOR_KEY. */
+/** The author's key: --key-file, else CHAINMAIL_KEY. */
 export function authorKey(keyFile: string): Wallet {
   let key: string | undefined;
   if (keyFile) {
     if (!existsSync(keyFile)) throw new UserError(`Key file "${keyFile}" does not exist.`);
     key = readFileSync(keyFile, "utf8").trim();
   } else {
-    key = process.env.CHAINMAIL_AUTHOR_KEY;
+    key = process.env.CHAINMAIL_KEY;
   }
-  if (!key) throw new UserError("No author key: pass --key-file FILE or set CHAINMAIL_AUTHOR_KEY to a private key.");
+  if (!key) throw new UserError("No author key: pass --key-file FILE or set CHAINMAIL_KEY to a private key.");
   try {
     return new Wallet(key.startsWith("0x") ? key : `0x${key}`);
   } catch {

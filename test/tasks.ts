@@ -29,7 +29,7 @@ describe("Hardhat tasks against hardhat node", function () {
             CHAINMAIL_RPC_URL: node.url,
             CHAINMAIL_IGNITION_DIR: scratch,
             CHAINMAIL_REGISTRY: "",
-            CHAINMAIL_AUTHOR_KEY: "",
+            CHAINMAIL_KEY: "",
             ...env,
           },
         },
@@ -53,7 +53,7 @@ describe("Hardhat tasks against hardhat node", function () {
   it("explain a missing deployment in one sentence", async function () {
     const result = await hardhat(["channel", "list"]);
     expect(result.code).to.equal(1);
-    expect(result.stderr).to.match(/^Error: No MessageRegistry is recorded for chain 31337\. Run "pnpm hardhat deploy/m);
+    expect(result.stderr).to.match(/^Error: No MessageRegistry is recorded for chain 31337\. Run "npx hardhat deploy/m);
     expect(result.stderr).not.to.match(/\n\s+at /);
   });
 
@@ -73,7 +73,7 @@ describe("Hardhat tasks against hardhat node", function () {
     expect(posted.code, posted.stderr).to.equal(0);
     expect(posted.stdout).to.include('Posted to "general" as seq 1');
     const reply = await hardhat(["post", "general", "a reply", "--reply-to", "1"], {
-      CHAINMAIL_AUTHOR_KEY: alice.privateKey,
+      CHAINMAIL_KEY: alice.privateKey,
     });
     expect(reply.stdout).to.include("as seq 2");
 
@@ -108,14 +108,14 @@ describe("Hardhat tasks against hardhat node", function () {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
       [["member", "add", "general", "0x1234"], {}, /The member address "0x1234" is not an Ethereum address\./],
       [["member", "add", "nowhere", new Wallet(devPrivateKey(3)).address], {}, /Channel "nowhere" does not exist\./],
-      [["post", "general", "hi"], {}, /No author key: pass --key-file FILE or set CHAINMAIL_AUTHOR_KEY/],
-      [["post", "general", "hi"], { CHAINMAIL_AUTHOR_KEY: "0xnope" }, /not a valid 32-byte hex private key/],
+      [["post", "general", "hi"], {}, /No author key: pass --key-file FILE or set CHAINMAIL_KEY/],
+      [["post", "general", "hi"], { CHAINMAIL_KEY: "0xnope" }, /not a valid 32-byte hex private key/],
       [
         ["post", "general", "hi"],
-        { CHAINMAIL_AUTHOR_KEY: devPrivateKey(5) },
+        { CHAINMAIL_KEY: devPrivateKey(5) },
         /refused the message\. The author is not a member of the channel\./,
       ],
-      [["post", "general", "hi", "--reply-to", "99"], { CHAINMAIL_AUTHOR_KEY: devPrivateKey(2) }, /UnknownReply\(99, 2\)/],
+      [["post", "general", "hi", "--reply-to", "99"], { CHAINMAIL_KEY: devPrivateKey(2) }, /UnknownReply\(99, 2\)/],
       [["channel", "create", "general"], {}, /Channel "general" already exists\./],
       [["channel", "list", "--registry", "0xabc"], {}, /"0xabc" is not an Ethereum address\./],
     ];
@@ -131,7 +131,7 @@ describe("Hardhat tasks against hardhat node", function () {
 
   it("close and reopen a channel, and remove a member", async function () {
     expect((await hardhat(["channel", "close", "general"])).stdout).to.include("closed");
-    const refused = await hardhat(["post", "general", "late"], { CHAINMAIL_AUTHOR_KEY: devPrivateKey(2) });
+    const refused = await hardhat(["post", "general", "late"], { CHAINMAIL_KEY: devPrivateKey(2) });
     expect(refused.stderr).to.include("The channel is closed and accepts no messages.");
     expect((await hardhat(["channel", "reopen", "general"])).stdout).to.include("reopened");
     const alice = new Wallet(devPrivateKey(2)).address;

@@ -1,0 +1,259 @@
+/**
+ * The main job: a whole ChainMail stack on this machine, started in order with progress,
+ * and stopped completely on Ctrl-C.
+ *
+ *   chain    `hardhat node` on 127.0.0.1:8545 (or the chain at CHAINMAIL_RPC_URL)
+ *   registry deployed through the Ignition module, so the Hardhat tasks find it
+ *   channel  "demo" with development members (well-known keys, never for real use)
+ *   kafka    a local broker from scripts/kafka (when Java is present and KAFKA_BROKERS is unset)
+ *   relayer  HTTP on 127.0.0.1:8080
+ *   mirror   chain events -> Kafka (when a broker is available)
+ */
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { JsonRpcProvider, Network, Wallet } from "ethers";
+import { MessageRegistry__factory } from "../typechain-types/index.js";
+import { channelId, memberRoleOf } from "../relayer/src/protocol/index.js";
+import { devPrivateKey, DEV_ROLES } from "../relayer/src/dev-keys.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = path.join(ROOT, "node_modules/.bin");
+const RUN_DIR = path.join(ROOT, ".run");
+const CHAIN_PORT = Number(process.env.CHAINMAIL_CHAIN_PORT ?? 8545);
+const RELAYER_PORT = Number(process.env.CHAINMAIL_PORT ?? 8080);
+const DEMO_CHANNEL = "demo";
+const DEMO_MEMBERS = [2, 3, 4];
+
+const children: Array<{ name: string; child: ChildProcess }> = [];
+let kafkaStartedHere = false;
+let stopping = false;
+
+function step(message: string): void {
+  process.stderr.write(`==> ${message}\n`);
+}
+
+class StartError extends Error {
+  constructor(readonly part: string, message: string) {
+    super(message);
+  }
+}
+
+/** Starts a long-running part with its output in .run/<name>.log, in its own process group. */
+function startPart(name: string, command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const log = openSync(path.join(RUN_DIR, `${name}.log`), "w");
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, ...env },
+    stdio: ["ignore", log, log],
+    detached: true,
+  });
+  children.push({ name, child });
+  child.on("exit", (code, signal) => {
+    if (!stopping) {
+      step(`${name} stopped unexpectedly (${signal ?? `exit code ${code}`}); see .run/${name}.log. Stopping the stack.`);
+      void shutdown(1);
+    }
+  });
+  return child;
+}
+
+async function waitFor(what: string, part: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (stopping) throw new StartError(part, "start-up was interrupted");
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new StartError(part, `${what} did not happen within ${timeoutMs / 1000} s; see .run/${part}.log`);
+}
+
+function hasJava(): boolean {
+  try {
+    execFileSync("java", ["-version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function portFree(port: number): Promise<boolean> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+async function main(): Promise<void> {
+  mkdirSync(RUN_DIR, { recursive: true });
+  const externalRpc = process.env.CHAINMAIL_RPC_URL;
+  const rpcUrl = externalRpc ?? `http://127.0.0.1:${CHAIN_PORT}`;
+
+  // 1. chain
+  if (externalRpc) {
+    step(`Using the chain at ${externalRpc} (CHAINMAIL_RPC_URL)`);
+  } else {
+    if (!(await portFree(CHAIN_PORT))) {
+      throw new StartError("chain", `port ${CHAIN_PORT} is in use (another node running?); stop it or set CHAINMAIL_CHAIN_PORT`);
+    }
+    step(`Starting a local chain (hardhat node) on ${rpcUrl}`);
+    startPart("chain", path.join(BIN, "hardhat"), ["node", "--port", String(CHAIN_PORT), "--hostname", "127.0.0.1"]);
+  }
+  let chainIdHex = "";
+  await waitFor("the chain answering", "chain", async () => {
+    const response = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+    });
+    chainIdHex = ((await response.json()) as { result?: string }).result ?? "";
+    return Boolean(chainIdHex);
+  });
+  const network = Network.from(BigInt(chainIdHex));
+  // cacheTimeout -1: back-to-back transactions must not see a cached pending nonce.
+  const provider = new JsonRpcProvider(rpcUrl, network, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 250 });
+
+  // 2. registry, through Ignition so that `npx hardhat <task> --network localhost` finds it
+  step("Deploying MessageRegistry (Ignition module)");
+  const deployEnv = { ...process.env, PATH: `${BIN}:${process.env.PATH}`, CHAINMAIL_RPC_URL: rpcUrl };
+  const deployOut = execFileSync(path.join(BIN, "hardhat"), ["deploy", "--network", externalRpc ? "custom" : "localhost"], {
+    cwd: ROOT,
+    env: deployEnv,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const address = /deployed at (0x[0-9a-fA-F]{40})/.exec(deployOut)?.[1];
+  if (!address) throw new StartError("registry", `the deploy task printed no address:\n${deployOut}`);
+
+  // 3. demo channel and members
+  step(`Creating channel "${DEMO_CHANNEL}" with development members ${DEMO_MEMBERS.map((i) => `#${i}`).join(", ")}`);
+  const deployer = new Wallet(process.env.CHAINMAIL_DEPLOYER_KEY ?? devPrivateKey(DEV_ROLES.deployer), provider);
+  const channelAdmin = new Wallet(devPrivateKey(DEV_ROLES.channelAdmin), provider);
+  const registry = MessageRegistry__factory.connect(address, deployer);
+  const id = channelId(DEMO_CHANNEL);
+  if (!(await registry.channelInfo(id)).exists) {
+    await (await registry.createChannel(id, channelAdmin.address)).wait();
+  }
+  const members = DEMO_MEMBERS.map((i) => new Wallet(devPrivateKey(i)));
+  for (const member of members) {
+    if (!(await registry.hasRole(memberRoleOf(id), member.address))) {
+      await (await registry.connect(channelAdmin).grantRole(memberRoleOf(id), member.address)).wait();
+    }
+  }
+  const aliceKeyFile = path.join(RUN_DIR, "demo-member-2.key");
+  writeFileSync(aliceKeyFile, `${members[0].privateKey}\n`, { mode: 0o600 });
+
+  // 4. kafka
+  let brokers = process.env.KAFKA_BROKERS;
+  if (brokers) {
+    step(`Using the Kafka broker(s) at ${brokers} (KAFKA_BROKERS)`);
+  } else if (hasJava()) {
+    step("Starting a local Kafka broker on 127.0.0.1:9092 (first run fetches it from Maven Central)");
+    try {
+      execFileSync("bash", [path.join(ROOT, "scripts/kafka/start.sh")], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+    } catch {
+      throw new StartError("kafka", "the broker did not start; see .kafka/broker.log");
+    }
+    kafkaStartedHere = true;
+    brokers = "127.0.0.1:9092";
+  } else {
+    step("Java is not installed: no local Kafka broker, so the mirror does not run (set KAFKA_BROKERS to use one).");
+  }
+
+  // 5. relayer
+  const relayerUrl = `http://127.0.0.1:${RELAYER_PORT}`;
+  step(`Starting the relayer on ${relayerUrl}`);
+  startPart("relayer", path.join(BIN, "chainmail"), ["relayer"], {
+    CHAINMAIL_RPC_URL: rpcUrl,
+    CHAINMAIL_REGISTRY: address,
+    CHAINMAIL_SIGNER_KEYS: process.env.CHAINMAIL_SIGNER_KEYS ?? devPrivateKey(DEV_ROLES.relayer),
+    CHAINMAIL_PORT: String(RELAYER_PORT),
+  });
+  await waitFor("the relayer reporting ready", "relayer", async () => (await fetch(`${relayerUrl}/readyz`)).ok);
+
+  // 6. mirror
+  if (brokers) {
+    step("Starting the mirror (chain events -> Kafka)");
+    startPart("mirror", path.join(BIN, "chainmail"), ["mirror"], {
+      CHAINMAIL_RPC_URL: rpcUrl,
+      CHAINMAIL_REGISTRY: address,
+      KAFKA_BROKERS: brokers,
+    });
+  }
+
+  const brokerArg = brokers ? ` --brokers ${brokers}` : "";
+  console.log(`
+ChainMail is running. Logs are in .run/; press Ctrl-C to stop everything.
+
+  chain     ${rpcUrl} (chain id ${network.chainId})
+  registry  ${address}
+  relayer   ${relayerUrl}   (API docs: ${relayerUrl}/docs)
+  kafka     ${brokers ?? "not running (no Java)"}
+
+Post a message as development member #2 (its key is in ${path.relative(ROOT, aliceKeyFile)}):
+  npx chainmail post --relayer ${relayerUrl} --key-file ${path.relative(ROOT, aliceKeyFile)} --channel ${DEMO_CHANNEL} --text "hello, ChainMail" --wait
+${
+  brokers
+    ? `
+Watch the channel from Kafka (in another terminal):
+  npx chainmail tail --channel ${DEMO_CHANNEL}${brokerArg} --from-beginning
+`
+    : ""
+}
+Audit the record from the chain${brokers ? " and Kafka" : ""}:
+  npx chainmail audit --rpc ${rpcUrl} --registry ${address}${brokers ? brokerArg : ""}
+
+Contract tasks find this registry by themselves:
+  npx hardhat messages ${DEMO_CHANNEL} --network localhost
+`);
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  step("Stopping ChainMail");
+  for (const { name, child } of [...children].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      continue;
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 10_000);
+    await exited;
+    clearTimeout(timer);
+    step(`${name} stopped`);
+  }
+  if (kafkaStartedHere) {
+    try {
+      execFileSync("bash", [path.join(ROOT, "scripts/kafka/stop.sh")], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+    } catch {
+      step("the Kafka broker did not stop cleanly; run scripts/kafka/stop.sh");
+    }
+  }
+  process.exit(code);
+}
+
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+main().catch((error: unknown) => {
+  const part = error instanceof StartError ? error.part : "start-up";
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`\nChainMail did not start: the ${part} failed: ${message}\n`);
+  void shutdown(1);
+});
