@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import { NoOutcomeError, postMessage, type PostResult } from "../client/index.js";
-import { channelId, contentTypeCode } from "../protocol/index.js";
+import { channelId, channelName, contentTypeCode } from "../protocol/index.js";
 
 const USAGE = `Usage: chainmail post --relayer URL --channel NAME|ID (--text TEXT | --body 0xHEX) [options]
 
@@ -43,7 +43,7 @@ function readKey(keyFile: string | undefined): string {
 
 export function describe(result: PostResult): string {
   if (result.status === "confirmed") {
-    return `confirmed: seq ${result.seq} in channel ${result.channel}\n  digest ${result.digest}\n  head   ${result.head}\n  tx     ${result.transactionHash} (block ${result.blockNumber})`;
+    return `confirmed: seq ${result.seq} in channel ${channelName(result.channel)}\n  digest ${result.digest}\n  head   ${result.head}\n  tx     ${result.transactionHash} (block ${result.blockNumber})`;
   }
   if (result.status === "pending") {
     return `accepted (not yet on-chain; a relayer restart can lose it): digest ${result.digest}\n  follow it with GET ${result.statusUrl}, or post with --wait`;

@@ -7,9 +7,9 @@ import { MessageRegistry__factory } from "../../../typechain-types/index.js";
 import {
   adminRoleOf,
   channelName,
-  decodeMessagePosted,
   memberRoleOf,
   MESSAGE_POSTED_TOPIC,
+  MessagePostedDecoder,
 } from "../protocol/index.js";
 import {
   MEMBERSHIP_EVENT_SCHEMA,
@@ -56,6 +56,7 @@ export class ChainSource {
   /** role id -> channel and which of its roles; filled from `channels()` and ChannelCreated logs. */
   private readonly roles = new Map<string, { channel: string; role: "member" | "admin" }>();
   private resolvedFinality: Exclude<Finality, "auto"> | null = null;
+  private readonly decoder: MessagePostedDecoder;
 
   constructor(
     readonly provider: JsonRpcProvider,
@@ -64,6 +65,7 @@ export class ChainSource {
     private readonly confirmations: number,
   ) {
     if (finality !== "auto") this.resolvedFinality = finality;
+    this.decoder = new MessagePostedDecoder({ chainId: ctx.chainId, address: ctx.registry });
   }
 
   get finalityInUse(): string {
@@ -134,8 +136,9 @@ export class ChainSource {
     const blockNumber = Number(log.blockNumber);
     const topic0 = log.topics[0];
     if (topic0 === MESSAGE_POSTED_TOPIC) {
-      // decodeMessagePosted recomputes the digest from the fields (protocol module).
-      const posted = decodeMessagePosted({ chainId: this.ctx.chainId, address: this.ctx.registry }, log);
+      // The protocol module's bulk decoder: returns exactly what decodeMessagePosted
+      // returns (digest recomputed from the fields), about 20x faster for catch-up.
+      const posted = this.decoder.decode({ ...log, blockNumber, logIndex: Number(log.logIndex) });
       const value = toMessageEvent(this.ctx, posted);
       return { topic: "messages", key: value.channel, value, blockNumber };
     }

@@ -115,27 +115,46 @@ export interface ChainContext {
   registry: string;
 }
 
+/** Checksumming costs a keccak per call; a mirror sees the same few addresses and channels again and again. */
+const memo = <T>(fn: (key: string) => T, limit = 10_000) => {
+  const cache = new Map<string, T>();
+  return (key: string): T => {
+    let value = cache.get(key);
+    if (value === undefined) {
+      if (cache.size >= limit) cache.clear();
+      value = fn(key);
+      cache.set(key, value);
+    }
+    return value;
+  };
+};
+const checksummed = memo(getAddress);
+/** Lowercase 0x hex; strings that already are (the decoder's output) skip ethers' byte round trip. */
+const hexOf = (value: string | Uint8Array): string =>
+  typeof value === "string" && /^0x[0-9a-fA-F]*$/.test(value) && value.length % 2 === 0 ? value.toLowerCase() : hexlify(value);
+const nameOfChannel = memo(channelName);
+
 export function toMessageEvent(ctx: ChainContext, m: PostedMessage): MessageEvent {
   const channel = m.channel.toLowerCase();
   return {
     schema: MESSAGE_EVENT_SCHEMA,
     chainId: ctx.chainId.toString(),
-    registry: getAddress(ctx.registry),
+    registry: checksummed(ctx.registry),
     blockNumber: m.blockNumber,
     blockHash: m.blockHash.toLowerCase(),
     transactionHash: m.transactionHash.toLowerCase(),
     logIndex: m.logIndex,
     channel,
-    channelName: channelName(channel),
+    channelName: nameOfChannel(channel),
     seq: m.seq.toString(),
-    author: getAddress(m.author),
+    author: checksummed(m.author),
     digest: m.digest.toLowerCase(),
     head: m.head.toLowerCase(),
     timestamp: BigInt(m.timestamp).toString(),
     contentType: m.contentType,
     contentTypeName: contentTypeName(m.contentType),
-    body: hexlify(m.body),
-    signature: hexlify(m.signature),
+    body: hexOf(m.body),
+    signature: hexOf(m.signature),
     nonce: BigInt(m.nonce).toString(),
     replyTo: BigInt(m.replyTo).toString(),
   };

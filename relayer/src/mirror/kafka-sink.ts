@@ -4,7 +4,7 @@
  * (the "consume-transform-produce" pattern, with the chain as the source).
  */
 import { randomUUID } from "node:crypto";
-import type { Admin, Kafka, Message, Producer } from "kafkajs";
+import { Partitioners, type Admin, type Kafka, type KafkaMessage, type Message, type Producer } from "kafkajs";
 import { CURSOR_SCHEMA, type MirrorCursor } from "./events.js";
 import type { Logger } from "./log.js";
 
@@ -62,13 +62,17 @@ export async function ensureTopics(admin: Admin, topics: TopicNames, partitions:
 }
 
 /**
- * The newest committed cursor for `key`, or null. The admin client lists offsets in
- * READ_COMMITTED mode, which gives each partition's last stable offset (LSO); a
- * read_committed consumer then reads every committed record up to it. Call this only
- * after the transactional producer connected: that aborts or completes whatever an
- * earlier instance with our transactional id left open, so the LSO is past it.
+ * Reads every committed record of `topic` up to where it ends now, then stops. The
+ * admin client lists offsets in READ_COMMITTED mode, which gives each partition's last
+ * stable offset (LSO); a read_committed consumer then delivers every committed record
+ * below it (aborted ones and transaction markers are skipped). Returns the record count.
  */
-export async function readCursor(kafka: Kafka, topic: string, key: string, logger: Logger, timeoutMs = 60_000): Promise<MirrorCursor | null> {
+export async function readToEnd(
+  kafka: Kafka,
+  topic: string,
+  onMessage: (message: KafkaMessage, partition: number) => void,
+  { timeoutMs = 60_000, logger }: { timeoutMs?: number; logger?: Logger } = {},
+): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   let targets: Map<number, bigint>;
@@ -78,17 +82,17 @@ export async function readCursor(kafka: Kafka, topic: string, key: string, logge
   } finally {
     await admin.disconnect();
   }
-  if (targets.size === 0) return null;
+  if (targets.size === 0) return 0;
 
-  // A throw-away group: the cursor topic is small and compacted, and nothing is committed.
-  const consumer = kafka.consumer({ groupId: `chainmail-mirror-cursor-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
-  let latest: MirrorCursor | null = null;
+  // A throw-away group: nothing is committed, the reader only wants to see the topic once.
+  const consumer = kafka.consumer({ groupId: `chainmail-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
   const done = new Set<number>();
+  let count = 0;
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Timed out after ${timeoutMs} ms reading the cursor from topic ${topic}.`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`Timed out after ${timeoutMs} ms reading topic ${topic} to its end.`)), timeoutMs);
       const reached = (partition: number, lastOffset: string) => {
         const target = targets.get(partition);
         if (target !== undefined && BigInt(lastOffset) >= target - 1n) done.add(partition);
@@ -104,17 +108,39 @@ export async function readCursor(kafka: Kafka, topic: string, key: string, logge
         .run({
           autoCommit: false,
           eachBatch: async ({ batch }) => {
+            const target = targets.get(batch.partition);
             for (const message of batch.messages) {
-              if (message.key?.toString() !== key) continue;
-              latest = message.value ? (JSON.parse(message.value.toString()) as MirrorCursor) : null;
+              // Records past the LSO we started from belong to a later read.
+              if (target !== undefined && BigInt(message.offset) >= target) continue;
+              count++;
+              onMessage(message, batch.partition);
             }
           },
         })
         .catch(reject);
     });
   } finally {
-    await consumer.disconnect().catch((error) => logger.warn("could not disconnect the cursor reader", { error: String(error) }));
+    await consumer.disconnect().catch((error) => logger?.warn("could not disconnect a topic reader", { error: String(error) }));
   }
+  return count;
+}
+
+/**
+ * The newest committed cursor for `key`, or null. Call this only after the
+ * transactional producer connected: that aborts or completes whatever an earlier
+ * instance with our transactional id left open, so the topic's LSO is past it.
+ */
+export async function readCursor(kafka: Kafka, topic: string, key: string, logger: Logger): Promise<MirrorCursor | null> {
+  let latest: MirrorCursor | null = null;
+  await readToEnd(
+    kafka,
+    topic,
+    (message) => {
+      if (message.key?.toString() !== key) return;
+      latest = message.value ? (JSON.parse(message.value.toString()) as MirrorCursor) : null;
+    },
+    { logger },
+  );
   return latest;
 }
 
@@ -124,8 +150,8 @@ export interface Batch {
   cursor: MirrorCursor;
 }
 
-/** Kafka rejects record batches over ~1 MB; stay well below per request. */
-const MAX_REQUEST_BYTES = 512 * 1024;
+/** Kafka rejects record batches over ~1 MB (message.max.bytes); a request stays below that even if all of it goes to one partition. */
+const MAX_REQUEST_BYTES = 900 * 1024;
 
 export class TransactionalSink {
   private producer: Producer | null = null;
@@ -134,7 +160,7 @@ export class TransactionalSink {
     private readonly kafka: Kafka,
     readonly transactionalId: string,
     private readonly cursorTopic: string,
-    private readonly cursorKey: string,
+    readonly cursorKey: string,
     private readonly logger: Logger,
   ) {}
 
@@ -149,12 +175,24 @@ export class TransactionalSink {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // Java-compatible murmur2 on the key (the channel id): one channel, one partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
       // Our own loop retries with backoff; kafkajs should give up early and tell us.
       retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
     });
     try {
       await producer.connect();
+      // kafkajs runs InitProducerId for the transactional id lazily, at the first
+      // transaction(). Do it now, so that connect() itself fences any older instance
+      // and aborts its open transaction BEFORE we read the cursor. Aborting a
+      // transaction with nothing in it stays local (no EndTxn is sent).
+      const probe = await producer.transaction();
+      await probe.abort();
     } catch (error) {
+      if (isFencedError(error)) {
+        await producer.disconnect().catch(() => {});
+        throw new FencedError(this.transactionalId, error);
+      }
       await producer.disconnect().catch(() => {});
       throw error;
     }

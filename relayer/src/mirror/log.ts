@@ -34,6 +34,9 @@ export function kafkajsLogCreator(logger: Logger) {
     ({ namespace, level, log }: { namespace: string; level: number; log: { message: string; [k: string]: unknown } }) => {
       const { message, timestamp: _t, logger: _l, ...rest } = log;
       const fields = { kafkajs: namespace, ...rest };
+      // Expected by design: the mirror limits kafkajs's retries and, after any failure,
+      // starts a new producer session (which aborts the open transaction) instead.
+      if (/Limiting retries for the idempotent producer/.test(message)) return logger.debug(`kafkajs: ${message}`, fields);
       if (level <= 2) logger.warn(`kafkajs: ${message}`, fields);
       else if (level <= 4) logger.debug(`kafkajs: ${message}`, fields);
     };

@@ -3,6 +3,7 @@
  * relayer tests start from. Authors are dev keys 2..5; the relayer pays with dev key 10
  * (so it never shares a nonce with the deployer or the channel admin).
  */
+import { signedMessageJson } from "../../src/client/index.js";
 import { Wallet } from "ethers";
 import { createChannelWithMembers, deployRegistry, type DeployedRegistry } from "../../src/chain/deploy.js";
 import { devPrivateKey } from "../../src/dev-keys.js";
@@ -71,16 +72,5 @@ export async function startFixture({ blockTimeMs }: { blockTimeMs?: number } = {
   }
 }
 
-/** The JSON the API takes for a signed message. */
-export function toJson(m: SignedMessage): Record<string, unknown> {
-  return {
-    channel: m.channel,
-    author: m.author,
-    body: m.body,
-    contentType: m.contentType,
-    timestamp: m.timestamp.toString(),
-    replyTo: m.replyTo.toString(),
-    nonce: m.nonce.toString(),
-    signature: m.signature,
-  };
-}
+/** The JSON the API takes for a signed message (the SDK's own encoder). */
+export const toJson = signedMessageJson;
