@@ -9,17 +9,11 @@
  * of this process (relayer + clients) to show what limits throughput.
  * Progress goes to stderr; `--json` prints one JSON object on stdout.
  */
-import { readFileSync } from "node:fs";
 import os from "node:os";
-import { parseArgs } from "node:util";
-import { HDNodeWallet, Wallet } from "ethers";
-import { createChannelWithMembers, deployRegistry } from "../relayer/src/chain/deploy.js";
 import { devPrivateKey } from "../relayer/src/dev-keys.js";
-import { channelId, memberRoleOf, signMessage, type SignedMessage } from "../relayer/src/protocol/index.js";
-import { buildApp, type RelayerApp } from "../relayer/src/service/app.js";
-import { configFrom } from "../relayer/src/service/config.js";
-import { signedMessageJson } from "../relayer/src/client/index.js";
+import type { SignedMessage } from "../relayer/src/protocol/index.js";
 import { startHardhatNode, type RunningNode } from "../relayer/test/support/hardhat-node.js";
+import { nodeCpuSeconds, percentile, postAll, presign, loadFlags, parseBenchFlags, progress, runBench, setUpBenchRegistry, startBenchRelayer } from "./bench/relayer-load.js";
 
 const USAGE = `Usage: pnpm bench:relayer [--json] [--messages N] [--concurrency C] [--authors A] [--signers S] [--batch B] [--baseline-messages N]
 
@@ -31,8 +25,6 @@ const USAGE = `Usage: pnpm bench:relayer [--json] [--messages N] [--concurrency 
   --batch B              batch size of the batched run [100]
   --inflight F           unconfirmed transactions per signer [4]
   --json                 print one JSON object on stdout (progress goes to stderr)`;
-
-const progress = (line: string) => process.stderr.write(line + "\n");
 
 interface RunResult {
   label: string;
@@ -63,52 +55,6 @@ interface RunResult {
   loadAverage: [number, number];
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-/** CPU seconds (user+system) a process has used, from /proc (Linux). */
-function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
-  return ticks / 100; // USER_HZ is 100 on Linux
-}
-
-/** The hardhat node's own process (the launcher may be a wrapper). */
-function nodeCpuSeconds(node: RunningNode): number {
-  let total = 0;
-  const pids = [node.process.pid!];
-  // Include children (the `hardhat` bin may spawn node).
-  try {
-    const children = readFileSync(`/proc/${node.process.pid}/task/${node.process.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-    pids.push(...children.map(Number));
-  } catch {
-    /* no children file */
-  }
-  for (const pid of pids) {
-    try {
-      total += processCpuSeconds(pid);
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
-}
-
-async function presign(authors: Array<Wallet | HDNodeWallet>, location: { chainId: bigint; address: string }, channel: string, count: number, start: number, timestamp: bigint): Promise<SignedMessage[]> {
-  const body = "0x" + "ab".repeat(256);
-  const messages: SignedMessage[] = [];
-  for (let i = 0; i < count; i++) {
-    const author = authors[i % authors.length];
-    // Consecutive nonces per author: 256 share one storage word (the cheap, intended use).
-    const nonce = BigInt(start + Math.floor(i / authors.length));
-    messages.push(await signMessage(author, location, { channel, author: author.address, body, contentType: 3, timestamp, replyTo: 0n, nonce }));
-  }
-  return messages;
-}
-
 async function runOnce(
   label: string,
   node: RunningNode,
@@ -119,22 +65,7 @@ async function runOnce(
   concurrency: number,
   inflight: number,
 ): Promise<RunResult> {
-  const app: RelayerApp = await buildApp(
-    configFrom({
-      rpcUrl: node.url,
-      registryAddress,
-      signerKeys,
-      batchMaxSize,
-      batchMaxWaitMs: batchMaxSize === 1 ? 0 : 50,
-      maxInFlightPerSigner: inflight,
-      rateLimitAuthorPerSecond: 0,
-      rateLimitClientPerSecond: 0,
-      receiptPollMs: 20,
-      port: 0,
-    }),
-    { defaultMetrics: false },
-  );
-  const address = await app.listen({ host: "127.0.0.1", port: 0 });
+  const { app, address } = await startBenchRelayer(node.url, registryAddress, signerKeys, batchMaxSize, inflight);
   const { submitter, index, metrics } = app.services;
   const latencies: number[] = [];
   let confirmed = 0;
@@ -146,41 +77,25 @@ async function runOnce(
   const nodeCpu0 = nodeCpuSeconds(node);
   const selfCpu0 = process.cpuUsage();
   const t0 = performance.now();
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= messages.length) return;
-      const started = performance.now();
-      const response = await fetch(`${address}/v1/messages`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(signedMessageJson(messages[i])),
-      });
-      const json = (await response.json()) as { digest?: string; status?: string; code?: string; message?: string };
-      const record = (status: string | undefined) => {
-        latencies.push(performance.now() - started);
-        if (status === "confirmed") confirmed++;
-        else if (status === "rejected") rejected++;
-        else failed++;
-      };
-      if (response.status !== 202 || !json.digest) {
-        if (json.status) record(json.status);
-        else {
-          failed++;
-          progress(`  unexpected ${response.status}: ${json.code} ${json.message}`);
-        }
-        continue;
-      }
-      const entry = submitter.get(json.digest);
-      if (entry) {
-        settledAll.push(entry.settled.then((s) => record(s.status)));
-      } else {
-        record(index.get(json.digest)?.status);
-      }
-    }
+  const record = (status: string | undefined, started: number) => {
+    latencies.push(performance.now() - started);
+    if (status === "confirmed") confirmed++;
+    else if (status === "rejected") rejected++;
+    else failed++;
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await postAll(address, messages, concurrency, (_i, started, { status, json }) => {
+    if (status !== 202 || !json.digest) {
+      if (json.status) record(json.status, started);
+      else {
+        failed++;
+        progress(`  unexpected ${status}: ${json.code} ${json.message}`);
+      }
+      return;
+    }
+    const entry = submitter.get(json.digest);
+    if (entry) settledAll.push(entry.settled.then((s) => record(s.status, started)));
+    else record(index.get(json.digest)?.status, started);
+  });
   acceptedAt = performance.now();
   await Promise.all(settledAll);
   const done = performance.now();
@@ -224,69 +139,21 @@ async function runOnce(
 }
 
 async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv.filter((a) => a !== "--"),
-      strict: true,
-      options: {
-        json: { type: "boolean", default: false },
-        messages: { type: "string", default: "2000" },
-        "baseline-messages": { type: "string", default: "300" },
-        concurrency: { type: "string", default: "128" },
-        authors: { type: "string", default: "100" },
-        signers: { type: "string", default: "2" },
-        batch: { type: "string", default: "100" },
-        inflight: { type: "string", default: "4" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message.split("\n")[0]} (see --help).\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE + "\n");
-    return 0;
-  }
-  const num = (name: string, v: string, min: number, max: number) => {
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}.`);
-    return Number(v);
-  };
-  let n: number, baselineN: number, concurrency: number, authorCount: number, signerCount: number, batch: number, inflight: number;
-  try {
-    n = num("messages", values.messages, 1, 1_000_000);
-    baselineN = num("baseline-messages", values["baseline-messages"], 1, 1_000_000);
-    concurrency = num("concurrency", values.concurrency, 1, 10_000);
-    authorCount = num("authors", values.authors, 1, 10_000);
-    signerCount = num("signers", values.signers, 1, 8);
-    batch = num("batch", values.batch, 1, 1000);
-    inflight = num("inflight", values.inflight, 1, 64);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    return 2;
-  }
+  const flags = parseBenchFlags(argv, USAGE, { ...loadFlags({ messages: 2000, baselineMessages: 300 }), batch: { default: 100, min: 1, max: 1000 } });
+  if ("exit" in flags) return flags.exit;
+  const { messages: n, "baseline-messages": baselineN, concurrency, authors: authorCount, signers: signerCount, batch, inflight } = flags.num;
+  const values = { json: flags.json };
 
   progress("starting hardhat node (automine)...");
   const node = await startHardhatNode();
   try {
-    const deployer = new Wallet(devPrivateKey(0), node.provider);
-    const admin = new Wallet(devPrivateKey(1), node.provider);
-    const deployed = await deployRegistry(deployer, { maxBodyBytes: 4096, maxAge: 86_400, maxFutureSkew: 300 });
-    const location = { chainId: deployed.chainId, address: deployed.address };
-    const authors = Array.from({ length: authorCount }, () => Wallet.createRandom());
-    progress(`creating channel "bench" with ${authorCount} members...`);
-    const channel = await createChannelWithMembers(deployed.registry, "bench", admin, []);
-    const asAdmin = deployed.registry.connect(admin);
-    let adminNonce = await node.provider.getTransactionCount(admin.address, "pending");
-    const grants = [];
-    for (const a of authors) grants.push(await asAdmin.grantRole(memberRoleOf(channel), a.address, { nonce: adminNonce++ }));
-    await Promise.all(grants.map((tx) => tx.wait()));
-    const block = await node.provider.getBlock("latest");
-    const timestamp = BigInt(block!.timestamp);
+    const setup = await setUpBenchRegistry(node, "bench", authorCount);
+    const { authors, location, timestamp } = setup;
+    const deployed = { address: setup.address, registry: setup.registry };
+    const channel = setup.channel;
     progress(`pre-signing ${n + baselineN} messages...`);
-    const batched = await presign(authors, location, channelId("bench"), n, 0, timestamp);
-    const baselineMessages = await presign(authors, location, channelId("bench"), baselineN, 1_000_000, timestamp);
+    const batched = await presign(authors, location, channel, n, 0, timestamp);
+    const baselineMessages = await presign(authors, location, channel, baselineN, 1_000_000, timestamp);
     const signerKeys = Array.from({ length: signerCount }, (_, i) => devPrivateKey(10 + i));
 
     progress(`baseline: batch size 1, ${baselineN} messages, concurrency ${concurrency}, ${signerCount} signer(s)`);
@@ -343,10 +210,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`bench:relayer failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBench("bench:relayer", main);

@@ -3,6 +3,15 @@
  * command lives in its own module and exports `run(argv): Promise<number>` (the exit
  * code); this file only dispatches.
  */
+// kafkajs 2.2.4 sets one negative timer per process, which Node 24 clamps to 1 ms and
+// reports as a TimeoutNegativeWarning; harmless, so keep it off the user's terminal.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+  const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  if (type === "TimeoutNegativeWarning") return;
+  emitWarning(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   relayer: { summary: "run the relayer HTTP service", load: () => import("./relayer.js") },
   mirror: { summary: "run the mirror (chain events -> Kafka)", load: () => import("./mirror.js") },
