@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
 import { channelName } from "../protocol/index.js";
 import { DEFAULT_MESSAGES_TOPIC, MESSAGE_EVENT_SCHEMA } from "../mirror/events.js";
-import type { AuditedMessage, Discrepancy, KafkaReport } from "./types.js";
+import { position, type AuditedMessage, type Discrepancy, type KafkaReport } from "./types.js";
 
 export { DEFAULT_MESSAGES_TOPIC };
 
@@ -236,12 +236,7 @@ export async function compareWithKafka(
     }
     discrepancies.push({
       kind: "KAFKA_MISSING",
-      channel: m.channel,
-      channelName: channelName(m.channel),
-      seq: m.seq.toString(),
-      blockNumber: m.blockNumber,
-      transactionHash: m.transactionHash,
-      logIndex: m.logIndex,
+      ...position(m),
       detail: `Seq ${m.seq} of ${channelName(m.channel)} (block ${m.blockNumber}) is on the chain but not in Kafka.`,
     });
     m.problems.push("KAFKA_MISSING");

@@ -2,6 +2,7 @@
  * The audit's vocabulary: discrepancy kinds (stable, machine-readable names that
  * scripts may match on), the per-message record, and the report.
  */
+import { channelName } from "../protocol/index.js";
 
 /** Every kind of discrepancy the audit can report, with the sentence a person reads. */
 export const DISCREPANCY_KINDS = {
@@ -110,4 +111,16 @@ export interface AuditReport {
   kafka?: KafkaReport;
   recovery: string;
   timingsMs: Record<string, number>;
+}
+
+/** Where a message sits, as every discrepancy names it. */
+export function position(m: { channel: string; seq: bigint; blockNumber: number; transactionHash: string; logIndex: number }) {
+  return {
+    channel: m.channel,
+    channelName: channelName(m.channel),
+    seq: m.seq.toString(),
+    blockNumber: m.blockNumber,
+    transactionHash: m.transactionHash,
+    logIndex: m.logIndex,
+  };
 }

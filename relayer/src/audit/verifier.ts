@@ -12,6 +12,7 @@ import { MembershipHistory } from "./membership.js";
 import { createPreparer, type PreparedMessage, type Preparer } from "./prepare.js";
 import { defaultRecoveryBackend, type RecoveryBackendName } from "./signatures.js";
 import {
+  position,
   DISCREPANCY_KINDS,
   type AuditedMessage,
   type AuditReport,
@@ -187,16 +188,6 @@ function sortedByPosition(logs: RawLog[]): RawLog[] {
   return logs.slice().sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
 }
 
-function position(m: { channel: string; seq: bigint; blockNumber: number; transactionHash: string; logIndex: number }) {
-  return {
-    channel: m.channel,
-    channelName: channelName(m.channel),
-    seq: m.seq.toString(),
-    blockNumber: m.blockNumber,
-    transactionHash: m.transactionHash,
-    logIndex: m.logIndex,
-  };
-}
 
 interface ChannelResult {
   report: ChannelReport;

@@ -4,7 +4,7 @@
  */
 import { Interface, type Log } from "ethers";
 import { IMessageRegistry__factory } from "../../../typechain-types/index.js";
-import { digestOf, type RegistryLocation, type SignedMessage } from "./messages.js";
+import { digestOf, messageFields, type RegistryLocation, type SignedMessage } from "./messages.js";
 
 export const registryInterface: Interface = IMessageRegistry__factory.createInterface() as unknown as Interface;
 
@@ -81,14 +81,5 @@ export function decodeMessageRejected(log: RawLog): RejectedMessage {
 
 /** The `post`/`postBatch` argument for a signed message. */
 export function toCallArgument(message: SignedMessage) {
-  return {
-    channel: message.channel,
-    author: message.author,
-    body: message.body,
-    contentType: message.contentType,
-    timestamp: message.timestamp,
-    replyTo: message.replyTo,
-    nonce: message.nonce,
-    signature: message.signature,
-  };
+  return { ...messageFields(message), signature: message.signature };
 }

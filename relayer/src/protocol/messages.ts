@@ -73,7 +73,8 @@ export function domainOf(registry: RegistryLocation): TypedDataDomain {
   };
 }
 
-function typedValue(message: Message): Record<string, unknown> {
+/** The signed fields of a message, without anything else the object carries. */
+export function messageFields(message: Message) {
   return {
     channel: message.channel,
     author: message.author,
@@ -87,7 +88,7 @@ function typedValue(message: Message): Record<string, unknown> {
 
 /** The EIP-712 digest the author signs and the registry recomputes. */
 export function digestOf(registry: RegistryLocation, message: Message): string {
-  return TypedDataEncoder.hash(domainOf(registry), EIP712_TYPES, typedValue(message));
+  return TypedDataEncoder.hash(domainOf(registry), EIP712_TYPES, messageFields(message));
 }
 
 /** Signs `message` as its author. The signer's address must be `message.author`. */
@@ -99,7 +100,7 @@ export async function signMessage(
   const signature = await signer.signTypedData(
     domainOf(registry),
     EIP712_TYPES,
-    typedValue(message),
+    messageFields(message),
   );
   return { ...message, signature };
 }
@@ -115,7 +116,7 @@ export function recoverAuthor(registry: RegistryLocation, message: SignedMessage
     return verifyTypedData(
       domainOf(registry),
       EIP712_TYPES,
-      typedValue(message),
+      messageFields(message),
       message.signature,
     );
   } catch {
