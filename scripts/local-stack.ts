@@ -122,7 +122,18 @@ async function main(): Promise<void> {
 
   // 2. registry, through Ignition so that `npx hardhat <task> --network localhost` finds it
   step("Deploying MessageRegistry (Ignition module)");
-  const deployEnv = { ...process.env, PATH: `${BIN}:${process.env.PATH}`, CHAINMAIL_RPC_URL: rpcUrl };
+  // On another chain only the deployer's key is known to hold gas: it also administers the
+  // demo channel and pays for the relayer's batches unless CHAINMAIL_SIGNER_KEYS says otherwise.
+  const deployerKey = process.env.CHAINMAIL_DEPLOYER_KEY ?? devPrivateKey(DEV_ROLES.deployer);
+  if (externalRpc && !process.env.CHAINMAIL_DEPLOYER_KEY) {
+    step("CHAINMAIL_DEPLOYER_KEY is not set: deploying with development key #0 (it must hold gas on that chain)");
+  }
+  const deployEnv = {
+    ...process.env,
+    PATH: `${BIN}:${process.env.PATH}`,
+    CHAINMAIL_RPC_URL: rpcUrl,
+    CHAINMAIL_DEPLOYER_KEY: deployerKey,
+  };
   const deployOut = execFileSync(path.join(BIN, "hardhat"), ["deploy", "--network", externalRpc ? "custom" : "localhost"], {
     cwd: ROOT,
     env: deployEnv,
@@ -134,8 +145,8 @@ async function main(): Promise<void> {
 
   // 3. demo channel and members
   step(`Creating channel "${DEMO_CHANNEL}" with development members ${DEMO_MEMBERS.map((i) => `#${i}`).join(", ")}`);
-  const deployer = new Wallet(process.env.CHAINMAIL_DEPLOYER_KEY ?? devPrivateKey(DEV_ROLES.deployer), provider);
-  const channelAdmin = new Wallet(devPrivateKey(DEV_ROLES.channelAdmin), provider);
+  const deployer = new Wallet(deployerKey, provider);
+  const channelAdmin = externalRpc ? deployer : new Wallet(devPrivateKey(DEV_ROLES.channelAdmin), provider);
   const registry = MessageRegistry__factory.connect(address, deployer);
   const id = channelId(DEMO_CHANNEL);
   if (!(await registry.channelInfo(id)).exists) {
@@ -173,7 +184,7 @@ async function main(): Promise<void> {
   startPart("relayer", path.join(BIN, "chainmail"), ["relayer"], {
     CHAINMAIL_RPC_URL: rpcUrl,
     CHAINMAIL_REGISTRY: address,
-    CHAINMAIL_SIGNER_KEYS: process.env.CHAINMAIL_SIGNER_KEYS ?? devPrivateKey(DEV_ROLES.relayer),
+    CHAINMAIL_SIGNER_KEYS: process.env.CHAINMAIL_SIGNER_KEYS ?? (externalRpc ? deployerKey : devPrivateKey(DEV_ROLES.relayer)),
     CHAINMAIL_PORT: String(RELAYER_PORT),
   });
   await waitFor("the relayer reporting ready", "relayer", async () => (await fetch(`${relayerUrl}/readyz`)).ok);
@@ -211,7 +222,7 @@ Audit the record from the chain${brokers ? " and Kafka" : ""}:
   npx chainmail audit --rpc ${rpcUrl} --registry ${address}${brokers ? brokerArg : ""}
 
 Contract tasks find this registry by themselves:
-  npx hardhat messages ${DEMO_CHANNEL} --network localhost
+  ${externalRpc ? `CHAINMAIL_RPC_URL=${rpcUrl} CHAINMAIL_DEPLOYER_KEY=... npx hardhat messages ${DEMO_CHANNEL} --network custom` : `npx hardhat messages ${DEMO_CHANNEL} --network localhost`}
 `);
 }
 
