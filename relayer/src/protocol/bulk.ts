@@ -10,10 +10,11 @@
  * verifier must not silently mask bits of a forged log.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { getAddress, keccak256, toUtf8Bytes, TypedDataEncoder } from "ethers";
+import { getAddress } from "ethers";
 import { MESSAGE_POSTED_TOPIC } from "./events.js";
 import type { PostedMessage } from "./events.js";
-import { domainOf, MESSAGE_TYPES, type RegistryLocation } from "./messages.js";
+import { digestOfStruct, digestPrefix, MESSAGE_TYPEHASH, writeUint } from "./digester.js";
+import type { RegistryLocation } from "./messages.js";
 
 /** Thrown for a log that is not a well-formed `MessagePosted` log. */
 export class MalformedLogError extends Error {}
@@ -27,16 +28,6 @@ export interface BulkLog {
   index?: number;
   logIndex?: number;
 }
-
-const MESSAGE_TYPEHASH = hexToBytes(
-  keccak256(
-    toUtf8Bytes(
-      TypedDataEncoder.from(MESSAGE_TYPES as unknown as Record<string, Array<{ name: string; type: string }>>).encodeType(
-        "Message",
-      ),
-    ),
-  ),
-);
 
 function hexToBytes(hex: string): Uint8Array {
   // Buffer.from stops at the first non-hex character: a length check catches that.
@@ -97,10 +88,7 @@ export class MessagePostedDecoder {
   private readonly prefix: Uint8Array;
 
   constructor(readonly registry: RegistryLocation) {
-    // 0x1901 || domainSeparator: the constant start of every digest under this registry.
-    this.prefix = new Uint8Array(34);
-    this.prefix.set([0x19, 0x01], 0);
-    this.prefix.set(hexToBytes(TypedDataEncoder.hashDomain(domainOf(registry))), 2);
+    this.prefix = digestPrefix(registry);
   }
 
   /** Checks the layout and recomputes the digest; returns the parts both decoders share. */
@@ -135,10 +123,7 @@ export class MessagePostedDecoder {
     struct.set(authorWord, 64);
     struct.set(keccak_256(body), 96);
     struct.set(data.subarray(0, 128), 128);
-    const preimage = new Uint8Array(66);
-    preimage.set(this.prefix, 0);
-    preimage.set(keccak_256(struct), 34);
-    const digest = keccak_256(preimage);
+    const digest = digestOfStruct(this.prefix, struct);
     return { channelWord, seqWord, authorWord, data, word, body, signature, digest };
   }
 
@@ -197,10 +182,6 @@ export function nextHeadFast(previousHead: string, digest: string, seq: bigint):
   const buffer = new Uint8Array(96);
   buffer.set(hexToBytes(previousHead), 0);
   buffer.set(hexToBytes(digest), 32);
-  let rest = seq;
-  for (let i = 95; i >= 64 && rest > 0n; i--) {
-    buffer[i] = Number(rest & 0xffn);
-    rest >>= 8n;
-  }
+  writeUint(buffer, 96, seq);
   return toHex(keccak_256(buffer));
 }
