@@ -24,7 +24,6 @@ import {
   ChainLogSource,
   MemoryLogSource,
   recoveryBackend,
-  ROLE_GRANTED_TOPIC,
   WorkerPreparer,
   type RawLog,
   type RecoveryBackendName,
@@ -40,6 +39,7 @@ import {
   nextHeadFast,
   randomNonce,
   recoverAuthor,
+  ROLE_GRANTED_TOPIC,
   signMessage,
   toCallArgument,
 } from "../relayer/src/protocol/index.js";

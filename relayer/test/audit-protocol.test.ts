@@ -15,7 +15,9 @@ import {
   recoveryBackend,
   unpackBatch,
   unpackLogs,
-  ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC, type RawLog } from "../src/audit/index.js";
+  type RawLog,
+} from "../src/audit/index.js";
+import { ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "../src/protocol/index.js";
 import {
   bodyFromText,
   channelId,

@@ -6,12 +6,8 @@
  */
 import { FetchRequest, getAddress, Interface, JsonRpcProvider, Network, type Provider } from "ethers";
 import { MessageRegistry__factory, type MessageRegistry } from "../../../typechain-types/index.js";
-import { MESSAGE_POSTED_TOPIC } from "../protocol/index.js";
+import { MESSAGE_POSTED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "../protocol/index.js";
 import type { AuditLogSource, BlockRange, ChannelState, ContractSignatureResult, RawLog } from "./log-source.js";
-
-const accessControl = MessageRegistry__factory.createInterface() as unknown as Interface;
-export const ROLE_GRANTED_TOPIC = accessControl.getEvent("RoleGranted")!.topicHash;
-export const ROLE_REVOKED_TOPIC = accessControl.getEvent("RoleRevoked")!.topicHash;
 
 const EIP1271_MAGIC = "0x1626ba7e";
 const eip1271 = new Interface(["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"]);

@@ -5,7 +5,7 @@
  * grant: a grant earlier in the same block counts, one later in the block does not.
  */
 import { getAddress } from "ethers";
-import { ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "./chain-source.js";
+import { ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "../protocol/index.js";
 import type { RawLog } from "./log-source.js";
 
 interface Change {

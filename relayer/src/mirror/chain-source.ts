@@ -2,14 +2,20 @@
  * The chain side of the mirror: which block is safe to mirror up to, and the registry's
  * logs of a block range turned into Kafka-ready events (in chain order).
  */
-import { getAddress, toBeHex, type Interface, type JsonRpcProvider } from "ethers";
+import { getAddress, toBeHex, type JsonRpcProvider } from "ethers";
 import { MessageRegistry__factory } from "../../../typechain-types/index.js";
 import {
   adminRoleOf,
   channelName,
   memberRoleOf,
+  CHANNEL_CLOSED_TOPIC,
+  CHANNEL_CREATED_TOPIC,
+  CHANNEL_REOPENED_TOPIC,
   MESSAGE_POSTED_TOPIC,
   MessagePostedDecoder,
+  registryInterface,
+  ROLE_GRANTED_TOPIC,
+  ROLE_REVOKED_TOPIC,
 } from "../protocol/index.js";
 import {
   MEMBERSHIP_EVENT_SCHEMA,
@@ -20,15 +26,7 @@ import {
   type MessageEvent,
 } from "./events.js";
 
-/** Full registry ABI: the interface file lacks AccessControl's RoleGranted/RoleRevoked. */
-const registryAbi: Interface = MessageRegistry__factory.createInterface() as unknown as Interface;
-const topicOf = (name: string) => registryAbi.getEvent(name)!.topicHash;
-const ROLE_GRANTED = topicOf("RoleGranted");
-const ROLE_REVOKED = topicOf("RoleRevoked");
-const CHANNEL_CREATED = topicOf("ChannelCreated");
-const CHANNEL_CLOSED = topicOf("ChannelClosed");
-const CHANNEL_REOPENED = topicOf("ChannelReopened");
-const MIRRORED_TOPICS = [MESSAGE_POSTED_TOPIC, ROLE_GRANTED, ROLE_REVOKED, CHANNEL_CREATED, CHANNEL_CLOSED, CHANNEL_REOPENED];
+const MIRRORED_TOPICS = [MESSAGE_POSTED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC, CHANNEL_CREATED_TOPIC, CHANNEL_CLOSED_TOPIC, CHANNEL_REOPENED_TOPIC];
 
 export type Finality = "auto" | "finalized" | "safe" | "latest";
 
@@ -164,24 +162,24 @@ export class ChainSource {
         value: { ...base, kind, channel: id, channelName: channelName(id), ...extra } as MembershipEvent,
       };
     };
-    if (topic0 === CHANNEL_CREATED || topic0 === CHANNEL_CLOSED || topic0 === CHANNEL_REOPENED) {
-      const parsed = registryAbi.parseLog(log)!;
+    if (topic0 === CHANNEL_CREATED_TOPIC || topic0 === CHANNEL_CLOSED_TOPIC || topic0 === CHANNEL_REOPENED_TOPIC) {
+      const parsed = registryInterface.parseLog(log)!;
       const channel = parsed.args.channel as string;
-      if (topic0 === CHANNEL_CREATED) {
+      if (topic0 === CHANNEL_CREATED_TOPIC) {
         this.rememberChannel(channel);
         return membership("channel-created", channel, { role: null, account: getAddress(parsed.args.admin), sender: null });
       }
-      return membership(topic0 === CHANNEL_CLOSED ? "channel-closed" : "channel-reopened", channel, {
+      return membership(topic0 === CHANNEL_CLOSED_TOPIC ? "channel-closed" : "channel-reopened", channel, {
         role: null,
         account: null,
         sender: null,
       });
     }
-    if (topic0 === ROLE_GRANTED || topic0 === ROLE_REVOKED) {
-      const parsed = registryAbi.parseLog(log)!;
+    if (topic0 === ROLE_GRANTED_TOPIC || topic0 === ROLE_REVOKED_TOPIC) {
+      const parsed = registryInterface.parseLog(log)!;
       const known = this.roles.get((parsed.args.role as string).toLowerCase());
       if (!known) return null; // a registry-wide role (e.g. the registry admin), not a channel's
-      return membership(topic0 === ROLE_GRANTED ? "role-granted" : "role-revoked", known.channel, {
+      return membership(topic0 === ROLE_GRANTED_TOPIC ? "role-granted" : "role-revoked", known.channel, {
         role: known.role,
         account: getAddress(parsed.args.account),
         sender: getAddress(parsed.args.sender),

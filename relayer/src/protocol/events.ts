@@ -3,13 +3,20 @@
  * rebuilding a message (and its digest) from a `MessagePosted` log alone.
  */
 import { Interface, type Log } from "ethers";
-import { IMessageRegistry__factory } from "../../../typechain-types/index.js";
+import { MessageRegistry__factory } from "../../../typechain-types/index.js";
 import { digestOf, messageFields, type RegistryLocation, type SignedMessage } from "./messages.js";
 
-export const registryInterface: Interface = IMessageRegistry__factory.createInterface() as unknown as Interface;
+/** The registry's whole ABI: its own interface plus AccessControl's and Pausable's. */
+export const registryInterface: Interface = MessageRegistry__factory.createInterface() as unknown as Interface;
 
-export const MESSAGE_POSTED_TOPIC = registryInterface.getEvent("MessagePosted")!.topicHash;
-export const MESSAGE_REJECTED_TOPIC = registryInterface.getEvent("MessageRejected")!.topicHash;
+const topicOf = (event: string) => registryInterface.getEvent(event)!.topicHash;
+export const MESSAGE_POSTED_TOPIC = topicOf("MessagePosted");
+export const MESSAGE_REJECTED_TOPIC = topicOf("MessageRejected");
+export const ROLE_GRANTED_TOPIC = topicOf("RoleGranted");
+export const ROLE_REVOKED_TOPIC = topicOf("RoleRevoked");
+export const CHANNEL_CREATED_TOPIC = topicOf("ChannelCreated");
+export const CHANNEL_CLOSED_TOPIC = topicOf("ChannelClosed");
+export const CHANNEL_REOPENED_TOPIC = topicOf("ChannelReopened");
 
 /** A `MessagePosted` log as data, with the digest recomputed from its fields. */
 export interface PostedMessage extends SignedMessage {

@@ -5,9 +5,9 @@
  * everything, so a stale answer can cost at most an on-chain rejection, never a
  * wrong message on-chain.
  */
-import { getAddress, id, JsonRpcProvider, Network, Wallet, zeroPadValue } from "ethers";
+import { getAddress, JsonRpcProvider, Network, Wallet, zeroPadValue } from "ethers";
 import { MessageRegistry__factory, type MessageRegistry } from "../../../typechain-types/index.js";
-import { memberRoleOf, type RegistryLocation } from "../protocol/index.js";
+import { memberRoleOf, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC, type RegistryLocation } from "../protocol/index.js";
 import { TtlCache } from "./cache.js";
 import type { RelayerConfig } from "./config.js";
 
@@ -23,9 +23,6 @@ export interface ChannelState {
   seq: bigint;
   head: string;
 }
-
-const ROLE_GRANTED_TOPIC = id("RoleGranted(bytes32,address,address)");
-const ROLE_REVOKED_TOPIC = id("RoleRevoked(bytes32,address,address)");
 
 export class Chain {
   readonly provider: JsonRpcProvider;
