@@ -69,10 +69,9 @@ export class PreChecker {
     return this.probe ? "probe" : "calls";
   }
 
-  /** Signer, nonce and membership: batched on the node, or one by one. */
+  /** Signer, nonce and membership: batched on the node, or one by one. `check` has already refused non-canonical signatures. */
   private async askChain(message: SignedMessage, digest: string): Promise<ChainAnswers> {
     if (this.probe) {
-      if (!isCanonicalSignature(message.signature)) return { signer: null, nonceUsed: false, member: false };
       return this.probe.check({ digest, signature: message.signature, author: message.author, nonce: message.nonce, channel: message.channel });
     }
     const signer = recoverAuthor(this.chain.location, message);
