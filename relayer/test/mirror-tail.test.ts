@@ -236,6 +236,36 @@ describe("tail against the real broker", function () {
     });
   });
 
+  it("waits for a topic the mirror has not created yet, without creating it itself", async function () {
+    const topic = uniqueTopic("tail-early");
+    const seen: string[] = [];
+    const notes: string[] = [];
+    const controller = new AbortController();
+    const starting = tail({
+      brokers: kafkaBrokers(), topic, channel: "general", fromBeginning: true, signal: controller.signal,
+      onMessage: (e) => void seen.push(e.seq),
+      onNote: (n) => void notes.push(n),
+    });
+    try {
+      await waitFor("the waiting note", async () => notes.length > 0);
+      expect(notes[0]).to.include(`Topic ${topic} does not exist yet`);
+      const admin = kafka.admin();
+      await admin.connect();
+      const listed = await admin.listTopics();
+      await admin.disconnect();
+      expect(listed, "tail must not create the mirror's topic").not.to.include(topic);
+
+      await produce(kafka, topic, await chainOf(3));
+      await starting;
+      await waitFor("three messages", async () => seen.length >= 3);
+      expect(seen).to.deep.equal(["1", "2", "3"]);
+    } finally {
+      controller.abort();
+      const handle = await starting.catch(() => undefined);
+      await handle?.stop();
+    }
+  });
+
   describe("chainmail tail (CLI)", function () {
     it("prints the messages and exits 1 with a loud line when a message is missing", async function () {
       const chain = await chainOf(4);

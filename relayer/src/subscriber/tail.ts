@@ -31,6 +31,8 @@ export interface TailOptions {
   /** Things worth saying that are not breaks: joining mid-stream, a message delivered again. */
   onNote?: (note: string) => void;
   clientId?: string;
+  /** Gives up waiting for the topic to appear (tail() then rejects). */
+  signal?: AbortSignal;
 }
 
 export interface TailHandle {
@@ -46,6 +48,7 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
   const groupId = options.groupId ?? `chainmail-tail-${randomUUID()}`;
   const registry = options.registry?.toLowerCase();
   const kafka = new Kafka({ clientId: options.clientId ?? "chainmail-tail", brokers: options.brokers, logLevel: logLevel.NOTHING });
+  await waitForTopic(kafka, topic, options.onNote, options.signal);
 
   if (options.fromBeginning && options.groupId) {
     // A group that already has a position would resume there; move it to the start.
@@ -61,7 +64,8 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
     }
   }
 
-  const consumer: Consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 250 });
+  // A reader must never create the mirror's topic (with the broker's defaults).
+  const consumer: Consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 250, allowAutoTopicCreation: false });
   const checker = new ChainChecker();
   let stopped = false;
   let resolveDone!: () => void;
@@ -101,4 +105,26 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
       resolveDone();
     },
   };
+}
+
+/**
+ * Waits until the mirror has created `topic` and every partition has a leader: a tail
+ * started before the mirror's first publication otherwise fails on a missing partition.
+ */
+async function waitForTopic(kafka: Kafka, topic: string, onNote?: (note: string) => void, signal?: AbortSignal): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (let said = false; ; said = true) {
+      if ((await admin.listTopics()).includes(topic)) {
+        const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+        if (metadata.partitions.length > 0 && metadata.partitions.every((p) => p.leader >= 0)) return;
+      }
+      signal?.throwIfAborted();
+      if (!said) onNote?.(`Topic ${topic} does not exist yet; waiting for the mirror to publish to it.`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
