@@ -17,8 +17,8 @@ import os from "node:os";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { Wallet, zeroPadValue } from "ethers";
-import { createChannelWithMembers, deployRegistry } from "../relayer/src/chain/deploy.js";
-import { devPrivateKey } from "../relayer/src/dev-keys.js";
+import { createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
+import { devPrivateKey } from "@chainmail/testkit";
 import {
   audit,
   ChainLogSource,
@@ -27,7 +27,7 @@ import {
   WorkerPreparer,
   type RawLog,
   type RecoveryBackendName,
-} from "../relayer/src/audit/index.js";
+} from "@chainmail/audit";
 import {
   bodyFromText,
   channelId,
@@ -42,8 +42,8 @@ import {
   ROLE_GRANTED_TOPIC,
   signMessage,
   toCallArgument,
-} from "../relayer/src/protocol/index.js";
-import { startHardhatNode } from "../relayer/test/support/hardhat-node.js";
+} from "@chainmail/protocol";
+import { startHardhatNode } from "@chainmail/testkit";
 
 const { values } = parseArgs({
   strict: false,

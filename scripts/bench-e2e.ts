@@ -21,11 +21,11 @@ import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
-import { devPrivateKey } from "../relayer/src/dev-keys.js";
-import { digestOf, type SignedMessage } from "../relayer/src/protocol/index.js";
-import type { RelayerApp } from "../relayer/src/service/app.js";
-import { freePort, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "../relayer/test/support/hardhat-node.js";
-import { kafkaBrokers, MirrorProcess, OwnBroker, testKafka, uniqueTopics } from "../relayer/test/support/kafka.js";
+import { devPrivateKey } from "@chainmail/testkit";
+import { digestOf, type SignedMessage } from "@chainmail/protocol";
+import type { RelayerApp } from "@chainmail/relayer";
+import { freePort, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
+import { kafkaBrokers, MirrorProcess, OwnBroker, testKafka, uniqueTopics } from "@chainmail/testkit";
 import { barChartSvg } from "./bench/bar-chart-svg.js";
 import { guardAfterExit, type Guard } from "./bench/guardian.js";
 import {

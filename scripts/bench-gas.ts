@@ -10,8 +10,8 @@ import { parseArgs } from "node:util";
 import { network } from "hardhat";
 // Brings the hardhat-ethers type extensions (connection.ethers) when type-checking outside Hardhat.
 import type {} from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
-import { createChannelWithMembers, deployRegistry } from "../relayer/src/chain/deploy.js";
-import { signMessage, toCallArgument } from "../relayer/src/protocol/index.js";
+import { createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
+import { signMessage, toCallArgument } from "@chainmail/protocol";
 import { breakdownOf, type Breakdown } from "./bench/gas-breakdown.js";
 import { benchAuthors, ChainMailGasBench, type Scenario, type ScenarioResult } from "./bench/gas-chainmail.js";
 import { benchEas, type EasResult } from "./bench/gas-eas.js";

@@ -15,12 +15,12 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { SigningKey, Wallet } from "ethers";
-import { devPrivateKey } from "../relayer/src/dev-keys.js";
-import { jsonLogger, Mirror, silentLogger, type MessageEvent } from "../relayer/src/mirror/index.js";
-import { readToEnd } from "../relayer/src/mirror/kafka-sink.js";
-import { bodyFromText, channelId, digestOf, type SignedMessage } from "../relayer/src/protocol/index.js";
-import { startHardhatNode, waitFor, type RunningNode } from "../relayer/test/support/hardhat-node.js";
-import { OwnBroker, registryFixture, testKafka, uniqueTopics } from "../relayer/test/support/kafka.js";
+import { devPrivateKey } from "@chainmail/testkit";
+import { jsonLogger, Mirror, silentLogger } from "@chainmail/mirror";
+import { readToEnd } from "@chainmail/mirror";
+import { bodyFromText, channelId, digestOf, type MessageEvent, type SignedMessage } from "@chainmail/protocol";
+import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
+import { OwnBroker, registryFixture, testKafka, uniqueTopics } from "@chainmail/testkit";
 
 const USAGE = `Usage: pnpm bench:mirror [--json] [--events N] [--batch N] [--live N] [--poll-ms N]
 

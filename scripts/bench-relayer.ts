@@ -10,9 +10,9 @@
  * Progress goes to stderr; `--json` prints one JSON object on stdout.
  */
 import os from "node:os";
-import { devPrivateKey } from "../relayer/src/dev-keys.js";
-import type { SignedMessage } from "../relayer/src/protocol/index.js";
-import { startHardhatNode, type RunningNode } from "../relayer/test/support/hardhat-node.js";
+import { devPrivateKey } from "@chainmail/testkit";
+import type { SignedMessage } from "@chainmail/protocol";
+import { startHardhatNode, type RunningNode } from "@chainmail/testkit";
 import { nodeCpuSeconds, percentile, postAll, presign, loadFlags, parseBenchFlags, progress, runBench, setUpBenchRegistry, startBenchRelayer } from "./bench/relayer-load.js";
 
 const USAGE = `Usage: pnpm bench:relayer [--json] [--messages N] [--concurrency C] [--authors A] [--signers S] [--batch B] [--baseline-messages N]

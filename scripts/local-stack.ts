@@ -15,8 +15,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
 import { MessageRegistry__factory } from "../typechain-types/index.js";
-import { channelId, memberRoleOf } from "../relayer/src/protocol/index.js";
-import { devPrivateKey, DEV_ROLES } from "../relayer/src/dev-keys.js";
+import { channelId, memberRoleOf } from "@chainmail/protocol";
+import { devPrivateKey, DEV_ROLES } from "@chainmail/testkit";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "node_modules/.bin");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ChainMail needs on a fresh machine (system Node 20, no pnpm, nothing
 # global): pnpm runs through npx, the workspace's packages include Node 24 (Hardhat 3
-# needs it), then the contracts are compiled and the TypeChain types generated.
+# needs it), then the contracts are compiled (with their TypeChain types) and the
+# workspace packages built into JavaScript (package.json's "build").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +21,5 @@ npx --yes "pnpm@${PNPM_VERSION}" install --frozen-lockfile --reporter=append-onl
 }
 
 export PATH="$PWD/node_modules/.bin:$PATH"
-step "Compiling contracts with solc from npm (Node $(node --version))"
-hardhat build >&2
+step "Compiling contracts with solc from npm and building the packages (Node $(node --version))"
+node --run build >&2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: contract tests (Solidity fuzzing and mocha), then the relayer,
-# mirror and audit tests against real services. Starts a Kafka broker of its own (when
+# The whole test suite: contract tests (Solidity fuzzing and mocha), then each workspace
+# package's tests (relayer, mirror, audit, subscriber, CLI...) against real services. Starts a Kafka broker of its own (when
 # Java is present) and stops it at the end; the tests start their own chain nodes.
 # The last line totals every suite as "N passed, N failed".
 set -uo pipefail
@@ -60,7 +60,9 @@ run_suite() {
 
 run_suite typecheck bash -c 'if tsc -p .; then echo "  1 passing"; else echo "  1 failing"; exit 1; fi'
 run_suite contracts hardhat test
-run_suite relayer bash -c "cd relayer && mocha"
+for dir in packages/protocol packages/testkit relayer packages/mirror packages/subscriber packages/audit packages/cli; do
+  run_suite "$(basename "$dir")" bash -c "cd $dir && mocha"
+done
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

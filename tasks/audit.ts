@@ -5,7 +5,7 @@
  */
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { isAddress } from "ethers";
-import { ChainLogSource, DEFAULT_MESSAGES_TOPIC, EXIT_USAGE, runAudit } from "../relayer/src/audit/index.js";
+import { ChainLogSource, DEFAULT_MESSAGES_TOPIC, EXIT_USAGE, runAudit } from "@chainmail/audit";
 import { connectRegistry, UserError } from "./support.js";
 
 interface AuditArgs {

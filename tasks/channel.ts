@@ -1,6 +1,6 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { channelName, memberRoleOf } from "../relayer/src/protocol/index.js";
-import { channelId } from "../relayer/src/protocol/index.js";
+import { channelName, memberRoleOf } from "@chainmail/protocol";
+import { channelId } from "@chainmail/protocol";
 import {
   checkedAddress,
   connectRegistry,

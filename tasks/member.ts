@@ -1,5 +1,5 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { memberRoleOf } from "../relayer/src/protocol/index.js";
+import { memberRoleOf } from "@chainmail/protocol";
 import { checkedAddress, connectRegistry, existingChannel, printTable, UserError, withUserErrors } from "./support.js";
 
 interface MemberArgs {

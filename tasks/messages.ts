@@ -5,7 +5,7 @@ import {
   contentTypeName,
   decodeMessagePosted,
   MESSAGE_POSTED_TOPIC,
-} from "../relayer/src/protocol/index.js";
+} from "@chainmail/protocol";
 import { connectRegistry, existingChannel, printTable, withUserErrors } from "./support.js";
 
 interface MessagesArgs {

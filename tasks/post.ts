@@ -11,7 +11,7 @@ import {
   registryInterface,
   signMessage,
   toCallArgument,
-} from "../relayer/src/protocol/index.js";
+} from "@chainmail/protocol";
 import { authorKey, connectRegistry, existingChannel, UserError, withUserErrors } from "./support.js";
 
 interface PostArgs {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { isAddress, Wallet, type Signer } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { MessageRegistry__factory, type MessageRegistry } from "../typechain-types/index.js";
-import { channelId } from "../relayer/src/protocol/index.js";
+import { channelId } from "@chainmail/protocol";
 
 /** Wrong input from the person running the task: printed as one sentence. */
 export class UserError extends Error {}

@@ -14,7 +14,7 @@ import {
   toCallArgument,
   signMessage,
   type SignedMessage,
-} from "../relayer/src/protocol/index.js";
+} from "@chainmail/protocol";
 import { DEFAULT_LIMITS, GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
 
 const { ethers, networkHelpers } = await network.create();

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Wallet } from "ethers";
-import { devPrivateKey } from "../relayer/src/dev-keys.js";
-import { REPO_ROOT, startHardhatNode, type RunningNode } from "../relayer/test/support/hardhat-node.js";
+import { devPrivateKey } from "@chainmail/testkit";
+import { REPO_ROOT, startHardhatNode, type RunningNode } from "@chainmail/testkit";
 
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@
  *  - traced: from debug_traceTransaction, the real cost of every opcode, grouped.
  * Both are per message (the transaction's figure divided by its message count).
  */
-import { MESSAGE_POSTED_TOPIC } from "../../relayer/src/protocol/index.js";
+import { MESSAGE_POSTED_TOPIC } from "@chainmail/protocol";
 import type { TransactionReceipt } from "ethers";
 
 // Prices (Berlin+ / Cancun / Osaka).

@@ -19,7 +19,7 @@ import {
   toCallArgument,
   type RegistryLocation,
   type SignedMessage,
-} from "../../relayer/src/protocol/index.js";
+} from "@chainmail/protocol";
 
 export type Mode = "batch" | "onePerTx";
 

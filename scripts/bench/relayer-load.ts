@@ -6,13 +6,13 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { HDNodeWallet, Wallet } from "ethers";
-import { createChannelWithMembers, deployRegistry } from "../../relayer/src/chain/deploy.js";
-import { signedMessageJson } from "../../relayer/src/client/index.js";
-import { devPrivateKey } from "../../relayer/src/dev-keys.js";
-import { channelId, memberRoleOf, signMessage, type SignedMessage } from "../../relayer/src/protocol/index.js";
-import { buildApp, type RelayerApp } from "../../relayer/src/service/app.js";
-import { configFrom } from "../../relayer/src/service/config.js";
-import type { RunningNode } from "../../relayer/test/support/hardhat-node.js";
+import { createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
+import { signedMessageJson } from "@chainmail/client";
+import { devPrivateKey } from "@chainmail/testkit";
+import { channelId, memberRoleOf, signMessage, type SignedMessage } from "@chainmail/protocol";
+import { buildApp, type RelayerApp } from "@chainmail/relayer";
+import { configFrom } from "@chainmail/relayer";
+import type { RunningNode } from "@chainmail/testkit";
 
 export const BODY_BYTES = 256;
 

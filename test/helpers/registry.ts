@@ -7,7 +7,7 @@ import {
   type Message,
   type RegistryLocation,
   type SignedMessage,
-} from "../../relayer/src/protocol/index.js";
+} from "@chainmail/protocol";
 
 export const DEFAULT_LIMITS = { maxBodyBytes: 4096, maxAge: 3600, maxFutureSkew: 300 };
 export const GENERAL = channelId("general");

@@ -1,0 +1,108 @@
+/**
+ * One audit run as the CLI and the Hardhat task both do it: verify, print the summary
+ * (or the JSON report), export, and turn the outcome into an exit code:
+ * 0 clean, 1 discrepancies found, 2 the audit could not run (wrong input, unreachable
+ * node or broker) — each with one sentence on stderr.
+ */
+import os from "node:os";
+import { channelId } from "@chainmail/protocol";
+import { NodeUnreachableError, NoRegistryError } from "./chain-source.js";
+import { KafkaTopicMissingError, KafkaTopicReader } from "./kafka.js";
+import type { AuditLogSource } from "./log-source.js";
+import { exportMessages, summaryText, toJson, type ExportFormat } from "./report.js";
+import type { RecoveryBackendName } from "./signatures.js";
+import { audit, UnknownChannelError } from "./verifier.js";
+
+export const EXIT_CLEAN = 0;
+export const EXIT_DISCREPANCY = 1;
+export const EXIT_USAGE = 2;
+
+export interface RunAuditInput {
+  /** The source, or how to open it (so that opening errors get the same one-sentence treatment). */
+  source: AuditLogSource | (() => Promise<AuditLogSource>);
+  /** Channel names or 0x ids. */
+  channels?: string[];
+  kafka?: { brokers: string[]; topic: string; confirmations?: number; timeoutMs?: number };
+  json?: boolean;
+  export?: { format: ExportFormat; file: string };
+  progressEvery?: number;
+  workers?: number;
+  recovery?: RecoveryBackendName;
+}
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const consoleOutput: Output = { out: (t) => process.stdout.write(t + "\n"), err: (t) => process.stderr.write(t + "\n") };
+
+/** Below this many messages, starting worker threads costs more than it saves. */
+const WORKER_THRESHOLD = 5_000;
+
+export async function runAudit(input: RunAuditInput, io: Output = consoleOutput): Promise<number> {
+  let channels: string[] | undefined;
+  let source: AuditLogSource | undefined;
+  try {
+    channels = input.channels?.map(channelId);
+  } catch (error) {
+    io.err(`chainmail audit: ${(error as Error).message}`);
+    return EXIT_USAGE;
+  }
+  try {
+    source = typeof input.source === "function" ? await input.source() : input.source;
+    const every = input.progressEvery ?? 10_000;
+    let nextReport = every;
+    const started = performance.now();
+    let workers = input.workers;
+    if (workers === undefined) {
+      workers = (await expectedMessages(source, channels)) >= WORKER_THRESHOLD ? os.availableParallelism() : 0;
+    }
+    const { report, messages } = await audit(source, {
+      channels,
+      workers,
+      recovery: input.recovery,
+      kafka: input.kafka && new KafkaTopicReader(input.kafka.brokers, input.kafka.topic, input.kafka.timeoutMs),
+      kafkaConfirmations: input.kafka?.confirmations,
+      onProgress: (n) => {
+        if (every > 0 && n >= nextReport) {
+          const seconds = (performance.now() - started) / 1000;
+          io.err(`audit: ${n} messages decoded and signature-checked (${Math.round(n / seconds)}/s)`);
+          while (nextReport <= n) nextReport += every;
+        }
+      },
+    });
+    if (input.export) await exportMessages(messages, input.export.format, input.export.file);
+    io.out(input.json ? toJson(report) : summaryText(report));
+    if (input.export && !input.json) io.out(`Wrote ${messages.length} messages with their status to ${input.export.file} (${input.export.format}).`);
+    if (!report.ok) io.err(`chainmail audit: found ${report.totals.discrepancies} discrepancies; the record does not verify.`);
+    return report.ok ? EXIT_CLEAN : EXIT_DISCREPANCY;
+  } catch (error) {
+    io.err(`chainmail audit: ${explain(error)}`);
+    return EXIT_USAGE;
+  } finally {
+    await source?.close?.();
+  }
+}
+
+async function expectedMessages(source: AuditLogSource, channels?: string[]): Promise<number> {
+  const { toBlock } = await source.range();
+  let total = 0n;
+  for (const c of channels ?? (await source.channels(toBlock))) total += (await source.channelInfo(c, toBlock)).seq;
+  return Number(total);
+}
+
+/** One sentence for what stopped the audit. */
+function explain(error: unknown): string {
+  if (error instanceof UnknownChannelError || error instanceof NoRegistryError || error instanceof NodeUnreachableError || error instanceof KafkaTopicMissingError) {
+    return error.message;
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  if (/ECONNREFUSED|ENOTFOUND|fetch failed|failed to detect network|network is not available/i.test(text)) {
+    return `cannot reach the node or broker (${text.split("\n")[0].slice(0, 160)}).`;
+  }
+  if (/KafkaJSConnectionError|KafkaJSNumberOfRetriesExceeded|Connection error/i.test(text) || (error as { name?: string })?.name?.startsWith("KafkaJS")) {
+    return `cannot read Kafka: ${text.split("\n")[0].slice(0, 160)}.`;
+  }
+  return `the audit could not run: ${text.split("\n")[0].slice(0, 200)}`;
+}

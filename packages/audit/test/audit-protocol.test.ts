@@ -1,0 +1,167 @@
+/**
+ * Unit tests of the audit's building blocks (no chain): the protocol's bulk decoder is
+ * byte-for-byte the reference decoder, the three secp256k1 backends accept and refuse the
+ * same signatures as the protocol's recoverAuthor, and membership honours log order
+ * inside a block.
+ */
+import { expect } from "chai";
+import { AbiCoder, Signature, Wallet, zeroPadValue } from "ethers";
+import {
+  MembershipHistory,
+  packBatch,
+  packLogs,
+  prepareBatch,
+  recoverHex,
+  recoveryBackend,
+  unpackBatch,
+  unpackLogs,
+  type RawLog,
+} from "@chainmail/audit";
+import { ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "@chainmail/protocol";
+import {
+  bodyFromText,
+  channelId,
+  decodeMessagePosted,
+  digestOf,
+  GENESIS_HEAD,
+  MalformedLogError,
+  memberRoleOf,
+  MessagePostedDecoder,
+  nextHead,
+  nextHeadFast,
+  recoverAuthor,
+  registryInterface,
+  signMessage,
+  type SignedMessage,
+} from "@chainmail/protocol";
+
+const registry = { chainId: 31337n, address: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
+const author = new Wallet("0x" + "42".repeat(32));
+
+async function signed(i: number): Promise<SignedMessage> {
+  return signMessage(author, registry, {
+    channel: channelId(i % 2 ? "general" : "a-much-longer-channel-name-31b"),
+    author: author.address,
+    body: bodyFromText("é".repeat(i % 97) + `#${i}`),
+    contentType: 1 + (i % 3),
+    timestamp: 1_700_000_000n + BigInt(i),
+    replyTo: BigInt(i >> 1),
+    nonce: (1n << 255n) / BigInt(i + 1),
+  });
+}
+
+function logOf(m: SignedMessage, seq: bigint, head: string, index = 0): RawLog {
+  const { data, topics } = registryInterface.encodeEventLog("MessagePosted", [
+    m.channel, seq, m.author, m.contentType, m.timestamp, m.replyTo, m.nonce, head, m.body, m.signature,
+  ]);
+  return { topics, data, blockNumber: 7, blockHash: "0x" + "01".repeat(32), transactionHash: "0x" + "02".repeat(32), index };
+}
+
+describe("audit building blocks", function () {
+  it("MessagePostedDecoder decodes exactly like decodeMessagePosted, digest included", async function () {
+    const decoder = new MessagePostedDecoder(registry);
+    let head = GENESIS_HEAD;
+    for (let i = 0; i < 60; i++) {
+      const m = await signed(i);
+      head = nextHead(head, digestOf(registry, m), i + 1);
+      const log = logOf(m, BigInt(i + 1), head, i);
+      expect(decoder.decode(log)).to.deep.equal(decodeMessagePosted(registry, log));
+    }
+    // Another registry (other chain id) gives another digest: the domain is bound in.
+    const other = new MessagePostedDecoder({ chainId: 1n, address: registry.address });
+    const log = logOf(await signed(1), 1n, GENESIS_HEAD);
+    expect(other.decode(log).digest).to.not.equal(decoder.decode(log).digest);
+  });
+
+  it("lean decoding gives the same digest, head, seq and author as the full decoder", async function () {
+    const decoder = new MessagePostedDecoder(registry);
+    const log = logOf(await signed(9), 4n, "0x" + "34".repeat(32));
+    const full = decoder.decode(log);
+    const lean = decoder.lean(log);
+    expect(lean).to.include({ channel: full.channel, seq: full.seq, author: full.author.toLowerCase(), head: full.head, digest: full.digest });
+    expect("0x" + Buffer.from(lean.signatureBytes).toString("hex")).to.equal(full.signature);
+  });
+
+  it("nextHeadFast equals nextHead", function () {
+    for (const seq of [1n, 2n, 255n, 256n, (1n << 64n) - 1n]) {
+      const digest = "0x" + seq.toString(16).padStart(64, "a");
+      expect(nextHeadFast(GENESIS_HEAD, digest, seq)).to.equal(nextHead(GENESIS_HEAD, digest, seq));
+    }
+  });
+
+  it("refuses logs that are not exactly what Solidity emits, where a lenient decoder would mask bits", async function () {
+    const decoder = new MessagePostedDecoder(registry);
+    const good = logOf(await signed(3), 1n, GENESIS_HEAD);
+    const word = (log: RawLog, i: number, value: string) => ({ ...log, data: log.data.slice(0, 2 + i * 64) + value + log.data.slice(2 + (i + 1) * 64) });
+    const cases: Array<[string, RawLog]> = [
+      ["wrong event", { ...good, topics: [ROLE_GRANTED_TOPIC, ...good.topics.slice(1)] }],
+      ["contentType over 255", word(good, 0, zeroPadValue("0x0101", 32).slice(2))],
+      ["timestamp over uint64", word(good, 1, "01" + "00".repeat(31))],
+      ["body offset out of range", word(good, 5, AbiCoder.defaultAbiCoder().encode(["uint256"], [1_000_000]).slice(2))],
+      ["truncated data", { ...good, data: good.data.slice(0, 2 + 64 * 8) }],
+      ["not hex", { ...good, data: good.data.slice(0, -2) + "zz" }],
+      ["author topic not an address", { ...good, topics: [...good.topics.slice(0, 3), "0xff" + good.topics[3].slice(4)] }],
+    ];
+    for (const [what, log] of cases) expect(() => decoder.decode(log), what).to.throw(MalformedLogError);
+  });
+
+  it("every recovery backend agrees with the protocol's recoverAuthor, refusals included", async function () {
+    const backends = (["native", "noble", "ethers"] as const).map((name) => [name, recoveryBackend(name)] as const);
+    const m = await signed(5);
+    const digest = digestOf(registry, m);
+    const sig = Signature.from(m.signature);
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const variants: Record<string, string> = {
+      valid: m.signature,
+      // (r, n - s, flipped v) recovers the same key: what ecrecover accepts and OpenZeppelin refuses.
+      "high s (malleable twin)": sig.r + (n - BigInt(sig.s)).toString(16).padStart(64, "0") + (sig.v === 27 ? "1c" : "1b"),
+      "v flipped": m.signature.slice(0, 130) + (sig.v === 27 ? "1c" : "1b"),
+      "v = 29": m.signature.slice(0, 130) + "1d",
+      "r = 0": "0x" + "00".repeat(32) + m.signature.slice(66),
+      "64 bytes": m.signature.slice(0, 130),
+      "other key": (await signMessage(new Wallet("0x" + "43".repeat(32)), registry, m)).signature,
+    };
+    for (const [what, signature] of Object.entries(variants)) {
+      const reference = recoverAuthor(registry, { ...m, signature });
+      for (const [name, recover] of backends) {
+        expect(recoverHex(recover, digest, signature), `${name}: ${what}`).to.equal(reference === null ? null : reference.toLowerCase());
+      }
+    }
+    expect(recoverAuthor(registry, m)).to.equal(author.address);
+  });
+
+  it("worker framing: logs and prepared batches survive the trip, and a hostile field cannot break the framing", async function () {
+    const decoder = new MessagePostedDecoder(registry);
+    const good = logOf(await signed(2), 1n, GENESIS_HEAD, 3);
+    const hostile = { ...good, index: 4, data: good.data + "\n2\n0x00" };
+    const logs = unpackLogs(packLogs([good, hostile]));
+    expect(logs[0]).to.deep.equal(good);
+    expect(logs).to.have.length(2);
+    const batch = prepareBatch(decoder, recoveryBackend("native"), logs);
+    expect(batch.items.map((i) => i.ok)).to.deep.equal([true, false]);
+    expect(unpackBatch(packBatch(batch))).to.deep.equal(batch);
+  });
+
+  it("membership: a grant earlier in the same block counts, a later one does not; a revocation ends it", function () {
+    const channel = channelId("general");
+    const role = memberRoleOf(channel);
+    const who = "0x" + "ab".repeat(20);
+    const roleLog = (topic: string, blockNumber: number, index: number): RawLog => ({
+      topics: [topic, role, zeroPadValue(who, 32), zeroPadValue("0x01", 32)],
+      data: "0x",
+      blockNumber,
+      blockHash: "0x",
+      transactionHash: "0x",
+      index,
+    });
+    const history = new MembershipHistory();
+    history.add([roleLog(ROLE_REVOKED_TOPIC, 20, 4), roleLog(ROLE_GRANTED_TOPIC, 10, 2)]);
+    expect(history.hadRole(role, who, 10, 1)).to.equal(false);
+    expect(history.hadRole(role, who, 10, 2)).to.equal(false);
+    expect(history.hadRole(role, who, 10, 3)).to.equal(true);
+    expect(history.hadRole(role, who.toUpperCase().replace("0X", "0x"), 15, 0)).to.equal(true);
+    expect(history.hadRole(role, who, 20, 4)).to.equal(true);
+    expect(history.hadRole(role, who, 20, 5)).to.equal(false);
+    expect(history.hadRole(memberRoleOf(channelId("ops")), who, 15, 0)).to.equal(false);
+  });
+});

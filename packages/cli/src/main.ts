@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * `chainmail <command>`: one entry point for every ChainMail command line tool. Each
+ * command lives in its own module and exports `run(argv): Promise<number>` (the exit
+ * code); this file only dispatches.
+ */
+// kafkajs 2.2.4 sets one negative timer per process, which Node 24 clamps to 1 ms and
+// reports as a TimeoutNegativeWarning; harmless, so keep it off the user's terminal.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+  const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  if (type === "TimeoutNegativeWarning") return;
+  emitWarning(warning, ...rest);
+}) as typeof process.emitWarning;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  relayer: { summary: "run the relayer HTTP service", load: () => import("./commands/relayer.js") },
+  mirror: { summary: "run the mirror (chain events -> Kafka)", load: () => import("./commands/mirror.js") },
+  post: { summary: "sign a message and post it through a relayer", load: () => import("./commands/post.js") },
+  messages: { summary: "list a channel's messages through a relayer", load: () => import("./commands/messages.js") },
+  tail: { summary: "follow a channel from Kafka, checking the hash chain", load: () => import("./commands/tail.js") },
+  audit: { summary: "verify the whole record from contract events", load: () => import("./commands/audit.js") },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: chainmail <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun "chainmail <command> --help" for a command's options.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`Unknown command "${name}".\n\n${usage()}`);
+    return 2;
+  }
+  return (await command.load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`chainmail: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,335 @@
+/**
+ * The ChainMail client SDK: sign a message for the relayer's registry, post it, and
+ * keep sending the same signed message until a definitive outcome comes back.
+ *
+ * Why retry the same bytes: the relayer is stateless and a 202 is only a promise to
+ * try. If it restarts, the message may be lost before it is mined; sending the same
+ * signed message again is safe because the registry refuses a used nonce and the
+ * relayer answers a known message with its first outcome. So the retry loop here is
+ * what turns "at most once" into "exactly once".
+ */
+import type { Signer } from "ethers";
+import {
+  bodyFromText,
+  channelId,
+  contentTypeCode,
+  randomNonce,
+  signMessage,
+  type RegistryLocation,
+  type SignedMessage,
+} from "@chainmail/protocol";
+
+export interface RelayerInfo {
+  chainId: string;
+  registry: string;
+  deploymentBlock: number;
+  limits: { maxBodyBytes: number; maxAge: number; maxFutureSkew: number };
+  batch: { maxSize: number; maxWaitMs: number };
+  signers: string[];
+}
+
+export interface ConfirmedResult {
+  status: "confirmed";
+  digest: string;
+  channel: string;
+  seq: string;
+  head: string;
+  transactionHash: string;
+  blockNumber: number;
+  logIndex: number;
+}
+
+export interface RejectedResult {
+  status: "rejected";
+  digest: string;
+  /** Machine-readable reason: an on-chain reason name or a pre-check code. */
+  code: string;
+  message: string;
+  reasonCode?: number;
+  httpStatus: number;
+  transactionHash?: string;
+  blockNumber?: number;
+}
+
+export interface PendingResult {
+  status: "pending";
+  digest: string;
+  statusUrl: string;
+}
+
+export type PostResult = ConfirmedResult | RejectedResult | PendingResult;
+
+export interface RetryOptions {
+  /** Give up (throw NoOutcomeError) after this long without a definitive outcome. */
+  timeoutMs?: number;
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** How long one waiting request may be held by the relayer. */
+  requestTimeoutMs?: number;
+}
+
+export interface PostOptions {
+  /**
+   * true (default): return only a definitive outcome (confirmed or rejected), retrying
+   * through relayer restarts. false: return as soon as the relayer accepted (202),
+   * which is not a guarantee that the message will land.
+   */
+  wait?: boolean;
+  retry?: RetryOptions;
+  /** Called before each retry, e.g. to log. */
+  onRetry?: (attempt: number, reason: string) => void;
+}
+
+export interface PostMessageInput {
+  relayerUrl: string;
+  signer: Signer;
+  /** A channel name (up to 31 bytes) or a 0x-prefixed 32-byte id. */
+  channel: string;
+  text?: string;
+  /** 0x-prefixed hex bytes; use instead of text for binary bodies. */
+  body?: string;
+  contentType?: string | number;
+  replyTo?: bigint | number;
+  nonce?: bigint;
+  timestamp?: bigint;
+}
+
+/** No definitive outcome within the retry budget: the message may or may not land later. */
+export class NoOutcomeError extends Error {
+  constructor(
+    readonly digest: string,
+    readonly lastProblem: string,
+  ) {
+    super(`No definitive outcome for message ${digest} in time (last problem: ${lastProblem}). Send the same signed message again later; it will never be posted twice.`);
+    this.name = "NoOutcomeError";
+  }
+}
+
+export class RelayerError extends Error {
+  constructor(
+    readonly httpStatus: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RelayerError";
+  }
+}
+
+function baseUrl(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
+async function readJson(response: Response): Promise<Record<string, unknown>> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return { code: "BadResponse", message: `The relayer answered ${response.status} with a body that is not JSON.` };
+  }
+}
+
+/** GET /v1/info: the chain and registry to sign for. */
+export async function getInfo(relayerUrl: string): Promise<RelayerInfo> {
+  const response = await fetch(`${baseUrl(relayerUrl)}/v1/info`);
+  const json = await readJson(response);
+  if (!response.ok) throw new RelayerError(response.status, String(json.code), String(json.message));
+  return json as unknown as RelayerInfo;
+}
+
+export function locationOf(info: RelayerInfo): RegistryLocation {
+  return { chainId: BigInt(info.chainId), address: info.registry };
+}
+
+/** The JSON body POST /v1/messages takes. */
+export function signedMessageJson(m: SignedMessage): Record<string, unknown> {
+  return {
+    channel: m.channel,
+    author: m.author,
+    body: m.body,
+    contentType: m.contentType,
+    timestamp: m.timestamp.toString(),
+    replyTo: m.replyTo.toString(),
+    nonce: m.nonce.toString(),
+    signature: m.signature,
+  };
+}
+
+/** Builds and signs a message for the relayer's registry (reads /v1/info). */
+export async function signForRelayer(input: PostMessageInput, info?: RelayerInfo): Promise<{ signed: SignedMessage; info: RelayerInfo }> {
+  const relayerInfo = info ?? (await withRetry(() => getInfo(input.relayerUrl), input.relayerUrl));
+  if ((input.text === undefined) === (input.body === undefined)) throw new Error("Give exactly one of text and body.");
+  const body = input.text !== undefined ? bodyFromText(input.text) : input.body!;
+  const signed = await signMessage(input.signer, locationOf(relayerInfo), {
+    channel: channelId(input.channel),
+    author: await input.signer.getAddress(),
+    body,
+    contentType: contentTypeCode(input.contentType ?? (input.text !== undefined ? "text/plain" : "application/octet-stream")),
+    timestamp: input.timestamp ?? BigInt(Math.floor(Date.now() / 1000)),
+    replyTo: BigInt(input.replyTo ?? 0),
+    nonce: input.nonce ?? randomNonce(),
+  });
+  return { signed, info: relayerInfo };
+}
+
+/** Signs and posts a message; see PostOptions for what `wait` promises. */
+export async function postMessage(input: PostMessageInput, options: PostOptions = {}): Promise<PostResult> {
+  const { signed } = await signForRelayer(input);
+  return submitSigned(input.relayerUrl, signed, options);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withRetry<T>(fn: () => Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 200;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof RelayerError && error.httpStatus < 500 && error.httpStatus !== 429) throw error;
+      if (Date.now() + delay > deadline) throw new Error(`Cannot reach the relayer at ${what}: ${(error as Error).message}`);
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+/**
+ * Posts an already signed message and retries the same bytes until a definitive
+ * outcome: on network errors, 5xx/503 (restart, shutdown, chain down), 429 (after
+ * Retry-After), and when a 202'd message's status turns unknown (404).
+ */
+export async function submitSigned(relayerUrl: string, signed: SignedMessage, options: PostOptions = {}): Promise<PostResult> {
+  const wait = options.wait ?? true;
+  const retry = options.retry ?? {};
+  const timeoutMs = retry.timeoutMs ?? 120_000;
+  const maxDelay = retry.maxDelayMs ?? 2_000;
+  const requestTimeoutMs = retry.requestTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  const url = baseUrl(relayerUrl);
+  const payload = JSON.stringify(signedMessageJson(signed));
+  let delay = retry.initialDelayMs ?? 100;
+  let attempt = 0;
+  let digest = "(not yet known)";
+  let lastProblem = "none";
+  let needPost = true;
+
+  const pause = async (reason: string, retryAfterSeconds?: number) => {
+    lastProblem = reason;
+    attempt++;
+    options.onRetry?.(attempt, reason);
+    const ms = retryAfterSeconds !== undefined ? Math.max(retryAfterSeconds * 1000, delay) : delay;
+    if (Date.now() + ms > deadline) throw new NoOutcomeError(digest, lastProblem);
+    await sleep(ms);
+    delay = Math.min(delay * 2, maxDelay);
+  };
+
+  for (;;) {
+    let response: Response;
+    try {
+      response = needPost
+        ? await fetch(`${url}/v1/messages${wait ? "?wait=true" : ""}`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: payload,
+            signal: AbortSignal.timeout(requestTimeoutMs),
+          })
+        : await fetch(`${url}/v1/messages/${digest}`, { signal: AbortSignal.timeout(requestTimeoutMs) });
+    } catch (error) {
+      needPost = true; // the relayer may be a new process: send the message itself again
+      await pause(`cannot reach the relayer: ${(error as Error).message}`);
+      continue;
+    }
+    const json = await readJson(response);
+    if (typeof json.digest === "string") digest = json.digest;
+    const status = json.status;
+    if (status === "confirmed") return json as unknown as ConfirmedResult;
+    if (status === "rejected") return { ...(json as unknown as RejectedResult), httpStatus: response.status };
+    if (status === "pending") {
+      if (!wait) return json as unknown as PendingResult;
+      // Accepted but not settled yet: follow the status, not re-post (cheaper).
+      needPost = false;
+      await pause("the message is still pending");
+      continue;
+    }
+    if (response.status === 404 && !needPost) {
+      // The relayer forgot it (restart before mining): send the same bytes again.
+      needPost = true;
+      await pause("the relayer no longer knows the message");
+      continue;
+    }
+    if (response.status === 429 || response.status >= 500) {
+      needPost = true;
+      const retryAfter = Number(response.headers.get("retry-after") ?? "NaN");
+      await pause(`${response.status} ${String(json.code)}: ${String(json.message)}`, Number.isFinite(retryAfter) ? retryAfter : undefined);
+      continue;
+    }
+    // Any other 4xx: a pre-check refused the message; sending it again cannot help.
+    return {
+      status: "rejected",
+      digest,
+      code: String(json.code ?? "Unknown"),
+      message: String(json.message ?? `The relayer answered ${response.status}.`),
+      httpStatus: response.status,
+    };
+  }
+}
+
+/** GET /v1/messages/{digest}. */
+export async function getMessageStatus(relayerUrl: string, digest: string): Promise<PostResult | undefined> {
+  const response = await fetch(`${baseUrl(relayerUrl)}/v1/messages/${digest}`);
+  const json = await readJson(response);
+  if (response.status === 404) return undefined;
+  if (!response.ok && json.status !== "rejected") throw new RelayerError(response.status, String(json.code), String(json.message));
+  return json as unknown as PostResult;
+}
+
+export interface ChannelMessage {
+  seq: string;
+  digest: string;
+  channel: string;
+  author: string;
+  body: string;
+  text?: string;
+  contentType: number;
+  contentTypeName: string;
+  timestamp: string;
+  replyTo: string;
+  nonce: string;
+  head: string;
+  signature: string;
+  blockNumber: number;
+  transactionHash: string;
+  logIndex: number;
+}
+
+export interface ChannelPage {
+  channel: string;
+  seq: string;
+  messages: ChannelMessage[];
+  nextFromSeq: number | null;
+}
+
+/** One page of a channel's messages (name or id). */
+export async function listChannel(relayerUrl: string, channel: string, { fromSeq = 1, limit = 50 }: { fromSeq?: number; limit?: number } = {}): Promise<ChannelPage> {
+  const response = await fetch(`${baseUrl(relayerUrl)}/v1/channels/${channelId(channel)}/messages?fromSeq=${fromSeq}&limit=${limit}`);
+  const json = await readJson(response);
+  if (!response.ok) throw new RelayerError(response.status, String(json.code), String(json.message));
+  return json as unknown as ChannelPage;
+}
+
+export interface ChannelSummary {
+  id: string;
+  name: string;
+  open: boolean;
+  seq: string;
+  head: string;
+}
+
+export async function listChannels(relayerUrl: string): Promise<ChannelSummary[]> {
+  const response = await fetch(`${baseUrl(relayerUrl)}/v1/channels`);
+  const json = await readJson(response);
+  if (!response.ok) throw new RelayerError(response.status, String(json.code), String(json.message));
+  return (json as { channels: ChannelSummary[] }).channels;
+}

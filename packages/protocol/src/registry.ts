@@ -1,0 +1,92 @@
+/**
+ * Reading the record of truth: decoding the registry's logs into plain objects, and
+ * rebuilding a message (and its digest) from a `MessagePosted` log alone.
+ */
+import { Interface, type Log } from "ethers";
+import { MessageRegistry__factory } from "./contracts.js";
+import { digestOf, messageFields, type RegistryLocation, type SignedMessage } from "./messages.js";
+
+/** The registry's whole ABI: its own interface plus AccessControl's and Pausable's. */
+export const registryInterface: Interface = MessageRegistry__factory.createInterface() as unknown as Interface;
+
+const topicOf = (event: string) => registryInterface.getEvent(event)!.topicHash;
+export const MESSAGE_POSTED_TOPIC = topicOf("MessagePosted");
+export const MESSAGE_REJECTED_TOPIC = topicOf("MessageRejected");
+export const ROLE_GRANTED_TOPIC = topicOf("RoleGranted");
+export const ROLE_REVOKED_TOPIC = topicOf("RoleRevoked");
+export const CHANNEL_CREATED_TOPIC = topicOf("ChannelCreated");
+export const CHANNEL_CLOSED_TOPIC = topicOf("ChannelClosed");
+export const CHANNEL_REOPENED_TOPIC = topicOf("ChannelReopened");
+
+/** A `MessagePosted` log as data, with the digest recomputed from its fields. */
+export interface PostedMessage extends SignedMessage {
+  seq: bigint;
+  head: string;
+  digest: string;
+  blockNumber: number;
+  blockHash: string;
+  transactionHash: string;
+  logIndex: number;
+}
+
+export interface RejectedMessage {
+  channel: string;
+  author: string;
+  digest: string;
+  reason: number;
+  blockNumber: number;
+  transactionHash: string;
+  logIndex: number;
+}
+
+type RawLog = Pick<Log, "topics" | "data" | "blockNumber" | "blockHash" | "transactionHash"> & {
+  index?: number;
+  logIndex?: number;
+};
+
+function logIndexOf(log: RawLog): number {
+  return Number(log.index ?? log.logIndex ?? 0);
+}
+
+/** Decodes a `MessagePosted` log and recomputes its digest for `registry`. */
+export function decodeMessagePosted(registry: RegistryLocation, log: RawLog): PostedMessage {
+  const parsed = registryInterface.decodeEventLog("MessagePosted", log.data, log.topics);
+  const message: SignedMessage = {
+    channel: parsed.channel,
+    author: parsed.author,
+    body: parsed.body,
+    contentType: Number(parsed.contentType),
+    timestamp: parsed.timestamp,
+    replyTo: parsed.replyTo,
+    nonce: parsed.nonce,
+    signature: parsed.signature,
+  };
+  return {
+    ...message,
+    seq: parsed.seq,
+    head: parsed.head,
+    digest: digestOf(registry, message),
+    blockNumber: Number(log.blockNumber),
+    blockHash: log.blockHash,
+    transactionHash: log.transactionHash,
+    logIndex: logIndexOf(log),
+  };
+}
+
+export function decodeMessageRejected(log: RawLog): RejectedMessage {
+  const parsed = registryInterface.decodeEventLog("MessageRejected", log.data, log.topics);
+  return {
+    channel: parsed.channel,
+    author: parsed.author,
+    digest: parsed.digest,
+    reason: Number(parsed.reason),
+    blockNumber: Number(log.blockNumber),
+    transactionHash: log.transactionHash,
+    logIndex: logIndexOf(log),
+  };
+}
+
+/** The `post`/`postBatch` argument for a signed message. */
+export function toCallArgument(message: SignedMessage) {
+  return { ...messageFields(message), signature: message.signature };
+}

@@ -1,0 +1,130 @@
+/**
+ * `tail`: follow one channel's messages from Kafka (read_committed, one consumer group
+ * per team), checking every message's digest, signature and head chain as it arrives.
+ *
+ *   const handle = await tail({ brokers, channel: "general", groupId: "team-a",
+ *     onMessage: (event) => ..., onBreak: (b) => ... });
+ *   ...
+ *   await handle.stop();
+ */
+import { randomUUID } from "node:crypto";
+import { Kafka, logLevel, type Consumer } from "kafkajs";
+import { channelId } from "@chainmail/protocol";
+import { DEFAULT_MESSAGES_TOPIC, type MessageEvent } from "@chainmail/protocol";
+import { ChainChecker, type ChainBreak } from "./chain-check.js";
+
+export interface TailOptions {
+  brokers: string[];
+  /** Default chainmail.messages.v1. */
+  topic?: string;
+  /** Channel name (up to 31 bytes) or 0x-prefixed 32-byte id. */
+  channel: string;
+  /** One group per team; each group gets every message once. Default: a fresh group (nothing is remembered). */
+  groupId?: string;
+  /** Start at the topic's beginning (also for a group that already has a position). Default: where the group left off, or new messages only. */
+  fromBeginning?: boolean;
+  /** Only events of this registry (address); default: any. */
+  registry?: string;
+  onMessage: (event: MessageEvent) => void | Promise<void>;
+  /** A check failed. Default: nothing (the CLI stops on the first one unless --keep-going). */
+  onBreak?: (problem: ChainBreak) => void | Promise<void>;
+  /** Things worth saying that are not breaks: joining mid-stream, a message delivered again. */
+  onNote?: (note: string) => void;
+  clientId?: string;
+  /** Gives up waiting for the topic to appear (tail() then rejects). */
+  signal?: AbortSignal;
+}
+
+export interface TailHandle {
+  groupId: string;
+  stop(): Promise<void>;
+  /** Resolves when the consumer stops (after stop(), or when it crashes). */
+  done: Promise<void>;
+}
+
+export async function tail(options: TailOptions): Promise<TailHandle> {
+  const channel = channelId(options.channel);
+  const topic = options.topic ?? DEFAULT_MESSAGES_TOPIC;
+  const groupId = options.groupId ?? `chainmail-tail-${randomUUID()}`;
+  const registry = options.registry?.toLowerCase();
+  const kafka = new Kafka({ clientId: options.clientId ?? "chainmail-tail", brokers: options.brokers, logLevel: logLevel.NOTHING });
+  await waitForTopic(kafka, topic, options.onNote, options.signal);
+
+  if (options.fromBeginning && options.groupId) {
+    // A group that already has a position would resume there; move it to the start.
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+      if (committed.some((t) => t.partitions.some((p) => p.offset !== "-1"))) {
+        await admin.resetOffsets({ groupId, topic, earliest: true });
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  // A reader must never create the mirror's topic (with the broker's defaults).
+  const consumer: Consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 250, allowAutoTopicCreation: false });
+  const checker = new ChainChecker();
+  let stopped = false;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  consumer.on(consumer.events.STOP, () => resolveDone());
+  consumer.on(consumer.events.CRASH, () => resolveDone());
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? false });
+  await consumer.run({
+    // The key is the channel id, so one channel is one partition, in seq order.
+    eachMessage: async ({ message }) => {
+      if (stopped || message.key?.toString() !== channel || !message.value) return;
+      let value: unknown;
+      try {
+        value = JSON.parse(message.value.toString());
+      } catch {
+        value = { channel, unparsable: message.value.toString().slice(0, 200) };
+      }
+      if (registry && (value as { registry?: string }).registry?.toLowerCase() !== registry) return;
+      const outcome = checker.check(value);
+      if (outcome.status === "broken") {
+        await options.onBreak?.(outcome.break);
+        return;
+      }
+      if (outcome.note) options.onNote?.(outcome.note);
+      if (outcome.status === "ok") await options.onMessage(outcome.event);
+    },
+  });
+  return {
+    groupId,
+    done,
+    // Safe to call from onMessage/onBreak: later messages are ignored at once, and the
+    // disconnect (which waits for the handler in flight) is not awaited from inside it.
+    stop: async () => {
+      stopped = true;
+      await consumer.disconnect();
+      resolveDone();
+    },
+  };
+}
+
+/**
+ * Waits until the mirror has created `topic` and every partition has a leader: a tail
+ * started before the mirror's first publication otherwise fails on a missing partition.
+ */
+async function waitForTopic(kafka: Kafka, topic: string, onNote?: (note: string) => void, signal?: AbortSignal): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (let said = false; ; said = true) {
+      if ((await admin.listTopics()).includes(topic)) {
+        const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+        if (metadata.partitions.length > 0 && metadata.partitions.every((p) => p.leader >= 0)) return;
+      }
+      signal?.throwIfAborted();
+      if (!said) onNote?.(`Topic ${topic} does not exist yet; waiting for the mirror to publish to it.`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

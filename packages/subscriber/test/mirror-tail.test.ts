@@ -1,0 +1,301 @@
+/**
+ * The subscriber side: the chain checker on forged inputs (unit), the `tail` SDK over
+ * what the mirror published (real hardhat node and broker), and the `chainmail tail`
+ * CLI on a topic with a broken chain.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { expect } from "chai";
+import { Wallet } from "ethers";
+import { Kafka } from "kafkajs";
+import { devPrivateKey } from "@chainmail/testkit";
+import { Mirror, readCursor, silentLogger } from "@chainmail/mirror";
+import { bodyFromText, channelId, digestOf, GENESIS_HEAD, nextHead, signMessage, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
+import { ChainChecker, tail, type ChainBreak } from "@chainmail/subscriber";
+import { CHAINMAIL_CLI, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
+import { brokerReachable, kafkaBrokers, registryFixture, testKafka, uniqueTopic, uniqueTopics } from "@chainmail/testkit";
+
+const location = { chainId: 31337n, address: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
+const author = new Wallet(devPrivateKey(2));
+const stranger = new Wallet(devPrivateKey(7));
+const hash32 = (n: number) => "0x" + n.toString(16).padStart(64, "0");
+
+/** A correct chain of `count` signed message events in `channel`, as the mirror would publish them. */
+async function chainOf(count: number, channel = "general"): Promise<MessageEvent[]> {
+  const events: MessageEvent[] = [];
+  let head = GENESIS_HEAD;
+  for (let seq = 1; seq <= count; seq++) {
+    const signed = await signMessage(author, location, {
+      channel: channelId(channel),
+      author: author.address,
+      body: bodyFromText(`${channel} message ${seq}`),
+      contentType: 1,
+      timestamp: 1_800_000_000n + BigInt(seq),
+      replyTo: 0n,
+      nonce: BigInt(seq),
+    });
+    const digest = digestOf(location, signed);
+    head = nextHead(head, digest, BigInt(seq));
+    events.push(
+      toMessageEvent(
+        { chainId: location.chainId, registry: location.address },
+        { ...signed, seq: BigInt(seq), head, digest, blockNumber: 10 + seq, blockHash: hash32(seq), transactionHash: hash32(100 + seq), logIndex: 0 },
+      ),
+    );
+  }
+  return events;
+}
+
+function kinds(checker: ChainChecker, events: unknown[]) {
+  return events.map((e) => {
+    const outcome = checker.check(e);
+    return outcome.status === "broken" ? outcome.break.kind : outcome.status === "ok" && outcome.note ? "ok+note" : outcome.status;
+  });
+}
+
+describe("tail: the chain checker (unit, forged inputs)", function () {
+  let chain: MessageEvent[];
+  before(async function () {
+    chain = await chainOf(6);
+  });
+
+  it("accepts a correct chain from seq 1", function () {
+    expect(kinds(new ChainChecker(), chain)).to.deep.equal(["ok", "ok", "ok", "ok", "ok", "ok"]);
+  });
+
+  it("trusts the first message seen mid-stream, says so, and checks from there", function () {
+    const checker = new ChainChecker();
+    const first = checker.check(chain[2]);
+    expect(first.status).to.equal("ok");
+    expect((first as { note?: string }).note).to.match(/mid-stream at seq 3: trusting its head/);
+    expect(kinds(checker, chain.slice(3))).to.deep.equal(["ok", "ok", "ok"]);
+  });
+
+  it("names a gap, then continues from the message after it", function () {
+    const checker = new ChainChecker();
+    const outcomes = chain.filter((e) => e.seq !== "3" && e.seq !== "4").map((e) => checker.check(e));
+    expect(outcomes.map((o) => o.status)).to.deep.equal(["ok", "ok", "broken", "ok"]);
+    const gap = (outcomes[2] as { break: ChainBreak }).break;
+    expect(gap.kind).to.equal("gap");
+    expect(gap.message).to.match(/Messages 3 to 4 are missing in general/);
+  });
+
+  it("catches an altered body (digest), a forged head, another key's signature", async function () {
+    const altered = { ...chain[2], body: bodyFromText("general message 3, edited") };
+    expect(kinds(new ChainChecker(), [chain[0], chain[1], altered])).to.deep.equal(["ok", "ok", "digest-mismatch"]);
+
+    const forgedHead = { ...chain[2], head: hash32(42) };
+    expect(kinds(new ChainChecker(), [chain[0], chain[1], forgedHead, chain[3]])).to.deep.equal(["ok", "ok", "head-mismatch", "head-mismatch"]);
+
+    const m = chain[2];
+    const resigned = await signMessage(stranger, location, {
+      channel: m.channel, author: m.author, body: m.body, contentType: m.contentType,
+      timestamp: BigInt(m.timestamp), replyTo: BigInt(m.replyTo), nonce: BigInt(m.nonce),
+    });
+    // The stranger signed the author's message: digest intact, signature not the author's.
+    const badSignature = { ...m, signature: resigned.signature.toLowerCase() };
+    expect(kinds(new ChainChecker(), [chain[0], chain[1], badSignature])).to.deep.equal(["ok", "ok", "bad-signature"]);
+
+    const firstWithWrongHead = { ...chain[0], head: hash32(1) };
+    expect(kinds(new ChainChecker(), [firstWithWrongHead])).to.deep.equal(["head-mismatch"]);
+  });
+
+  it("ignores an identical redelivery, flags a conflicting one and an out-of-order one", async function () {
+    const checker = new ChainChecker();
+    expect(kinds(checker, [chain[0], chain[1], chain[1]])).to.deep.equal(["ok", "ok", "redelivered"]);
+    // A different, properly signed and chained message under seq 2: only the seq clash is wrong.
+    const alt = await signMessage(author, location, {
+      channel: chain[1].channel, author: author.address, body: bodyFromText("a different seq 2"), contentType: 1,
+      timestamp: 1_800_000_002n, replyTo: 0n, nonce: 999n,
+    });
+    const altDigest = digestOf(location, alt);
+    const altEvent = { ...chain[1], body: alt.body, nonce: "999", signature: alt.signature.toLowerCase(), digest: altDigest, head: nextHead(chain[0].head, altDigest, 2n) };
+    expect(kinds(checker, [altEvent, chain[0]])).to.deep.equal(["conflict", "out-of-order"]);
+  });
+
+  it("flags a malformed event", function () {
+    const outcome = new ChainChecker().check({ schema: "chainmail.message-event.v1", channel: chain[0].channel, seq: "1" });
+    expect(outcome.status).to.equal("broken");
+    expect((outcome as { break: ChainBreak }).break.kind).to.equal("malformed");
+  });
+});
+
+async function produce(kafka: Kafka, topic: string, events: unknown[]) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, messages: events.map((e) => ({ key: (e as MessageEvent).channel, value: JSON.stringify(e) })) });
+  await producer.disconnect();
+}
+
+function runTail(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const bin = path.join(REPO_ROOT, "node_modules/.bin");
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHAINMAIL_CLI, "tail", ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`chainmail tail did not exit within ${timeoutMs} ms: ${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("tail against the real broker", function () {
+  let kafka: Kafka;
+  before(async function () {
+    if (!(await brokerReachable())) throw new Error(`No Kafka broker at ${kafkaBrokers().join(",")}; start one with scripts/kafka/start.sh or set KAFKA_BROKERS.`);
+    kafka = testKafka();
+  });
+
+  describe("SDK over what the mirror published (real hardhat node)", function () {
+    let node: RunningNode;
+    let mirror: Mirror | undefined;
+    let running: Promise<unknown> | undefined;
+    const handles: Array<{ stop(): Promise<void> }> = [];
+    before(async function () {
+      node = await startHardhatNode();
+    });
+    after(async function () {
+      await Promise.allSettled(handles.map((h) => h.stop()));
+      mirror?.stop();
+      await running;
+      await node?.stop();
+    });
+
+    it("delivers a channel's messages in seq order with the chain intact; a team's group resumes where it left off", async function () {
+      const fx = await registryFixture(node.provider, ["general", "other"]);
+      const topics = uniqueTopics("tail");
+      await fx.post("general", ["one", "two", "three"]);
+      await fx.post("other", ["elsewhere"]);
+      const second = await fx.post("general", ["four", "five"]);
+      mirror = new Mirror({ rpcUrl: node.url, registry: fx.address, brokers: kafkaBrokers(), topics, pollIntervalMs: 100, logger: silentLogger });
+      running = mirror.run();
+      const key = `${fx.chainId}:${fx.address.toLowerCase()}`;
+      const mirrored = (block: number) => waitFor(`cursor past ${block}`, async () => ((await readCursor(kafka, topics.cursor, key, silentLogger))?.nextBlock ?? 0) > block, { timeoutMs: 60_000, intervalMs: 200 });
+      await mirrored(second.receipt.blockNumber);
+
+      const group = `team-a-${Date.now()}`;
+      const seen: string[] = [];
+      const breaks: ChainBreak[] = [];
+      const notes: string[] = [];
+      const first = await tail({
+        brokers: kafkaBrokers(), topic: topics.messages, channel: "general", groupId: group, fromBeginning: true,
+        onMessage: (e) => void seen.push(`${e.seq}:${Buffer.from(e.body.slice(2), "hex").toString()}`),
+        onBreak: (b) => void breaks.push(b),
+        onNote: (n) => void notes.push(n),
+      });
+      handles.push(first);
+      await waitFor("five messages", async () => seen.length >= 5);
+      expect(seen).to.deep.equal(["1:one", "2:two", "3:three", "4:four", "5:five"]);
+      expect(breaks).to.deep.equal([]);
+      expect(notes).to.deep.equal([]);
+      await first.stop();
+
+      // The group committed its position: the same team resumes with what is new.
+      const third = await fx.post("general", ["six", "seven"]);
+      await mirrored(third.receipt.blockNumber);
+      const resumed: string[] = [];
+      const again = await tail({
+        brokers: kafkaBrokers(), topic: topics.messages, channel: "general", groupId: group,
+        onMessage: (e) => void resumed.push(e.seq),
+        onBreak: (b) => void breaks.push(b),
+        onNote: (n) => void notes.push(n),
+      });
+      handles.push(again);
+      await waitFor("two new messages", async () => resumed.length >= 2);
+      expect(resumed).to.deep.equal(["6", "7"]);
+      expect(breaks).to.deep.equal([]);
+      expect(notes.join(" ")).to.match(/mid-stream at seq 6/);
+      await again.stop();
+
+      // --from-beginning with a group that has a position: back to the start.
+      const replayed: string[] = [];
+      const replay = await tail({
+        brokers: kafkaBrokers(), topic: topics.messages, channel: "general", groupId: group, fromBeginning: true,
+        onMessage: (e) => void replayed.push(e.seq),
+        onBreak: (b) => void breaks.push(b),
+      });
+      handles.push(replay);
+      await waitFor("all seven again", async () => replayed.length >= 7);
+      expect(replayed).to.deep.equal(["1", "2", "3", "4", "5", "6", "7"]);
+      expect(breaks).to.deep.equal([]);
+    });
+  });
+
+  it("waits for a topic the mirror has not created yet, without creating it itself", async function () {
+    const topic = uniqueTopic("tail-early");
+    const seen: string[] = [];
+    const notes: string[] = [];
+    const controller = new AbortController();
+    const starting = tail({
+      brokers: kafkaBrokers(), topic, channel: "general", fromBeginning: true, signal: controller.signal,
+      onMessage: (e) => void seen.push(e.seq),
+      onNote: (n) => void notes.push(n),
+    });
+    try {
+      await waitFor("the waiting note", async () => notes.length > 0);
+      expect(notes[0]).to.include(`Topic ${topic} does not exist yet`);
+      const admin = kafka.admin();
+      await admin.connect();
+      const listed = await admin.listTopics();
+      await admin.disconnect();
+      expect(listed, "tail must not create the mirror's topic").not.to.include(topic);
+
+      await produce(kafka, topic, await chainOf(3));
+      await starting;
+      await waitFor("three messages", async () => seen.length >= 3);
+      expect(seen).to.deep.equal(["1", "2", "3"]);
+    } finally {
+      controller.abort();
+      const handle = await starting.catch(() => undefined);
+      await handle?.stop();
+    }
+  });
+
+  describe("chainmail tail (CLI)", function () {
+    it("prints the messages and exits 1 with a loud line when a message is missing", async function () {
+      const chain = await chainOf(4);
+      const topic = uniqueTopic("tail-gap");
+      await produce(testKafka(), topic, [chain[0], chain[1], chain[3]]);
+      const result = await runTail(["--channel", "general", "--topic", topic, "--brokers", kafkaBrokers().join(","), "--from-beginning"]);
+      expect(result.code, result.stderr).to.equal(1);
+      expect(result.stdout.trim().split("\n").map((l) => l.split(" ")[0])).to.deep.equal(["#1", "#2"]);
+      expect(result.stdout).to.contain("general message 1");
+      expect(result.stderr).to.match(/CHAIN BROKEN \(gap\) in general at seq 4: Message 3 is missing/);
+    });
+
+    it("with --keep-going reports the break and keeps following", async function () {
+      const chain = await chainOf(4);
+      const topic = uniqueTopic("tail-keep");
+      const altered = { ...chain[1], body: bodyFromText("tampered") };
+      await produce(testKafka(), topic, [chain[0], altered, chain[2], chain[3]]);
+      const result = await runTail(["--channel", "general", "--topic", topic, "--brokers", kafkaBrokers().join(","), "--from-beginning", "--keep-going", "--max-messages", "3", "--json"]);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(result.stdout.trim().split("\n").map((l) => JSON.parse(l).seq)).to.deep.equal(["1", "3", "4"]);
+      expect(result.stderr).to.match(/CHAIN BROKEN \(digest-mismatch\) in general at seq 2/);
+    });
+
+    it("refuses wrong input with one sentence and exit 2", async function () {
+      const missing = await runTail(["--brokers", kafkaBrokers().join(",")]);
+      expect(missing.code).to.equal(2);
+      expect(missing.stderr.trim()).to.equal("chainmail tail: Give the channel to follow with --channel <name>.");
+      const badMax = await runTail(["--channel", "general", "--max-messages", "zero"]);
+      expect(badMax.code).to.equal(2);
+      expect(badMax.stderr).to.match(/--max-messages must be a positive whole number/);
+    });
+  });
+});

@@ -1,0 +1,4 @@
+export * from "./dev-keys.js";
+export * from "./deploy.js";
+export * from "./hardhat-node.js";
+export * from "./kafka.js";

@@ -1,0 +1,147 @@
+/**
+ * buildApp(config): the relayer as a Fastify instance, shared by the entry point
+ * (`chainmail relayer`), the tests (`app.inject`) and the benchmark. It connects to the
+ * chain, rebuilds its outcome index from the logs, and registers each part as its own
+ * plugin. Closing the app drains the submitter before the server stops.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { Chain } from "./chain.js";
+import { PreChecker } from "./checks.js";
+import type { RelayerConfig } from "./config.js";
+import { ApiError, ErrorCodes } from "./errors.js";
+import { RelayerMetrics } from "./metrics.js";
+import { registerOpenApi } from "./openapi.js";
+import { OutcomeIndex } from "./outcomes.js";
+import { MessageProbe } from "./probe.js";
+import { RawRpc } from "@chainmail/chain";
+import { RateLimiter } from "./rate-limit.js";
+import channelRoutes from "./routes/channels.js";
+import healthRoutes from "./routes/health.js";
+import messageRoutes from "./routes/messages.js";
+import metricsRoutes from "./routes/metrics.js";
+import type { Services } from "./services.js";
+import { Submitter } from "./submitter/index.js";
+
+export interface BuildOptions {
+  /** Collect Node process metrics too (off in tests that build many apps). */
+  defaultMetrics?: boolean;
+  /** A pino logger instance or options; default: level from config. */
+  logger?: unknown;
+}
+
+export type RelayerApp = FastifyInstance & { services: Services };
+
+export async function buildApp(config: RelayerConfig, options: BuildOptions = {}): Promise<RelayerApp> {
+  const chain = await Chain.connect(config);
+  const metrics = new RelayerMetrics(options.defaultMetrics ?? true);
+  const index = new OutcomeIndex(chain, config.outcomeIndexSize, config.logChunkBlocks);
+  try {
+    await index.rebuild(config.indexLookbackBlocks);
+  } catch (error) {
+    chain.close();
+    throw error;
+  }
+  const submitter = new Submitter(chain, index, config, metrics);
+  await submitter.fees.resolveMode();
+  chain.startMembershipWatcher();
+  let probe: MessageProbe | undefined;
+  if (config.precheckMode === "probe") {
+    probe = new MessageProbe(new RawRpc(config.rpcUrl), chain.location.address);
+    if (!(await probe.works())) probe = undefined; // the node cannot run it: check per message
+  }
+  const services: Services = {
+    config,
+    chain,
+    index,
+    submitter,
+    checker: new PreChecker(chain, index, submitter, probe),
+    metrics,
+    authorLimiter: new RateLimiter(config.rateLimitAuthorPerSecond, config.rateLimitAuthorBurst),
+    clientLimiter: new RateLimiter(config.rateLimitClientPerSecond, config.rateLimitClientBurst),
+  };
+
+  const app = Fastify({
+    logger: (options.logger as never) ?? { level: config.logLevel },
+    bodyLimit: config.httpBodyLimitBytes,
+    // Strict: unknown fields are an error (not silently dropped) and "1" is not 1.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // A waiting POST may be held up to the wait timeout.
+    requestTimeout: config.waitTimeoutMs + 30_000,
+  }) as unknown as RelayerApp;
+  app.decorate("services", services);
+  if (config.precheckMode === "probe" && !probe) app.log.warn("the node cannot run the batched pre-check probe; checking each message on its own (slower)");
+
+  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+    const { status, code, message, headers, extra } = describeError(error);
+    if (status >= 500 && !(error instanceof ApiError)) request.log.error({ err: error }, "unexpected error");
+    if (request.method === "POST" && request.routeOptions.url === "/v1/messages") metrics.precheckRejections.inc({ code });
+    void reply.code(status).headers(headers).send({ code, message, ...extra });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ code: ErrorCodes.NotFound, message: `There is no ${request.method} ${request.url.split("?")[0]}; see /docs.` });
+  });
+
+  await registerOpenApi(app);
+  await app.register(messageRoutes, { services });
+  await app.register(channelRoutes, { services });
+  await app.register(healthRoutes, { services });
+  await app.register(metricsRoutes, { services });
+
+  // preClose runs before the server stops taking requests' answers: waiting POSTs
+  // still get their outcome (or a retryable ShuttingDown) before connections close.
+  app.addHook("preClose", async () => {
+    const { handedBack } = await submitter.drain(config.shutdownTimeoutMs);
+    if (handedBack > 0) app.log.warn({ handedBack }, "handed back unsettled messages to their clients");
+  });
+  app.addHook("onClose", async () => {
+    chain.close();
+  });
+  return app;
+}
+
+function describeError(error: FastifyError | ApiError): {
+  status: number;
+  code: string;
+  message: string;
+  headers: Record<string, string>;
+  extra: Record<string, unknown>;
+} {
+  if (error instanceof ApiError) {
+    return { status: error.statusCode, code: error.code, message: error.message, headers: error.headers, extra: error.extra };
+  }
+  const e = error as FastifyError;
+  if (e.validation) {
+    const first = e.validation[0];
+    const where = e.validationContext ?? "request";
+    const path = first?.instancePath ? `${where}${first.instancePath.replace(/\//g, ".")}` : where;
+    let detail = first?.message ?? "is not valid";
+    if (first?.keyword === "additionalProperties") detail = `has an unknown field "${String((first.params as { additionalProperty?: string }).additionalProperty)}"`;
+    if (first?.keyword === "pattern") detail = `is not in the expected format (${describePattern(String((first.params as { pattern?: string }).pattern))})`;
+    return { status: 400, code: ErrorCodes.InvalidRequest, message: `${path} ${detail}.`, headers: {}, extra: {} };
+  }
+  if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return { status: 413, code: ErrorCodes.PayloadTooLarge, message: "The request body is larger than this relayer accepts.", headers: {}, extra: {} };
+  }
+  if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+    return { status: 415, code: ErrorCodes.UnsupportedMediaType, message: "Send the message as application/json.", headers: {}, extra: {} };
+  }
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    const message = e instanceof SyntaxError || e.code === "FST_ERR_CTP_INVALID_JSON_BODY" ? "The request body is not valid JSON." : e.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "The request body is empty; send the signed message as JSON." : firstSentence(e.message);
+    return { status: e.statusCode, code: ErrorCodes.InvalidRequest, message, headers: {}, extra: {} };
+  }
+  return { status: 500, code: ErrorCodes.Internal, message: "The relayer failed unexpectedly; the error is logged. Send the same signed message again.", headers: {}, extra: {} };
+}
+
+function describePattern(pattern: string): string {
+  if (pattern.includes("{64}")) return "0x and 64 hex digits";
+  if (pattern.includes("{40}")) return "0x and 40 hex digits";
+  if (pattern.includes("{130}")) return "0x and 130 hex digits";
+  if (pattern.includes("{2})*")) return "0x and an even number of hex digits";
+  if (pattern.includes("true")) return "true or false";
+  return "a decimal number";
+}
+
+function firstSentence(text: string): string {
+  const line = text.split("\n")[0];
+  return line.endsWith(".") ? line : `${line}.`;
+}

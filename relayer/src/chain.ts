@@ -1,0 +1,183 @@
+/**
+ * The chain plugin's state: one JSON-RPC provider, the typed registry, the signer
+ * wallets, and cached views (limits, channels, membership, chain time) that the
+ * pre-checks use. Caches only save gas and RPC calls: the contract re-checks
+ * everything, so a stale answer can cost at most an on-chain rejection, never a
+ * wrong message on-chain.
+ */
+import { getAddress, JsonRpcProvider, Network, Wallet, zeroPadValue } from "ethers";
+import { MessageRegistry__factory, type MessageRegistry } from "@chainmail/protocol";
+import { memberRoleOf, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC, type RegistryLocation } from "@chainmail/protocol";
+import { TtlCache } from "./cache.js";
+import type { RelayerConfig } from "./config.js";
+
+export interface Limits {
+  maxBodyBytes: number;
+  maxAge: number;
+  maxFutureSkew: number;
+}
+
+export interface ChannelState {
+  exists: boolean;
+  open: boolean;
+  seq: bigint;
+  head: string;
+}
+
+export class Chain {
+  readonly provider: JsonRpcProvider;
+  readonly registry: MessageRegistry;
+  readonly wallets: Wallet[];
+  readonly location: RegistryLocation;
+  readonly deploymentBlock: number;
+  private readonly limitsCache: TtlCache<Limits>;
+  private readonly channelCache: TtlCache<ChannelState>;
+  private readonly memberCache: TtlCache<boolean>;
+  private readonly contentTypeCache: TtlCache<boolean>;
+  private latestBlock = { number: 0, timestamp: 0, fetchedAt: 0 };
+  private membershipWatcher?: ReturnType<typeof setInterval>;
+  private membershipCursor = 0;
+
+  private constructor(
+    readonly config: RelayerConfig,
+    provider: JsonRpcProvider,
+    chainId: bigint,
+    deploymentBlock: number,
+  ) {
+    this.provider = provider;
+    this.registry = MessageRegistry__factory.connect(config.registryAddress, provider);
+    this.wallets = config.signerKeys.map((key) => new Wallet(key, provider));
+    this.location = { chainId, address: getAddress(config.registryAddress) };
+    this.deploymentBlock = deploymentBlock;
+    this.limitsCache = new TtlCache(Math.max(config.cacheTtlMs, 1000));
+    this.channelCache = new TtlCache(config.cacheTtlMs);
+    this.memberCache = new TtlCache(config.cacheTtlMs);
+    this.contentTypeCache = new TtlCache(Math.max(config.cacheTtlMs, 1000));
+  }
+
+  /**
+   * Connects: learns the chain id and checks that a registry lives at the address.
+   * Throws one sentence when either fails, so a wrong setting stops the start-up.
+   */
+  static async connect(config: RelayerConfig): Promise<Chain> {
+    const probe = new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    let chainId: bigint;
+    try {
+      chainId = BigInt(await probe.send("eth_chainId", []));
+    } catch (error) {
+      probe.destroy();
+      throw new Error(`Cannot reach the chain at CHAINMAIL_RPC_URL=${config.rpcUrl}: ${shortError(error)}.`);
+    }
+    probe.destroy();
+    // cacheTimeout -1: ethers would otherwise answer identical requests (the pending
+    // nonce, isNonceUsed) from a 250 ms cache. Batching (default) turns the many small
+    // view calls of a burst into few HTTP requests.
+    const provider = new JsonRpcProvider(config.rpcUrl, Network.from(chainId), {
+      staticNetwork: true,
+      cacheTimeout: -1,
+      pollingInterval: config.receiptPollMs,
+      batchStallTime: 2,
+    });
+    const code = await provider.getCode(config.registryAddress);
+    if (code === "0x") {
+      provider.destroy();
+      throw new Error(`No contract at CHAINMAIL_REGISTRY=${config.registryAddress} on chain ${chainId}.`);
+    }
+    const registry = MessageRegistry__factory.connect(config.registryAddress, provider);
+    let deploymentBlock: number;
+    try {
+      deploymentBlock = Number(await registry.deploymentBlock());
+    } catch {
+      provider.destroy();
+      throw new Error(`The contract at CHAINMAIL_REGISTRY=${config.registryAddress} is not a MessageRegistry.`);
+    }
+    const chain = new Chain(config, provider, chainId, deploymentBlock);
+    await chain.refreshBlock();
+    chain.membershipCursor = chain.latestBlock.number;
+    return chain;
+  }
+
+  /** Follows RoleGranted/RoleRevoked so a revoked member is refused within a poll, not a TTL. */
+  startMembershipWatcher(intervalMs = 1000): void {
+    this.membershipWatcher = setInterval(() => {
+      void this.pollMembership().catch(() => undefined);
+    }, intervalMs);
+    this.membershipWatcher.unref();
+  }
+
+  private async pollMembership(): Promise<void> {
+    const latest = await this.provider.getBlockNumber();
+    if (latest <= this.membershipCursor) return;
+    const logs = await this.provider.getLogs({
+      address: this.location.address,
+      topics: [[ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC]],
+      fromBlock: this.membershipCursor + 1,
+      toBlock: latest,
+    });
+    for (const log of logs) {
+      const account = getAddress("0x" + log.topics[2].slice(26));
+      this.memberCache.delete(`${log.topics[1]}:${account}`);
+    }
+    this.membershipCursor = latest;
+  }
+
+  async refreshBlock(): Promise<void> {
+    const block = await this.provider.getBlock("latest");
+    if (block) this.latestBlock = { number: block.number, timestamp: block.timestamp, fetchedAt: Date.now() };
+  }
+
+  /**
+   * The time the next block will carry, as well as we can tell: the later of the
+   * wall clock and the latest block (a dev chain may run ahead of the wall clock).
+   */
+  async chainNow(): Promise<number> {
+    if (Date.now() - this.latestBlock.fetchedAt > 1000) await this.refreshBlock();
+    return Math.max(Math.floor(Date.now() / 1000), this.latestBlock.timestamp);
+  }
+
+  limits(): Promise<Limits> {
+    return this.limitsCache.get("limits", async () => {
+      const l = await this.registry.limits();
+      return { maxBodyBytes: Number(l.maxBodyBytes), maxAge: Number(l.maxAge), maxFutureSkew: Number(l.maxFutureSkew) };
+    });
+  }
+
+  channel(id: string, fresh = false): Promise<ChannelState> {
+    if (fresh) this.channelCache.delete(id);
+    return this.channelCache.get(id, async () => {
+      const [exists, open, seq, head] = await this.registry.channelInfo(id);
+      return { exists, open, seq, head };
+    });
+  }
+
+  isMember(channel: string, author: string): Promise<boolean> {
+    const role = memberRoleOf(channel);
+    return this.memberCache.get(`${role}:${author}`, () => this.registry.hasRole(role, author));
+  }
+
+  isContentTypeKnown(code: number): Promise<boolean> {
+    return this.contentTypeCache.get(String(code), () => this.registry.isContentTypeKnown(code));
+  }
+
+  /** Never cached: a nonce turns used the moment a message lands. */
+  isNonceUsed(author: string, nonce: bigint): Promise<boolean> {
+    return this.registry.isNonceUsed(author, nonce);
+  }
+
+  authorTopic(author: string): string {
+    return zeroPadValue(author, 32).toLowerCase();
+  }
+
+  close(): void {
+    if (this.membershipWatcher) clearInterval(this.membershipWatcher);
+    this.provider.destroy();
+  }
+}
+
+export function shortError(error: unknown): string {
+  if (error && typeof error === "object") {
+    const e = error as { shortMessage?: string; message?: string; code?: string };
+    return e.shortMessage ?? e.message ?? String(e.code);
+  }
+  return String(error);
+}

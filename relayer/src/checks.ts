@@ -1,0 +1,146 @@
+/**
+ * The pre-checks: everything the contract would refuse that the relayer can see
+ * before spending gas. Each failure is an ApiError (status, code, sentence). The
+ * order puts the local, CPU-only checks first and runs the chain reads together.
+ */
+import { getAddress } from "ethers";
+import { isCanonicalSignature, messageDigester, reasonSentence, recoverAuthor, type Message, type SignedMessage } from "@chainmail/protocol";
+import type { Chain } from "./chain.js";
+import { ApiError, ErrorCodes, reasonError } from "./errors.js";
+import type { Outcome, OutcomeIndex } from "./outcomes.js";
+import type { SignedMessageJson } from "@chainmail/protocol";
+import type { MessageProbe } from "./probe.js";
+import type { PendingMessage, Submitter } from "./submitter/index.js";
+
+const UINT64_MAX = (1n << 64n) - 1n;
+const UINT256_MAX = (1n << 256n) - 1n;
+
+/** JSON (validated by the schema) -> protocol message; range checks the schema cannot express. */
+export function parseSignedMessage(json: SignedMessageJson): SignedMessage {
+  let author: string;
+  try {
+    author = getAddress(json.author);
+  } catch {
+    throw new ApiError(400, ErrorCodes.InvalidRequest, "author is not a valid address (its mixed-case checksum is wrong).");
+  }
+  const timestamp = BigInt(json.timestamp);
+  const replyTo = BigInt(json.replyTo);
+  const nonce = BigInt(json.nonce);
+  if (timestamp > UINT64_MAX) throw new ApiError(400, ErrorCodes.InvalidRequest, "timestamp does not fit in 64 bits.");
+  if (replyTo > UINT64_MAX) throw new ApiError(400, ErrorCodes.InvalidRequest, "replyTo does not fit in 64 bits.");
+  if (nonce > UINT256_MAX) throw new ApiError(400, ErrorCodes.InvalidRequest, "nonce does not fit in 256 bits.");
+  return {
+    channel: json.channel.toLowerCase(),
+    author,
+    body: json.body.toLowerCase(),
+    contentType: json.contentType,
+    timestamp,
+    replyTo,
+    nonce,
+    signature: json.signature,
+  };
+}
+
+export type CheckResult =
+  | { kind: "new"; digest: string; message: SignedMessage }
+  | { kind: "known"; digest: string; outcome: Outcome }
+  | { kind: "pending"; digest: string; entry: PendingMessage };
+
+interface ChainAnswers {
+  signer: string | null;
+  nonceUsed: boolean;
+  member: boolean;
+}
+
+export class PreChecker {
+  readonly digest: (message: Message) => string;
+
+  constructor(
+    private readonly chain: Chain,
+    private readonly index: OutcomeIndex,
+    private readonly submitter: Submitter,
+    /** When set, signature, nonce and membership come from one batched eth_call. */
+    private readonly probe?: MessageProbe,
+  ) {
+    this.digest = messageDigester(chain.location);
+  }
+
+  get mode(): "probe" | "calls" {
+    return this.probe ? "probe" : "calls";
+  }
+
+  /** Signer, nonce and membership: batched on the node, or one by one. `check` has already refused non-canonical signatures. */
+  private async askChain(message: SignedMessage, digest: string): Promise<ChainAnswers> {
+    if (this.probe) {
+      return this.probe.check({ digest, signature: message.signature, author: message.author, nonce: message.nonce, channel: message.channel });
+    }
+    const signer = recoverAuthor(this.chain.location, message);
+    if (signer !== message.author) return { signer, nonceUsed: false, member: false };
+    const [member, nonceUsed] = await Promise.all([
+      this.chain.isMember(message.channel, message.author),
+      this.chain.isNonceUsed(message.author, message.nonce),
+    ]);
+    return { signer, nonceUsed, member };
+  }
+
+  async check(message: SignedMessage): Promise<CheckResult> {
+    const digest = this.digest(message).toLowerCase();
+    // The same signed message again: its first outcome, never a second copy.
+    const pending = this.submitter.get(digest);
+    if (pending) return { kind: "pending", digest, entry: pending };
+    const known = this.index.get(digest);
+    if (known) return { kind: "known", digest, outcome: known };
+
+    const limits = await this.chain.limits();
+    const length = (message.body.length - 2) / 2;
+    if (length === 0) throw reasonError("EmptyBody");
+    if (length > limits.maxBodyBytes) {
+      throw reasonError("BodyTooLarge", `It has ${length} bytes; the limit is ${limits.maxBodyBytes}.`);
+    }
+    if (!isCanonicalSignature(message.signature)) throw reasonError("BadSignature", "It is not a canonical 65-byte ECDSA signature (v 27/28, low s).");
+
+    const [answers, contentTypeKnown, now, channel] = await Promise.all([
+      this.askChain(message, digest),
+      this.chain.isContentTypeKnown(message.contentType),
+      this.chain.chainNow(),
+      this.chain.channel(message.channel),
+    ]);
+    if (answers.signer !== message.author) {
+      throw reasonError(
+        "BadSignature",
+        answers.signer === null
+          ? "It recovers to no address."
+          : `It recovers to ${answers.signer}; check that you signed for chain ${this.chain.location.chainId} and registry ${this.chain.location.address} (GET /v1/info).`,
+      );
+    }
+    if (!contentTypeKnown) throw reasonError("UnknownContentType", `Content type ${message.contentType} is not enabled.`);
+    const timestamp = Number(message.timestamp);
+    if (timestamp > now + limits.maxFutureSkew) {
+      throw reasonError("TimestampInFuture", `It is ${timestamp - now} s ahead of the chain's clock; at most ${limits.maxFutureSkew} s is allowed.`);
+    }
+    if (timestamp + limits.maxAge < now) {
+      throw reasonError("MessageExpired", `It is ${now - timestamp} s old; at most ${limits.maxAge} s is allowed. Sign it again with a new timestamp.`);
+    }
+    if (!channel.exists) throw reasonError("UnknownChannel", `No channel ${message.channel}.`);
+    if (!channel.open) throw reasonError("ChannelClosed");
+    if (message.replyTo > channel.seq) {
+      // The cached seq may be behind: ask again before refusing.
+      const fresh = await this.chain.channel(message.channel, true);
+      if (message.replyTo > fresh.seq) {
+        throw reasonError("UnknownReply", `The channel's last seq is ${fresh.seq}, the message replies to ${message.replyTo}.`);
+      }
+    }
+    if (!answers.member) throw reasonError("NotMember", `${message.author} holds no member role in this channel.`);
+
+    const otherPending = this.submitter.pendingDigestForNonce(message.author, message.nonce);
+    if (otherPending && otherPending !== digest) {
+      throw new ApiError(409, "NonceUsed", `${reasonSentence("NonceUsed")} Another message with this nonce (${otherPending}) is being posted.`);
+    }
+    if (answers.nonceUsed) {
+      const first = await this.index.findByNonce(message.author, message.nonce);
+      if (first && first.digest.toLowerCase() === digest) return { kind: "known", digest, outcome: first };
+      throw reasonError("NonceUsed", first ? `Message ${first.digest} used it (channel seq ${first.seq}).` : undefined);
+    }
+    return { kind: "new", digest, message };
+  }
+}

@@ -1,6 +1,0 @@
-export * from "./events.js";
-export { ChainSource, type Finality, type MirroredEvent } from "./chain-source.js";
-export { ensureTopics, FencedError, isFencedError, readCursor, readToEnd, TransactionalSink, type TopicNames } from "./kafka-sink.js";
-export { jsonLogger, silentLogger, type Logger } from "./log.js";
-export { MirrorMetrics, serveMetrics } from "./metrics.js";
-export { backoff, ChainResetError, Mirror, splitByBlocks, type MirrorExit, type MirrorOptions } from "./mirror.js";

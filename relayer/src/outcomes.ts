@@ -1,0 +1,207 @@
+/**
+ * What the relayer knows about messages' fates, kept in memory but always rebuilt
+ * from the chain: the relayer is stateless, the logs are the record. A bounded index
+ * digest -> outcome is filled from our own receipts, rebuilt from recent logs at
+ * start, and caught up from the chain when asked about a digest it does not know.
+ */
+import {
+  decodeMessageRejected,
+  MessagePostedDecoder,
+  MESSAGE_POSTED_TOPIC,
+  MESSAGE_REJECTED_TOPIC,
+  reasonName,
+  reasonSentence,
+  type PostedMessage,
+  type RejectedMessage,
+} from "@chainmail/protocol";
+import type { Chain } from "./chain.js";
+
+export interface ConfirmedOutcome {
+  status: "confirmed";
+  digest: string;
+  channel: string;
+  seq: bigint;
+  head: string;
+  transactionHash: string;
+  blockNumber: number;
+  logIndex: number;
+}
+
+export interface RejectedOutcome {
+  status: "rejected";
+  digest: string;
+  channel: string;
+  reasonCode: number;
+  code: string;
+  message: string;
+  transactionHash?: string;
+  blockNumber?: number;
+}
+
+export type Outcome = ConfirmedOutcome | RejectedOutcome;
+
+export function confirmedFrom(posted: PostedMessage): ConfirmedOutcome {
+  return {
+    status: "confirmed",
+    digest: posted.digest,
+    channel: posted.channel,
+    seq: posted.seq,
+    head: posted.head,
+    transactionHash: posted.transactionHash,
+    blockNumber: posted.blockNumber,
+    logIndex: posted.logIndex,
+  };
+}
+
+export function rejectedFrom(rejected: RejectedMessage): RejectedOutcome {
+  return {
+    status: "rejected",
+    digest: rejected.digest,
+    channel: rejected.channel,
+    reasonCode: rejected.reason,
+    code: reasonName(rejected.reason),
+    message: reasonSentence(rejected.reason),
+    transactionHash: rejected.transactionHash,
+    blockNumber: rejected.blockNumber,
+  };
+}
+
+export class OutcomeIndex {
+  private readonly byDigest = new Map<string, Outcome>();
+  /** author:nonce -> digest of the message that used the nonce. */
+  private readonly byNonce = new Map<string, string>();
+  private scannedTo = -1;
+  private catchingUp?: Promise<void>;
+  private readonly decoder: MessagePostedDecoder;
+
+  constructor(
+    private readonly chain: Chain,
+    private readonly maxEntries: number,
+    private readonly chunkBlocks: number,
+  ) {
+    this.decoder = new MessagePostedDecoder(chain.location);
+  }
+
+  get size(): number {
+    return this.byDigest.size;
+  }
+
+  /** Reads the last `lookbackBlocks` of logs (from the registry's deployment at most). */
+  async rebuild(lookbackBlocks: number): Promise<void> {
+    const latest = await this.chain.provider.getBlockNumber();
+    this.scannedTo = Math.max(this.chain.deploymentBlock, latest - lookbackBlocks) - 1;
+    await this.catchUp();
+  }
+
+  /** Reads logs from where the index stopped to the chain head; shared by concurrent callers. */
+  catchUp(): Promise<void> {
+    this.catchingUp ??= this.scanToHead().finally(() => (this.catchingUp = undefined));
+    return this.catchingUp;
+  }
+
+  private async scanToHead(): Promise<void> {
+    const latest = await this.chain.provider.getBlockNumber();
+    while (this.scannedTo < latest) {
+      const from = this.scannedTo + 1;
+      const to = Math.min(latest, from + this.chunkBlocks - 1);
+      const logs = await this.chain.provider.getLogs({
+        address: this.chain.location.address,
+        topics: [[MESSAGE_POSTED_TOPIC, MESSAGE_REJECTED_TOPIC]],
+        fromBlock: from,
+        toBlock: to,
+      });
+      for (const log of logs) this.recordLog(log);
+      this.scannedTo = to;
+    }
+  }
+
+  recordLog(log: Parameters<MessagePostedDecoder["decode"]>[0]): Outcome {
+    if (log.topics[0] === MESSAGE_POSTED_TOPIC) {
+      const posted = this.decoder.decode(log);
+      const outcome = confirmedFrom(posted);
+      this.record(outcome, posted.author, posted.nonce);
+      return outcome;
+    }
+    const outcome = rejectedFrom(decodeMessageRejected({ ...log, blockNumber: Number(log.blockNumber) }));
+    this.record(outcome);
+    return outcome;
+  }
+
+  /**
+   * A posted outcome always wins over a rejection of the same digest: a message that
+   * landed and was then sent again (after a crash) is rejected NonceUsed the second
+   * time, and its true fate is the first, posted one.
+   */
+  record(outcome: Outcome, author?: string, nonce?: bigint): void {
+    const key = outcome.digest.toLowerCase();
+    const known = this.byDigest.get(key);
+    if (known?.status === "confirmed") return;
+    if (known && outcome.status === "rejected") return; // the first outcome stays
+    if (this.byDigest.size >= this.maxEntries) {
+      const oldest = this.byDigest.keys().next().value!;
+      this.byDigest.delete(oldest);
+    }
+    this.byDigest.delete(key);
+    this.byDigest.set(key, outcome);
+    if (author !== undefined && nonce !== undefined) {
+      if (this.byNonce.size >= this.maxEntries) this.byNonce.delete(this.byNonce.keys().next().value!);
+      this.byNonce.set(nonceKey(author, nonce), key);
+    }
+  }
+
+  get(digest: string): Outcome | undefined {
+    return this.byDigest.get(digest.toLowerCase());
+  }
+
+  /** The outcome of `digest`, catching up with the chain if the index does not know it. */
+  async find(digest: string): Promise<Outcome | undefined> {
+    const known = this.get(digest);
+    if (known) return known;
+    await this.catchUp();
+    const caught = this.get(digest);
+    if (caught) return caught;
+    // Rejections index the digest: one cheap query over the whole history finds old ones.
+    const rejected = await this.chain.provider.getLogs({
+      address: this.chain.location.address,
+      topics: [MESSAGE_REJECTED_TOPIC, null, null, digest.toLowerCase()],
+      fromBlock: this.chain.deploymentBlock,
+      toBlock: "latest",
+    });
+    if (rejected.length > 0) return this.recordLog(rejected[0]);
+    return undefined;
+  }
+
+  /**
+   * Which message used `author`'s `nonce`, if any: the index first, then the author's
+   * MessagePosted logs (author is an indexed topic) over the registry's whole history.
+   */
+  async findByNonce(author: string, nonce: bigint): Promise<ConfirmedOutcome | undefined> {
+    const hit = this.byNonce.get(nonceKey(author, nonce));
+    if (hit) return this.byDigest.get(hit) as ConfirmedOutcome | undefined;
+    await this.catchUp();
+    const caught = this.byNonce.get(nonceKey(author, nonce));
+    if (caught) return this.byDigest.get(caught) as ConfirmedOutcome | undefined;
+    const latest = await this.chain.provider.getBlockNumber();
+    for (let from = this.chain.deploymentBlock; from <= latest; from += this.chunkBlocks) {
+      const logs = await this.chain.provider.getLogs({
+        address: this.chain.location.address,
+        topics: [MESSAGE_POSTED_TOPIC, null, null, this.chain.authorTopic(author)],
+        fromBlock: from,
+        toBlock: Math.min(latest, from + this.chunkBlocks - 1),
+      });
+      for (const log of logs) {
+        const posted = this.decoder.decode(log);
+        if (posted.nonce === nonce) {
+          const outcome = confirmedFrom(posted);
+          this.record(outcome, posted.author, posted.nonce);
+          return outcome;
+        }
+      }
+    }
+    return undefined;
+  }
+}
+
+export function nonceKey(author: string, nonce: bigint): string {
+  return `${author.toLowerCase()}:${nonce}`;
+}

@@ -1,0 +1,57 @@
+/** What the route plugins share: built once by buildApp, passed in as plugin options. */
+import type { Chain } from "./chain.js";
+import type { PreChecker } from "./checks.js";
+import type { RelayerConfig } from "./config.js";
+import type { RelayerMetrics } from "./metrics.js";
+import type { Outcome, OutcomeIndex } from "./outcomes.js";
+import type { RateLimiter } from "./rate-limit.js";
+import type { MessageStatus } from "@chainmail/protocol";
+import type { Submitter } from "./submitter/index.js";
+
+export interface Services {
+  config: RelayerConfig;
+  chain: Chain;
+  index: OutcomeIndex;
+  submitter: Submitter;
+  checker: PreChecker;
+  metrics: RelayerMetrics;
+  authorLimiter: RateLimiter;
+  clientLimiter: RateLimiter;
+}
+
+export function statusUrl(digest: string): string {
+  return `/v1/messages/${digest}`;
+}
+
+export const PENDING_NOTE =
+  "Accepted for posting: a promise to try, not a record. Only a confirmed status (or the chain itself) says the message is on-chain; until then keep the signed message and send it again if the status becomes unknown.";
+
+/** An outcome as JSON (bigints as decimal strings). */
+export function outcomeJson(outcome: Outcome): MessageStatus {
+  if (outcome.status === "confirmed") {
+    return {
+      status: "confirmed",
+      digest: outcome.digest,
+      channel: outcome.channel,
+      seq: outcome.seq.toString(),
+      head: outcome.head,
+      transactionHash: outcome.transactionHash,
+      blockNumber: outcome.blockNumber,
+      logIndex: outcome.logIndex,
+    };
+  }
+  return {
+    status: "rejected",
+    digest: outcome.digest,
+    channel: outcome.channel,
+    code: outcome.code,
+    reasonCode: outcome.reasonCode,
+    message: outcome.message,
+    ...(outcome.transactionHash ? { transactionHash: outcome.transactionHash } : {}),
+    ...(outcome.blockNumber !== undefined ? { blockNumber: outcome.blockNumber } : {}),
+  };
+}
+
+export function pendingJson(digest: string): MessageStatus {
+  return { status: "pending", digest, statusUrl: statusUrl(digest), note: PENDING_NOTE };
+}

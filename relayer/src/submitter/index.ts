@@ -1,0 +1,375 @@
+/**
+ * The submitter: a queue of checked messages cut into batches by size and by time,
+ * sent as postBatch transactions over one or more lanes (signer keys), and turned
+ * back into one definitive outcome per message from the receipt's logs.
+ *
+ * A message the relayer could not settle (a failed or reverted transaction, shutdown)
+ * is not dropped silently: after a few tries its waiters get a retryable failure and
+ * the relayer forgets it. The client still holds the signed message and sends it
+ * again; the registry's nonce check makes that retry land at most once.
+ */
+import {
+  decodeMessageRejected,
+  MESSAGE_POSTED_TOPIC,
+  MESSAGE_REJECTED_TOPIC,
+  Reason,
+  type SignedMessage,
+} from "@chainmail/protocol";
+import type { Chain } from "../chain.js";
+import type { RelayerConfig } from "../config.js";
+import { ErrorCodes } from "../errors.js";
+import type { RelayerMetrics } from "../metrics.js";
+import { confirmedFrom, nonceKey, rejectedFrom, type OutcomeIndex, type Outcome } from "../outcomes.js";
+import { MessagePostedDecoder } from "@chainmail/protocol";
+import { RawRpc, type RawReceipt } from "@chainmail/chain";
+import { encodePostBatch } from "./calldata.js";
+import { FeeOracle } from "./fees.js";
+import { Lane, NonceConsumedError } from "./lane.js";
+
+/** The relayer gave up on a message for now; the client should send it again. */
+export interface Failure {
+  status: "failed";
+  digest: string;
+  code: string;
+  message: string;
+}
+
+export type Settlement = Outcome | Failure;
+
+export interface PendingMessage {
+  digest: string;
+  message: SignedMessage;
+  acceptedAt: number;
+  tries: number;
+  settled: Promise<Settlement>;
+  settle(result: Settlement): void;
+}
+
+const MAX_TRIES = 3;
+
+/** Transaction base cost, postBatch's own overhead and a first-channel-write allowance. */
+const BATCH_BASE_GAS = 150_000;
+
+/**
+ * An upper bound on one message's gas in postBatch: a fresh nonce word (22.1k), cold
+ * role and channel reads, ecrecover, hashing, the event's topics and words, and per
+ * byte of body and signature 16 (calldata) + 8 (log data) + hashing and copying,
+ * rounded up. Measured use is about 25k for a 256-byte body; the bound is about 62k.
+ */
+export function messageGasBound(message: SignedMessage): number {
+  const bodyBytes = (message.body.length - 2) / 2;
+  return 45_000 + 48 * (bodyBytes + 65 + 64);
+}
+
+export class Submitter {
+  readonly lanes: Lane[];
+  readonly fees: FeeOracle;
+  private readonly queue: PendingMessage[] = [];
+  private readonly pending = new Map<string, PendingMessage>();
+  private readonly pendingNonces = new Map<string, string>();
+  private timer?: ReturnType<typeof setTimeout>;
+  private stopping = false;
+  private idleWaiters: Array<() => void> = [];
+  private readonly decoder: MessagePostedDecoder;
+  /** After an out-of-gas revert, ask the node for estimates instead of the bound. */
+  private estimateGas = false;
+
+  constructor(
+    private readonly chain: Chain,
+    private readonly index: OutcomeIndex,
+    private readonly config: RelayerConfig,
+    private readonly metrics: RelayerMetrics,
+  ) {
+    this.fees = new FeeOracle(chain.provider, config.gasMode);
+    const rpc = new RawRpc(config.rpcUrl);
+    this.decoder = new MessagePostedDecoder(chain.location);
+    this.lanes = chain.wallets.map(
+      (wallet) =>
+        new Lane(
+          wallet,
+          chain.provider,
+          rpc,
+          this.fees,
+          {
+            registryAddress: chain.location.address,
+            chainId: BigInt(chain.location.chainId),
+            replaceAfterMs: config.replaceAfterMs,
+            feeBumpPercent: config.feeBumpPercent,
+            receiptPollMs: config.receiptPollMs,
+          },
+          metrics,
+        ),
+    );
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** A message being worked on, by digest. */
+  get(digest: string): PendingMessage | undefined {
+    return this.pending.get(digest.toLowerCase());
+  }
+
+  /** The digest of the pending message that uses author's nonce, if any. */
+  pendingDigestForNonce(author: string, nonce: bigint): string | undefined {
+    return this.pendingNonces.get(nonceKey(author, nonce));
+  }
+
+  /** Queues a checked message (or returns the one already queued with this digest). */
+  enqueue(digest: string, message: SignedMessage): PendingMessage {
+    const key = digest.toLowerCase();
+    const known = this.pending.get(key);
+    if (known) return known;
+    let settle!: (result: Settlement) => void;
+    const settled = new Promise<Settlement>((resolve) => (settle = resolve));
+    const entry: PendingMessage = {
+      digest: key,
+      message,
+      acceptedAt: Date.now(),
+      tries: 0,
+      settled,
+      settle: (result) => {
+        this.pending.delete(key);
+        this.pendingNonces.delete(nonceKey(message.author, message.nonce));
+        settle(result);
+      },
+    };
+    this.pending.set(key, entry);
+    this.pendingNonces.set(nonceKey(message.author, message.nonce), key);
+    this.queue.push(entry);
+    this.metrics.accepted.inc();
+    this.metrics.queueDepth.set(this.queue.length);
+    this.pump();
+    return entry;
+  }
+
+  /** Starts batches while there is work and a lane with room. */
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const full = this.queue.length >= this.config.batchMaxSize;
+      const age = Date.now() - this.queue[0].acceptedAt;
+      if (!full && !this.stopping && age < this.config.batchMaxWaitMs) {
+        if (!this.timer) {
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.pump();
+          }, this.config.batchMaxWaitMs - age);
+        }
+        return;
+      }
+      const lane = this.freeLane();
+      if (!lane) return; // a lane finishing calls pump() again
+      const batch = this.queue.splice(0, this.batchLength());
+      this.metrics.queueDepth.set(this.queue.length);
+      lane.inFlight++;
+      this.metrics.inFlightTransactions.inc();
+      void this.sendBatch(lane, batch).finally(() => {
+        lane.inFlight--;
+        this.metrics.inFlightTransactions.dec();
+        this.pump();
+        this.notifyIfIdle();
+      });
+    }
+  }
+
+  /** How many queued messages the next batch takes: by count, then by gas bound. */
+  private batchLength(): number {
+    let gas = BATCH_BASE_GAS;
+    let n = 0;
+    while (n < this.queue.length && n < this.config.batchMaxSize) {
+      gas += messageGasBound(this.queue[n].message);
+      if (n > 0 && gas > this.config.maxBatchGas) break;
+      n++;
+    }
+    return Math.max(1, n);
+  }
+
+  private freeLane(): Lane | undefined {
+    let best: Lane | undefined;
+    for (const lane of this.lanes) {
+      if (lane.inFlight < this.config.maxInFlightPerSigner && (!best || lane.inFlight < best.inFlight)) best = lane;
+    }
+    return best;
+  }
+
+  private async sendBatch(lane: Lane, batch: PendingMessage[]): Promise<void> {
+    for (const entry of batch) entry.tries++;
+    const data = encodePostBatch(batch.map((e) => e.message));
+    let receipt: RawReceipt;
+    let gasLimit = 0n;
+    try {
+      gasLimit = await this.gasLimitFor(lane, data, batch);
+      receipt = await lane.submit(data, gasLimit);
+    } catch (error) {
+      if (error instanceof NonceConsumedError) {
+        // Someone else mined at our nonce (another relayer with this key?): the
+        // messages may or may not be on-chain. Re-queue them; the contract's nonce
+        // check and settleNonceUsed() sort out which landed.
+        this.metrics.transactions.inc({ result: "nonce-consumed" });
+        this.retry(batch, "The transaction's nonce was used by another transaction.");
+        return;
+      }
+      this.metrics.transactions.inc({ result: "send-failed" });
+      this.retry(batch, `Sending the batch failed: ${shortReason(error)}`);
+      return;
+    }
+    if (receipt.status !== 1) {
+      this.metrics.transactions.inc({ result: "reverted" });
+      // Out of gas means our bound was wrong for this chain: estimate from now on.
+      if (receipt.gasUsed >= gasLimit) this.estimateGas = true;
+      this.retry(batch, "The batch transaction reverted (is the registry paused?).");
+      return;
+    }
+    this.metrics.transactions.inc({ result: "mined" });
+    this.metrics.batchSize.observe(batch.length);
+    this.metrics.gasUsed.inc(Number(receipt.gasUsed));
+    this.metrics.gasPerMessage.observe(Number(receipt.gasUsed) / batch.length);
+    await this.settleFromReceipt(batch, receipt);
+  }
+
+  /**
+   * A gas limit without a round trip: an upper bound per message (see
+   * messageGasBound). Unused gas is not charged, and postBatch never reverts for a bad
+   * message, so a generous bound only costs block space. If a batch ever runs out of
+   * gas anyway, the submitter switches to the node's estimate plus a margin.
+   */
+  private async gasLimitFor(lane: Lane, data: Uint8Array, batch: PendingMessage[]): Promise<bigint> {
+    if (this.estimateGas) {
+      const estimate = await this.chain.provider.estimateGas({ from: lane.address, to: this.chain.location.address, data: "0x" + Buffer.from(data).toString("hex") });
+      return (estimate * 125n) / 100n + 20_000n;
+    }
+    let bound = BATCH_BASE_GAS;
+    for (const entry of batch) bound += messageGasBound(entry.message);
+    return BigInt(bound);
+  }
+
+  /** One outcome per message from the receipt's MessagePosted/MessageRejected logs. */
+  private async settleFromReceipt(batch: PendingMessage[], receipt: RawReceipt): Promise<void> {
+    const byNonce = new Map(batch.map((e) => [nonceKey(e.message.author, e.message.nonce), e]));
+    const byDigest = new Map(batch.map((e) => [e.digest, e]));
+    const settled = new Set<PendingMessage>();
+    const registry = this.chain.location.address.toLowerCase();
+    for (const log of receipt.logs) {
+      if (log.address.toLowerCase() !== registry) continue;
+      if (log.topics[0] === MESSAGE_POSTED_TOPIC) {
+        // Author and nonce find the message in our batch (we never batch two messages
+        // with one author+nonce); the digest recomputed from the log must be the one
+        // the client signed.
+        const posted = this.decoder.decode(log);
+        const entry = byNonce.get(nonceKey(posted.author, posted.nonce));
+        if (!entry || entry.digest !== posted.digest.toLowerCase()) continue;
+        const outcome = confirmedFrom(posted);
+        this.index.record(outcome, posted.author, posted.nonce);
+        this.finish(entry, outcome);
+        settled.add(entry);
+      } else if (log.topics[0] === MESSAGE_REJECTED_TOPIC) {
+        const rejected = decodeMessageRejected(log);
+        const entry = byDigest.get(rejected.digest.toLowerCase());
+        if (!entry || settled.has(entry)) continue;
+        settled.add(entry);
+        if (rejected.reason === Reason.NonceUsed) {
+          await this.settleNonceUsed(entry, rejectedFrom(rejected));
+        } else {
+          const outcome = rejectedFrom(rejected);
+          this.index.record(outcome);
+          this.finish(entry, outcome);
+        }
+      }
+    }
+    const missing = batch.filter((e) => !settled.has(e));
+    if (missing.length > 0) this.retry(missing, "The batch's receipt had no outcome for this message.");
+  }
+
+  /**
+   * NonceUsed on-chain for a message that passed our pre-check means a copy of it
+   * landed first (a retry after a crash, or another relayer): its first outcome is
+   * the posted one. Only if the nonce went to a different message is it a rejection.
+   */
+  private async settleNonceUsed(entry: PendingMessage, rejection: Outcome): Promise<void> {
+    try {
+      const first = await this.index.findByNonce(entry.message.author, entry.message.nonce);
+      if (first && first.digest.toLowerCase() === entry.digest) {
+        this.finish(entry, first, false);
+        return;
+      }
+    } catch {
+      // Could not read the logs: report what the receipt says.
+    }
+    this.index.record(rejection);
+    this.finish(entry, rejection);
+  }
+
+  private finish(entry: PendingMessage, outcome: Outcome, count = true): void {
+    if (count) {
+      if (outcome.status === "confirmed") this.metrics.confirmations.inc();
+      else this.metrics.rejections.inc({ reason: outcome.code });
+    }
+    this.metrics.submitLatency.observe((Date.now() - entry.acceptedAt) / 1000);
+    entry.settle(outcome);
+  }
+
+  private retry(batch: PendingMessage[], why: string): void {
+    const again: PendingMessage[] = [];
+    for (const entry of batch) {
+      if (entry.tries < MAX_TRIES && !this.stopping) again.push(entry);
+      else entry.settle({ status: "failed", digest: entry.digest, code: ErrorCodes.SubmitFailed, message: `${why} The relayer gave up on this message for now; send the same signed message again.` });
+    }
+    if (again.length > 0) {
+      this.queue.unshift(...again);
+      this.metrics.queueDepth.set(this.queue.length);
+      // A short pause so a failing node is not hammered in a tight loop.
+      setTimeout(() => this.pump(), 250).unref();
+    }
+  }
+
+  private notifyIfIdle(): void {
+    if (this.lanes.every((l) => l.inFlight === 0) && (this.queue.length === 0 || !this.lanes.length)) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      waiters.forEach((w) => w());
+    }
+  }
+
+  /**
+   * Graceful shutdown: send what is queued now, wait (bounded) for in-flight
+   * transactions, and hand back whatever is left: its waiters get a retryable
+   * ShuttingDown answer, so clients send those messages to the next relayer.
+   */
+  async drain(timeoutMs: number): Promise<{ handedBack: number }> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pump();
+    const idle = new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.notifyIfIdle();
+    });
+    let timeout: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([idle, new Promise((r) => (timeout = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timeout);
+    for (const lane of this.lanes) lane.stop();
+    const left = [...this.pending.values()];
+    for (const entry of left) {
+      entry.settle({
+        status: "failed",
+        digest: entry.digest,
+        code: ErrorCodes.ShuttingDown,
+        message: "The relayer is shutting down before this message was settled; send the same signed message again.",
+      });
+    }
+    this.queue.length = 0;
+    this.metrics.queueDepth.set(0);
+    return { handedBack: left.length };
+  }
+}
+
+function shortReason(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0].slice(0, 300);
+}
+

@@ -1,0 +1,156 @@
+/**
+ * A lane: one signer key sending postBatch transactions. It owns the signer's nonces,
+ * prices and signs transactions, and follows each one to a receipt: re-sending it when
+ * the node dropped it, replacing it (same nonce, higher fee) when it is stuck, and
+ * noticing when its nonce was consumed by some other transaction.
+ */
+import type { JsonRpcProvider, Wallet } from "ethers";
+import type { RelayerMetrics } from "../metrics.js";
+import type { RawReceipt, RawRpc } from "@chainmail/chain";
+import { signRawTransaction } from "./rawtx.js";
+import { FeeOracle, type Fees } from "./fees.js";
+import { classifySendError, errorText, NonceManager } from "./nonce-manager.js";
+
+export interface LaneOptions {
+  registryAddress: string;
+  chainId: bigint;
+  replaceAfterMs: number;
+  feeBumpPercent: number;
+  receiptPollMs: number;
+}
+
+/** The transaction's nonce went to another transaction: the batch must be re-examined. */
+export class NonceConsumedError extends Error {
+  constructor(nonce: number) {
+    super(`Nonce ${nonce} was used by another transaction before this batch was mined.`);
+  }
+}
+
+export class SendError extends Error {
+  constructor(
+    message: string,
+    readonly kind: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Attempt {
+  hash: string;
+  raw: string;
+  fees: Fees;
+}
+
+export class Lane {
+  readonly nonces: NonceManager;
+  inFlight = 0;
+  private stopped = false;
+
+  constructor(
+    readonly wallet: Wallet,
+    private readonly provider: JsonRpcProvider,
+    private readonly rpc: RawRpc,
+    private readonly fees: FeeOracle,
+    private readonly options: LaneOptions,
+    private readonly metrics: RelayerMetrics,
+  ) {
+    this.nonces = new NonceManager(provider, wallet.address);
+  }
+
+  get address(): string {
+    return this.wallet.address;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Sends `data` to the registry and resolves with its receipt (which may have status 0). */
+  async submit(data: Uint8Array, gasLimit: bigint): Promise<RawReceipt> {
+    const { nonce, attempt } = await this.send(data, gasLimit);
+    return this.follow(nonce, data, gasLimit, [attempt]);
+  }
+
+  private async send(data: Uint8Array, gasLimit: bigint): Promise<{ nonce: number; attempt: Attempt }> {
+    let lastError: unknown;
+    for (let tries = 0; tries < 4; tries++) {
+      try {
+        return await this.nonces.withNonce(async (nonce) => {
+          const fees = await this.fees.current();
+          const { raw, hash } = this.sign(nonce, data, gasLimit, fees);
+          try {
+            await this.rpc.call("eth_sendRawTransaction", [raw]);
+          } catch (error) {
+            const kind = classifySendError(error);
+            // "already known": the very same bytes are in the pool, so it was sent.
+            if (kind === "already-known") return { used: true, value: { nonce, attempt: { hash, raw, fees } } };
+            throw new SendError(errorText(error), kind);
+          }
+          return { used: true, value: { nonce, attempt: { hash, raw, fees } } };
+        });
+      } catch (error) {
+        lastError = error;
+        const kind = error instanceof SendError ? error.kind : "other";
+        // The node knows better than our counter: re-read it and try again.
+        this.metrics.nonceResyncs.inc({ cause: kind });
+        this.nonces.invalidate();
+        if (kind === "insufficient-funds") break;
+        if (kind === "other" && tries >= 1) break;
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  private sign(nonce: number, data: Uint8Array, gasLimit: bigint, fees: Fees): { raw: string; hash: string } {
+    return signRawTransaction(this.wallet.signingKey, { chainId: this.options.chainId, nonce, gasLimit, to: this.options.registryAddress, data, fees });
+  }
+
+  /**
+   * Polls until one of the transaction's versions has a receipt. Every
+   * `replaceAfterMs` without one: if the nonce was consumed by something else, give up
+   * (the caller re-examines the messages); if the node forgot the transaction, send it
+   * again; otherwise replace it with a higher fee.
+   */
+  private async follow(nonce: number, data: Uint8Array, gasLimit: bigint, attempts: Attempt[]): Promise<RawReceipt> {
+    let lastAction = Date.now();
+    for (;;) {
+      for (const attempt of attempts) {
+        const receipt = await this.rpc.receipt(attempt.hash);
+        if (receipt) return receipt;
+      }
+      if (this.stopped && Date.now() - lastAction > this.options.replaceAfterMs) {
+        throw new SendError("The relayer is shutting down before the transaction was mined.", "shutdown");
+      }
+      if (Date.now() - lastAction >= this.options.replaceAfterMs) {
+        lastAction = Date.now();
+        const mined = await this.provider.getTransactionCount(this.address, "latest");
+        if (mined > nonce) {
+          // One last look: the receipt may have appeared between the two calls.
+          for (const attempt of attempts) {
+            const receipt = await this.rpc.receipt(attempt.hash);
+            if (receipt) return receipt;
+          }
+          throw new NonceConsumedError(nonce);
+        }
+        const latest = attempts[attempts.length - 1];
+        const known = await this.rpc.call("eth_getTransactionByHash", [latest.hash]);
+        if (!known) {
+          this.metrics.rebroadcasts.inc();
+          await this.rpc.call("eth_sendRawTransaction", [latest.raw]).catch(() => undefined);
+        } else {
+          const fees = await this.fees.bumped(latest.fees, this.options.feeBumpPercent);
+          const { raw, hash } = this.sign(nonce, data, gasLimit, fees);
+          try {
+            await this.rpc.call("eth_sendRawTransaction", [raw]);
+            attempts.push({ hash, raw, fees });
+            this.metrics.replacements.inc();
+          } catch (error) {
+            // Underpriced or already mined: the next round finds out which.
+            if (classifySendError(error) === "already-known") attempts.push({ hash, raw, fees });
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, this.options.receiptPollMs));
+    }
+  }
+}

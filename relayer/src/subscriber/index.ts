@@ -1,3 +1,0 @@
-export { tail, type TailHandle, type TailOptions } from "./tail.js";
-export { ChainChecker, type BreakKind, type ChainBreak, type CheckOutcome } from "./chain-check.js";
-export type { MessageEvent } from "../mirror/events.js";

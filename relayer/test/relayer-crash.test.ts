@@ -1,0 +1,165 @@
+/**
+ * Crash test: the relayer runs as its own process (`chainmail relayer`), is killed with
+ * SIGKILL while a batch transaction is in the mempool, and is restarted. Clients keep
+ * sending their same signed messages; every message ends on-chain exactly once.
+ */
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { Wallet } from "ethers";
+import { submitSigned, type PostResult } from "@chainmail/client";
+import { CHAINMAIL_CLI, freePort, REPO_ROOT, waitFor } from "@chainmail/testkit";
+import { expectContiguousChain, postedLogs } from "./chain-check.js";
+import { startFixture, type Fixture } from "./fixture.js";
+
+interface RelayerProcess {
+  child: ChildProcess;
+  output: () => string;
+}
+
+function startRelayer(env: Record<string, string>): RelayerProcess {
+  // node --import tsx rather than the tsx wrapper: signals then reach the relayer itself.
+  const child = spawn(process.execPath, [CHAINMAIL_CLI, "relayer"], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PATH: `${path.join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output = (output + d).slice(-20_000)));
+  child.stderr!.on("data", (d) => (output = (output + d).slice(-20_000)));
+  return { child, output: () => output };
+}
+
+async function kill9(relayer: RelayerProcess | undefined): Promise<void> {
+  if (!relayer || relayer.child.exitCode !== null || relayer.child.signalCode !== null) return;
+  const exited = new Promise((r) => relayer.child.once("exit", r));
+  try {
+    process.kill(-relayer.child.pid!, "SIGKILL"); // the whole group: tsx and its node child
+  } catch {
+    relayer.child.kill("SIGKILL");
+  }
+  await exited;
+}
+
+async function ready(url: string, relayer: RelayerProcess): Promise<void> {
+  await waitFor(
+    "the relayer to be ready",
+    async () => {
+      if (relayer.child.exitCode !== null) throw new Error(`relayer exited: ${relayer.output()}`);
+      const r = await fetch(`${url}/readyz`);
+      return r.status === 200;
+    },
+    { timeoutMs: 60_000 },
+  );
+}
+
+describe("relayer crash: kill -9 during a batch, restart, clients retry", function () {
+  let f: Fixture;
+  let relayer: RelayerProcess | undefined;
+
+  before(async function () {
+    f = await startFixture({ blockTimeMs: 1000 });
+  });
+  afterEach(async function () {
+    await kill9(relayer);
+  });
+  after(async function () {
+    await f?.node.stop();
+  });
+
+  it("every message ends on-chain exactly once, seq without gaps", async function () {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = {
+      CHAINMAIL_RPC_URL: f.node.url,
+      CHAINMAIL_REGISTRY: f.location.address.toString(),
+      CHAINMAIL_SIGNER_KEYS: f.relayerKey,
+      CHAINMAIL_PORT: String(port),
+      CHAINMAIL_BATCH_MAX: "10",
+      CHAINMAIL_BATCH_WAIT_MS: "20",
+      CHAINMAIL_RECEIPT_POLL_MS: "50",
+      CHAINMAIL_LOG_LEVEL: "warn",
+    };
+    relayer = startRelayer(env);
+    await ready(url, relayer);
+    const relayerAddress = new Wallet(f.relayerKey).address;
+
+    const signed = await Promise.all(Array.from({ length: 30 }, (_, i) => f.sign(f.authors[i % 4], `crash-safe ${i}`)));
+    const retries: string[] = [];
+    const outcomes: Promise<PostResult>[] = signed.map((m) =>
+      submitSigned(url, m, { wait: true, retry: { timeoutMs: 90_000, maxDelayMs: 500 }, onRetry: (_n, why) => retries.push(why) }),
+    );
+
+    // Kill it while a batch transaction is sent but not yet mined (1-second blocks).
+    await waitFor(
+      "a batch transaction in the mempool",
+      async () => (await f.node.provider.getTransactionCount(relayerAddress, "pending")) > (await f.node.provider.getTransactionCount(relayerAddress, "latest")),
+      { timeoutMs: 20_000, intervalMs: 20 },
+    );
+    await kill9(relayer);
+    const [, , seqAtKill] = await f.deployed.registry.channelInfo(f.channel);
+    expect(Number(seqAtKill)).to.be.lessThan(30, "the kill came before every message had landed");
+
+    relayer = startRelayer(env);
+    await ready(url, relayer);
+    const results = await Promise.all(outcomes);
+    for (const r of results) expect(r.status, JSON.stringify(r)).to.equal("confirmed");
+    expect(retries.length, "clients had to retry through the restart").to.be.greaterThan(0);
+
+    const [, , seq, head] = await f.deployed.registry.channelInfo(f.channel);
+    expect(seq).to.equal(30n);
+    const posted = await postedLogs(f.node.provider, f.location, f.channel);
+    expect(posted).to.have.length(30);
+    expectContiguousChain(posted, head, results.map((r) => r.digest));
+    // What each client was told is what the chain says.
+    for (const r of results) {
+      const onChain = posted.find((p) => p.digest === r.digest)!;
+      expect((r as { seq: string }).seq).to.equal(onChain.seq.toString());
+    }
+  });
+
+  it("exits 2 with one sentence per wrong setting", async function () {
+    relayer = startRelayer({ CHAINMAIL_RPC_URL: "nope", CHAINMAIL_REGISTRY: "0x1234", CHAINMAIL_SIGNER_KEYS: "0xzz", CHAINMAIL_PORT: "99999", CHAINMAIL_BATCH_MAX: "0" });
+    const code = await new Promise((r) => relayer!.child.once("exit", r));
+    expect(code).to.equal(2);
+    const out = relayer.output();
+    expect(out).to.match(/CHAINMAIL_RPC_URL is "nope"; it must be an http\(s\):\/\/ or ws\(s\):\/\/ URL\./);
+    expect(out).to.match(/CHAINMAIL_REGISTRY is "0x1234"; it must be an address/);
+    expect(out).to.match(/CHAINMAIL_SIGNER_KEYS entry 1 is not a 0x-prefixed 32-byte hex private key\./);
+    expect(out).to.match(/CHAINMAIL_PORT is "99999"; it must be a whole number from 0 to 65535\./);
+    expect(out).to.match(/CHAINMAIL_BATCH_MAX is "0"; it must be a whole number from 1 to 1000\./);
+    expect(out).not.to.contain("0xzz");
+    expect(out).not.to.match(/\n\s+at /);
+  });
+
+  it("stops gracefully on SIGTERM: a waiting client still gets its outcome", async function () {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    relayer = startRelayer({
+      CHAINMAIL_RPC_URL: f.node.url,
+      CHAINMAIL_REGISTRY: f.location.address.toString(),
+      CHAINMAIL_SIGNER_KEYS: f.relayerKey,
+      CHAINMAIL_PORT: String(port),
+      CHAINMAIL_BATCH_WAIT_MS: "300",
+      CHAINMAIL_LOG_LEVEL: "warn",
+    });
+    await ready(url, relayer);
+    const m = await f.sign(f.authors[0], "in flight at shutdown");
+    const response = fetch(`${url}/v1/messages?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...m, timestamp: m.timestamp.toString(), replyTo: m.replyTo.toString(), nonce: m.nonce.toString() }),
+    });
+    await waitFor("the message to be queued", async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return /chainmail_relayer_messages_accepted_total 1/.test(text);
+    });
+    const exited = new Promise((r) => relayer!.child.once("exit", (code, signal) => r(code ?? signal)));
+    process.kill(relayer.child.pid!, "SIGTERM");
+    const answer = await response;
+    expect(answer.status).to.equal(200);
+    expect(((await answer.json()) as { status: string }).status).to.equal("confirmed");
+    expect(await exited).to.equal(0);
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * Unit tests of the relayer's pure parts: configuration validation, the token bucket,
+ * the fast digest (equal to the protocol's reference digestOf), and the probe's
+ * committed bytecode (equal to what its Solidity source compiles to).
+ */
+import { expect } from "chai";
+import { AbiCoder, hexlify, keccak256, randomBytes, Signature, Transaction, Wallet } from "ethers";
+import { digestOf, messageDigester, randomNonce } from "@chainmail/protocol";
+import { ConfigError, loadConfig } from "@chainmail/relayer";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { MESSAGE_PROBE_BYTECODE } from "@chainmail/protocol";
+import { REPO_ROOT } from "@chainmail/testkit";
+import { encodeArguments, type ProbeItem } from "../src/probe.js";
+import { RateLimiter } from "../src/rate-limit.js";
+import { messageGasBound } from "../src/submitter/index.js";
+import { encodePostBatch } from "../src/submitter/calldata.js";
+import { signRawTransaction } from "../src/submitter/rawtx.js";
+import { registryInterface, toCallArgument } from "@chainmail/protocol";
+
+const ITEM_TUPLE = "tuple(bytes32 digest, bytes32 r, bytes32 s, uint8 v, address author, uint256 nonce, bytes32 channel)[]";
+
+/** The generic ABI encoding of the probe's arguments: the reference encodeArguments is held equal to. */
+function encodeArgumentsReference(registry: string, items: ProbeItem[]): string {
+  const encoded = items.map((it) => {
+    const sig = Signature.from(it.signature);
+    return [it.digest, sig.r, sig.s, sig.v, it.author, it.nonce, it.channel];
+  });
+  return AbiCoder.defaultAbiCoder().encode(["address", ITEM_TUPLE], [registry, encoded]).slice(2);
+}
+
+const KEY = "0x" + "11".repeat(32);
+const GOOD = { CHAINMAIL_RPC_URL: "http://127.0.0.1:8545", CHAINMAIL_REGISTRY: "0x5fbdb2315678afecb367f032d93f642f64180aa3", CHAINMAIL_SIGNER_KEYS: KEY };
+
+describe("relayer configuration", function () {
+  it("reads a valid environment, with defaults for what is not set", function () {
+    const config = loadConfig({ ...GOOD, CHAINMAIL_BATCH_MAX: "1", CHAINMAIL_SIGNER_KEYS: `${KEY}, 0x${"22".repeat(32)}` });
+    expect(config.registryAddress).to.equal("0x5FbDB2315678afecb367f032d93F642f64180aa3");
+    expect(config.signerKeys).to.have.length(2);
+    expect(config.batchMaxSize).to.equal(1);
+    expect(config.port).to.equal(8080);
+  });
+
+  it("lists every wrong setting, one sentence each, and never echoes a key", function () {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ CHAINMAIL_REGISTRY: "0x12", CHAINMAIL_SIGNER_KEYS: `${KEY},${KEY},0xsecret`, CHAINMAIL_BATCH_WAIT_MS: "-1", CHAINMAIL_GAS_MODE: "cheap", CHAINMAIL_RATE_AUTHOR_PER_S: "1.5" });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).to.be.instanceOf(ConfigError);
+    const problems = error!.problems;
+    expect(problems).to.include("CHAINMAIL_RPC_URL is not set; it must be the chain's JSON-RPC URL, such as http://127.0.0.1:8545.");
+    expect(problems.some((p) => p.startsWith('CHAINMAIL_REGISTRY is "0x12"'))).to.equal(true);
+    expect(problems).to.include("CHAINMAIL_SIGNER_KEYS entry 3 is not a 0x-prefixed 32-byte hex private key.");
+    expect(problems.some((p) => p.startsWith("CHAINMAIL_SIGNER_KEYS lists the same key twice"))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('CHAINMAIL_BATCH_WAIT_MS is "-1"'))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('CHAINMAIL_GAS_MODE is "cheap"'))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('CHAINMAIL_RATE_AUTHOR_PER_S is "1.5"'))).to.equal(true);
+    for (const p of problems) expect(p).to.match(/\.$/);
+    expect(error!.message).not.to.contain("secret");
+    expect(error!.message).not.to.contain(KEY.slice(2));
+  });
+});
+
+describe("rate limiter (token bucket)", function () {
+  it("allows the burst, then asks to wait, and refills with time", function () {
+    const limiter = new RateLimiter(2, 3);
+    const t = 1_000_000;
+    expect([limiter.take("a", t), limiter.take("a", t), limiter.take("a", t)]).to.deep.equal([0, 0, 0]);
+    expect(limiter.take("a", t)).to.equal(1);
+    expect(limiter.take("b", t)).to.equal(0, "keys are independent");
+    expect(limiter.take("a", t + 500)).to.equal(0, "half a second refills one token at 2/s");
+    expect(new RateLimiter(0, 1).take("x")).to.equal(0, "0 per second switches limiting off");
+  });
+});
+
+describe("hand-made encodings equal ethers'", function () {
+  it("postBatch calldata", function () {
+    for (const count of [0, 1, 3, 17]) {
+      const messages = Array.from({ length: count }, (_, i) => ({
+        channel: hexlify(randomBytes(32)),
+        author: Wallet.createRandom().address,
+        body: hexlify(randomBytes((i * 53) % 300)),
+        contentType: i % 256,
+        timestamp: BigInt(i) * 99_991n,
+        replyTo: BigInt(i),
+        nonce: i % 2 ? randomNonce() : (1n << 256n) - 1n,
+        signature: hexlify(randomBytes(i % 4 === 0 ? 65 : 64 + i)),
+      }));
+      const ours = "0x" + encodePostBatch(messages).toString("hex");
+      expect(ours).to.equal(registryInterface.encodeFunctionData("postBatch", [messages.map(toCallArgument)]));
+    }
+  });
+
+  it("signed transactions (EIP-1559 and legacy EIP-155), byte for byte, with the right hash", async function () {
+    const wallet = Wallet.createRandom();
+    for (let i = 0; i < 12; i++) {
+      const data = randomBytes(i === 0 ? 0 : i * 997);
+      const to = Wallet.createRandom().address;
+      const fees = i % 2
+        ? ({ type: 2, maxFeePerGas: BigInt(i) * 1_000_000_007n, maxPriorityFeePerGas: BigInt(i % 3) } as const)
+        : ({ type: 0, gasPrice: i % 4 === 0 ? 0n : BigInt(i) * 123_456_789n } as const);
+      const fields = { chainId: i % 3 === 0 ? 31337n : 1_000_000_007n, nonce: i * 1000, gasLimit: BigInt(21_000 + i * 1_000_003), to, data, fees };
+      const ours = signRawTransaction(wallet.signingKey, fields);
+      const theirs = await wallet.signTransaction({ ...fields, data: hexlify(data), ...fees });
+      expect(ours.raw).to.equal(theirs);
+      expect(ours.hash).to.equal(Transaction.from(theirs).hash);
+      expect(ours.hash).to.equal(keccak256(theirs));
+    }
+  });
+});
+
+describe("fast digest and probe bytecode", function () {
+  it("messageDigester equals digestOf for random messages", function () {
+    const registry = { chainId: 31337n, address: Wallet.createRandom().address };
+    const digest = messageDigester(registry);
+    for (let i = 0; i < 200; i++) {
+      const message = {
+        channel: hexlify(randomBytes(32)),
+        author: Wallet.createRandom().address,
+        body: hexlify(randomBytes(i % 7 === 0 ? 0 : (i * 37) % 600)),
+        contentType: i % 256,
+        timestamp: BigInt(i) * 1_000_003n,
+        replyTo: i % 3 === 0 ? 0n : (1n << 64n) - 1n - BigInt(i),
+        nonce: i % 2 === 0 ? randomNonce() : (1n << 256n) - 1n - BigInt(i),
+      };
+      expect(digest(message)).to.equal(digestOf(registry, message));
+    }
+  });
+
+  it("the probe bytecode the relayer runs is what Hardhat compiled from MessageProbe.sol", function () {
+    const artifact = path.join(REPO_ROOT, "artifacts/contracts/probe/MessageProbe.sol/MessageProbe.json");
+    expect(MESSAGE_PROBE_BYTECODE).to.equal(JSON.parse(readFileSync(artifact, "utf8")).bytecode);
+  });
+
+  it("the probe's hand-made argument encoding equals the generic ABI encoding", async function () {
+    const author = Wallet.createRandom();
+    const items = [];
+    for (let i = 0; i < 20; i++) {
+      const digest = hexlify(randomBytes(32));
+      items.push({ digest, signature: author.signingKey.sign(digest).serialized, author: author.address, nonce: i % 2 ? randomNonce() : BigInt(i), channel: hexlify(randomBytes(32)) });
+    }
+    expect(encodeArguments(author.address, items)).to.equal(encodeArgumentsReference(author.address, items));
+    expect(encodeArguments(author.address, [])).to.equal(encodeArgumentsReference(author.address, []));
+  });
+
+  it("the per-message gas bound grows with the body", function () {
+    const base = { channel: "0x" + "00".repeat(32), author: Wallet.createRandom().address, contentType: 1, timestamp: 0n, replyTo: 0n, nonce: 0n, signature: "0x" };
+    expect(messageGasBound({ ...base, body: "0x" + "ab".repeat(4096) })).to.be.greaterThan(messageGasBound({ ...base, body: "0xab" }));
+  });
+});
