@@ -5,7 +5,7 @@ import type { RelayerConfig } from "./config.js";
 import type { RelayerMetrics } from "./metrics.js";
 import type { Outcome, OutcomeIndex } from "./outcomes.js";
 import type { RateLimiter } from "./rate-limit.js";
-import type { MessageStatus } from "@chainmail/protocol";
+import type { ConfirmedOutcome, PendingOutcome, RejectedOutcome } from "@chainmail/protocol";
 import type { Submitter } from "./submitter/index.js";
 
 export interface Services {
@@ -27,7 +27,7 @@ export const PENDING_NOTE =
   "Accepted for posting: a promise to try, not a record. Only a confirmed status (or the chain itself) says the message is on-chain; until then keep the signed message and send it again if the status becomes unknown.";
 
 /** An outcome as JSON (bigints as decimal strings). */
-export function outcomeJson(outcome: Outcome): MessageStatus {
+export function outcomeJson(outcome: Outcome): ConfirmedOutcome | RejectedOutcome {
   if (outcome.status === "confirmed") {
     return {
       status: "confirmed",
@@ -52,6 +52,6 @@ export function outcomeJson(outcome: Outcome): MessageStatus {
   };
 }
 
-export function pendingJson(digest: string): MessageStatus {
+export function pendingJson(digest: string): PendingOutcome {
   return { status: "pending", digest, statusUrl: statusUrl(digest), note: PENDING_NOTE };
 }

@@ -8,55 +8,35 @@
  * relayer answers a known message with its first outcome. So the retry loop here is
  * what turns "at most once" into "exactly once".
  */
+import type { Static, TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import type { Signer } from "ethers";
 import {
   bodyFromText,
   channelId,
+  ChannelList,
+  ChannelMessages,
+  ConfirmedOutcome,
   contentTypeCode,
+  ErrorReply,
+  Info,
+  PendingOutcome,
   randomNonce,
+  RejectedOutcome,
   signMessage,
+  type Channel,
+  type PostedMessageJson,
   type RegistryLocation,
   type SignedMessage,
+  type SignedMessageJson,
 } from "@chainmail/protocol";
 
-export interface RelayerInfo {
-  chainId: string;
-  registry: string;
-  deploymentBlock: number;
-  limits: { maxBodyBytes: number; maxAge: number; maxFutureSkew: number };
-  batch: { maxSize: number; maxWaitMs: number };
-  signers: string[];
-}
-
-export interface ConfirmedResult {
-  status: "confirmed";
-  digest: string;
-  channel: string;
-  seq: string;
-  head: string;
-  transactionHash: string;
-  blockNumber: number;
-  logIndex: number;
-}
-
-export interface RejectedResult {
-  status: "rejected";
-  digest: string;
-  /** Machine-readable reason: an on-chain reason name or a pre-check code. */
-  code: string;
-  message: string;
-  reasonCode?: number;
-  httpStatus: number;
-  transactionHash?: string;
-  blockNumber?: number;
-}
-
-export interface PendingResult {
-  status: "pending";
-  digest: string;
-  statusUrl: string;
-}
-
+/** GET /v1/info's answer: the chain and registry to sign for. */
+export type RelayerInfo = Info;
+export type ConfirmedResult = ConfirmedOutcome;
+export type PendingResult = PendingOutcome;
+/** A rejection, on-chain or by a pre-check, with the HTTP status it came with. */
+export type RejectedResult = RejectedOutcome & { httpStatus: number };
 export type PostResult = ConfirmedResult | RejectedResult | PendingResult;
 
 export interface RetryOptions {
@@ -123,18 +103,37 @@ function baseUrl(url: string): string {
 async function readJson(response: Response): Promise<Record<string, unknown>> {
   const text = await response.text();
   try {
-    return JSON.parse(text) as Record<string, unknown>;
+    const json: unknown = JSON.parse(text);
+    if (typeof json === "object" && json !== null && !Array.isArray(json)) return json as Record<string, unknown>;
   } catch {
-    return { code: "BadResponse", message: `The relayer answered ${response.status} with a body that is not JSON.` };
+    // answered below, as for any body that is not a JSON object
   }
+  return { code: "BadResponse", message: `The relayer answered ${response.status} with a body that is not a JSON object.` };
+}
+
+/**
+ * The answer as the API's schema declares it, or a RelayerError: a relayer that answers
+ * outside its own schema (a bug, a proxy, a hostile server) is never taken at its word.
+ */
+function answerOf<T extends TSchema>(schema: T, json: Record<string, unknown>, response: Response): Static<T> {
+  if (Value.Check(schema, json)) return json;
+  const problem = Value.Errors(schema, json).First();
+  const where = problem ? ` (${problem.path || "/"}: ${problem.message})` : "";
+  throw new RelayerError(response.status, "BadResponse", `The relayer's answer does not match the API${where}.`);
+}
+
+/** The error a non-2xx answer carries. */
+function errorOf(json: Record<string, unknown>, response: Response): RelayerError {
+  const reply = Value.Check(ErrorReply, json) ? json : { code: "BadResponse", message: `The relayer answered ${response.status}.` };
+  return new RelayerError(response.status, reply.code, reply.message);
 }
 
 /** GET /v1/info: the chain and registry to sign for. */
 export async function getInfo(relayerUrl: string): Promise<RelayerInfo> {
   const response = await fetch(`${baseUrl(relayerUrl)}/v1/info`);
   const json = await readJson(response);
-  if (!response.ok) throw new RelayerError(response.status, String(json.code), String(json.message));
-  return json as unknown as RelayerInfo;
+  if (!response.ok) throw errorOf(json, response);
+  return answerOf(Info, json, response);
 }
 
 export function locationOf(info: RelayerInfo): RegistryLocation {
@@ -142,7 +141,7 @@ export function locationOf(info: RelayerInfo): RegistryLocation {
 }
 
 /** The JSON body POST /v1/messages takes. */
-export function signedMessageJson(m: SignedMessage): Record<string, unknown> {
+export function signedMessageJson(m: SignedMessage): SignedMessageJson {
   return {
     channel: m.channel,
     author: m.author,
@@ -244,10 +243,10 @@ export async function submitSigned(relayerUrl: string, signed: SignedMessage, op
     const json = await readJson(response);
     if (typeof json.digest === "string") digest = json.digest;
     const status = json.status;
-    if (status === "confirmed") return json as unknown as ConfirmedResult;
-    if (status === "rejected") return { ...(json as unknown as RejectedResult), httpStatus: response.status };
+    if (status === "confirmed") return answerOf(ConfirmedOutcome, json, response);
+    if (status === "rejected") return { ...answerOf(RejectedOutcome, json, response), httpStatus: response.status };
     if (status === "pending") {
-      if (!wait) return json as unknown as PendingResult;
+      if (!wait) return answerOf(PendingOutcome, json, response);
       // Accepted but not settled yet: follow the status, not re-post (cheaper).
       needPost = false;
       await pause("the message is still pending");
@@ -262,17 +261,13 @@ export async function submitSigned(relayerUrl: string, signed: SignedMessage, op
     if (response.status === 429 || response.status >= 500) {
       needPost = true;
       const retryAfter = Number(response.headers.get("retry-after") ?? "NaN");
-      await pause(`${response.status} ${String(json.code)}: ${String(json.message)}`, Number.isFinite(retryAfter) ? retryAfter : undefined);
+      const error = errorOf(json, response);
+      await pause(`${response.status} ${error.code}: ${error.message}`, Number.isFinite(retryAfter) ? retryAfter : undefined);
       continue;
     }
     // Any other 4xx: a pre-check refused the message; sending it again cannot help.
-    return {
-      status: "rejected",
-      digest,
-      code: String(json.code ?? "Unknown"),
-      message: String(json.message ?? `The relayer answered ${response.status}.`),
-      httpStatus: response.status,
-    };
+    const error = errorOf(json, response);
+    return { status: "rejected", digest, code: error.code, message: error.message, httpStatus: response.status };
   }
 }
 
@@ -281,55 +276,27 @@ export async function getMessageStatus(relayerUrl: string, digest: string): Prom
   const response = await fetch(`${baseUrl(relayerUrl)}/v1/messages/${digest}`);
   const json = await readJson(response);
   if (response.status === 404) return undefined;
-  if (!response.ok && json.status !== "rejected") throw new RelayerError(response.status, String(json.code), String(json.message));
-  return json as unknown as PostResult;
+  if (json.status === "rejected") return { ...answerOf(RejectedOutcome, json, response), httpStatus: response.status };
+  if (!response.ok) throw errorOf(json, response);
+  if (json.status === "pending") return answerOf(PendingOutcome, json, response);
+  return answerOf(ConfirmedOutcome, json, response);
 }
 
-export interface ChannelMessage {
-  seq: string;
-  digest: string;
-  channel: string;
-  author: string;
-  body: string;
-  text?: string;
-  contentType: number;
-  contentTypeName: string;
-  timestamp: string;
-  replyTo: string;
-  nonce: string;
-  head: string;
-  signature: string;
-  blockNumber: number;
-  transactionHash: string;
-  logIndex: number;
-}
-
-export interface ChannelPage {
-  channel: string;
-  seq: string;
-  messages: ChannelMessage[];
-  nextFromSeq: number | null;
-}
+export type ChannelMessage = PostedMessageJson;
+export type ChannelPage = ChannelMessages;
+export type ChannelSummary = Channel;
 
 /** One page of a channel's messages (name or id). */
 export async function listChannel(relayerUrl: string, channel: string, { fromSeq = 1, limit = 50 }: { fromSeq?: number; limit?: number } = {}): Promise<ChannelPage> {
   const response = await fetch(`${baseUrl(relayerUrl)}/v1/channels/${channelId(channel)}/messages?fromSeq=${fromSeq}&limit=${limit}`);
   const json = await readJson(response);
-  if (!response.ok) throw new RelayerError(response.status, String(json.code), String(json.message));
-  return json as unknown as ChannelPage;
-}
-
-export interface ChannelSummary {
-  id: string;
-  name: string;
-  open: boolean;
-  seq: string;
-  head: string;
+  if (!response.ok) throw errorOf(json, response);
+  return answerOf(ChannelMessages, json, response);
 }
 
 export async function listChannels(relayerUrl: string): Promise<ChannelSummary[]> {
   const response = await fetch(`${baseUrl(relayerUrl)}/v1/channels`);
   const json = await readJson(response);
-  if (!response.ok) throw new RelayerError(response.status, String(json.code), String(json.message));
-  return (json as { channels: ChannelSummary[] }).channels;
+  if (!response.ok) throw errorOf(json, response);
+  return answerOf(ChannelList, json, response).channels;
 }

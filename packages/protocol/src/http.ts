@@ -53,6 +53,41 @@ export const MessageStatus = Type.Object(
 );
 export type MessageStatus = Static<typeof MessageStatus>;
 
+/**
+ * The three outcomes a client can be given for one message, as a client reads them:
+ * the same fields as MessageStatus, with what each status guarantees made required.
+ * (The relayer serializes with the flat MessageStatus; clients check answers with these.)
+ */
+export const PendingOutcome = Type.Object({ status: Type.Literal("pending"), digest: Bytes32, statusUrl: Type.String(), note: Type.Optional(Type.String()) });
+export type PendingOutcome = Static<typeof PendingOutcome>;
+
+export const ConfirmedOutcome = Type.Object({
+  status: Type.Literal("confirmed"),
+  digest: Bytes32,
+  channel: Bytes32,
+  seq: Uint64,
+  head: Bytes32,
+  transactionHash: Bytes32,
+  blockNumber: Type.Integer(),
+  logIndex: Type.Integer(),
+});
+export type ConfirmedOutcome = Static<typeof ConfirmedOutcome>;
+
+export const RejectedOutcome = Type.Object({
+  status: Type.Literal("rejected"),
+  digest: Bytes32,
+  channel: Type.Optional(Bytes32),
+  code: Type.String(),
+  message: Type.String(),
+  reasonCode: Type.Optional(Type.Integer()),
+  transactionHash: Type.Optional(Bytes32),
+  blockNumber: Type.Optional(Type.Integer()),
+});
+export type RejectedOutcome = Static<typeof RejectedOutcome>;
+
+export const MessageOutcome = Type.Union([PendingOutcome, ConfirmedOutcome, RejectedOutcome]);
+export type MessageOutcome = Static<typeof MessageOutcome>;
+
 /** 422: refused by a pre-check ({code, message}) or rejected on-chain (also status "rejected", reasonCode, transaction). */
 export const RejectionReply = Type.Object({
   code: Type.String({ description: "machine-readable reason (the registry's reason name for on-chain checks)" }),
@@ -98,7 +133,10 @@ export const Channel = Type.Object({
   head: Bytes32,
 });
 
+export type Channel = Static<typeof Channel>;
+
 export const ChannelList = Type.Object({ channels: Type.Array(Channel) });
+export type ChannelList = Static<typeof ChannelList>;
 
 export const PostedMessageJson = Type.Object({
   seq: Uint64,
@@ -126,6 +164,7 @@ export const ChannelMessages = Type.Object({
   messages: Type.Array(PostedMessageJson),
   nextFromSeq: Type.Union([Type.Integer(), Type.Null()], { description: "where the next page starts, null when this page reached the channel's last message" }),
 });
+export type ChannelMessages = Static<typeof ChannelMessages>;
 
 export const Info = Type.Object({
   chainId: Type.String(),

@@ -1,0 +1,93 @@
+/**
+ * The SDK against a relayer that answers outside the API (a bug, a proxy, a hostile
+ * server): such answers become a RelayerError, never a result the caller trusts. The
+ * answers of the real relayer are checked by the relayer's own end-to-end tests, which
+ * go through this SDK.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { expect } from "chai";
+import { Wallet } from "ethers";
+import { bodyFromText, channelId, randomNonce, signMessage } from "@chainmail/protocol";
+import { getInfo, listChannel, RelayerError, submitSigned } from "../src/index.js";
+
+type Answer = { status: number; body: unknown };
+
+async function fakeRelayer(answer: (path: string) => Answer): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const { status, body } = answer(req.url ?? "/");
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(typeof body === "string" ? body : JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+const INFO = {
+  chainId: "31337",
+  registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+  deploymentBlock: 1,
+  limits: { maxBodyBytes: 4096, maxAge: 3600, maxFutureSkew: 300 },
+  batch: { maxSize: 100, maxWaitMs: 20 },
+  signers: ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"],
+};
+
+async function errorOf(promise: Promise<unknown>): Promise<RelayerError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(RelayerError);
+    return error as RelayerError;
+  }
+  throw new Error("expected a RelayerError, got a result");
+}
+
+describe("client SDK: answers are checked against the API's schemas", function () {
+  const servers: Server[] = [];
+  after(() => servers.forEach((s) => s.close()));
+  const start = async (answer: (path: string) => Answer) => {
+    const relayer = await fakeRelayer(answer);
+    servers.push(relayer.server);
+    return relayer.url;
+  };
+
+  it("takes an /v1/info answer that matches the schema", async function () {
+    const url = await start(() => ({ status: 200, body: INFO }));
+    expect(await getInfo(url)).to.deep.equal(INFO);
+  });
+
+  it("refuses an /v1/info answer with a field of the wrong type or missing", async function () {
+    for (const body of [{ ...INFO, registry: "not an address" }, { ...INFO, limits: undefined }, [INFO], "null"]) {
+      const url = await start(() => ({ status: 200, body }));
+      expect((await errorOf(getInfo(url))).code).to.equal("BadResponse");
+    }
+  });
+
+  it("refuses a 'confirmed' answer that lacks what confirmation means (seq, head, transaction)", async function () {
+    const author = Wallet.createRandom();
+    const signed = await signMessage(author, { chainId: 31337n, address: INFO.registry }, {
+      channel: channelId("general"),
+      author: author.address,
+      body: bodyFromText("hi"),
+      contentType: 1,
+      timestamp: BigInt(Math.floor(Date.now() / 1000)),
+      replyTo: 0n,
+      nonce: randomNonce(),
+    });
+    const url = await start(() => ({ status: 200, body: { status: "confirmed", digest: "0x" + "11".repeat(32) } }));
+    const error = await errorOf(submitSigned(url, signed, { retry: { timeoutMs: 1_000 } }));
+    expect(error.code).to.equal("BadResponse");
+    expect(error.message).to.match(/does not match the API/);
+  });
+
+  it("carries the relayer's error code and sentence, and names a malformed error body", async function () {
+    const url = await start(() => ({ status: 404, body: { code: "UnknownChannel", message: "No channel." } }));
+    const error = await errorOf(listChannel(url, "general"));
+    expect([error.httpStatus, error.code, error.message]).to.deep.equal([404, "UnknownChannel", "No channel."]);
+    const garbled = await start(() => ({ status: 404, body: "<html>not found</html>" }));
+    expect((await errorOf(listChannel(garbled, "general"))).code).to.equal("BadResponse");
+  });
+});
