@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig } from "hardhat/config";
-import { chainmailTasks } from "./tasks/index.js";
+import chainmailPlugin from "./tasks/index.js";
 
 // No compiler downloads on these machines: compile with the soljson.js that the npm
 // package `solc` ships. Hardhat does not read its version from the file, so take it
@@ -10,8 +10,7 @@ const require = createRequire(import.meta.url);
 const solcVersion: string = require("solc/package.json").version;
 
 export default defineConfig({
-  plugins: [hardhatToolboxMochaEthers],
-  tasks: chainmailTasks,
+  plugins: [hardhatToolboxMochaEthers, chainmailPlugin],
   typechain: { outDir: "typechain-types" },
   // Tests point Ignition's deployment records at a scratch folder so they never touch a
   // developer's own records under ignition/deployments.

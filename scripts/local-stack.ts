@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   // cacheTimeout -1: back-to-back transactions must not see a cached pending nonce.
   const provider = new JsonRpcProvider(rpcUrl, network, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 250 });
 
-  // 2. registry, through Ignition so that `npx hardhat <task> --network localhost` finds it
+  // 2. registry, through Ignition so that `npx hardhat chainmail <task> --network localhost` finds it
   step("Deploying MessageRegistry (Ignition module)");
   // On another chain only the deployer's key is known to hold gas: it also administers the
   // demo channel and pays for the relayer's batches unless CHAINMAIL_SIGNER_KEYS says otherwise.
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     CHAINMAIL_RPC_URL: rpcUrl,
     CHAINMAIL_DEPLOYER_KEY: deployerKey,
   };
-  const deployOut = execFileSync(path.join(BIN, "hardhat"), ["deploy", "--network", externalRpc ? "custom" : "localhost"], {
+  const deployOut = execFileSync(path.join(BIN, "hardhat"), ["chainmail", "deploy", "--network", externalRpc ? "custom" : "localhost"], {
     cwd: ROOT,
     env: deployEnv,
     encoding: "utf8",
@@ -222,7 +222,7 @@ Audit the record from the chain${brokers ? " and Kafka" : ""}:
   npx chainmail audit --rpc ${rpcUrl} --registry ${address}${brokers ? brokerArg : ""}
 
 Contract tasks find this registry by themselves:
-  ${externalRpc ? `CHAINMAIL_RPC_URL=${rpcUrl} CHAINMAIL_DEPLOYER_KEY=... npx hardhat messages ${DEMO_CHANNEL} --network custom` : `npx hardhat messages ${DEMO_CHANNEL} --network localhost`}
+  ${externalRpc ? `CHAINMAIL_RPC_URL=${rpcUrl} CHAINMAIL_DEPLOYER_KEY=... npx hardhat chainmail messages ${DEMO_CHANNEL} --network custom` : `npx hardhat chainmail messages ${DEMO_CHANNEL} --network localhost`}
 `);
 }
 

@@ -1,7 +1,10 @@
 /**
- * `hardhat audit`: the same audit as `chainmail audit`, on the network chosen with
- * --network. Exit status 0 clean, 1 discrepancies found, 2 wrong input or the audit could
- * not run (each with one sentence).
+ * `hardhat chainmail audit`: the same audit as the standalone `chainmail audit`, on the
+ * network chosen with --network. Exit status 0 clean, 1 discrepancies found, 2 wrong input
+ * or the audit could not run (each with one sentence).
+ *
+ * Unlike the other tasks, wrong input here is not thrown as a plugin error: Hardhat exits
+ * 1 for any thrown error, and 1 means "discrepancies found" to the scripts that run audits.
  */
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { isAddress } from "ethers";

@@ -7,7 +7,6 @@ import {
   existingChannel,
   printTable,
   UserError,
-  withUserErrors,
 } from "./support.js";
 
 interface ChannelArgs {
@@ -15,37 +14,37 @@ interface ChannelArgs {
   registry: string;
 }
 
-export const create = withUserErrors(async (args: ChannelArgs & { admin: string }, hre: HardhatRuntimeEnvironment) => {
+export async function create(args: ChannelArgs & { admin: string }, hre: HardhatRuntimeEnvironment): Promise<void> {
   const { registry, signer } = await connectRegistry(hre, args.registry);
   let id: string;
   try {
     id = channelId(args.name);
   } catch (error) {
-    throw new UserError((error as Error).message);
+    throw new UserError((error as Error).message, error as Error);
   }
   const admin = args.admin ? checkedAddress(args.admin, "admin") : await signer.getAddress();
   if ((await registry.channelInfo(id)).exists) throw new UserError(`Channel "${args.name}" already exists.`);
   await (await registry.createChannel(id, admin)).wait();
   console.log(`Channel "${args.name}" created (id ${id}), administered by ${admin}.`);
-});
+}
 
-export const close = withUserErrors(async (args: ChannelArgs, hre: HardhatRuntimeEnvironment) => {
+export async function close(args: ChannelArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
   const { registry } = await connectRegistry(hre, args.registry);
   const id = await existingChannel(registry, args.name);
   if (!(await registry.channelInfo(id)).open) throw new UserError(`Channel "${args.name}" is already closed.`);
   await (await registry.closeChannel(id)).wait();
   console.log(`Channel "${args.name}" closed: it accepts no more messages.`);
-});
+}
 
-export const reopen = withUserErrors(async (args: ChannelArgs, hre: HardhatRuntimeEnvironment) => {
+export async function reopen(args: ChannelArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
   const { registry } = await connectRegistry(hre, args.registry);
   const id = await existingChannel(registry, args.name);
   if ((await registry.channelInfo(id)).open) throw new UserError(`Channel "${args.name}" is already open.`);
   await (await registry.reopenChannel(id)).wait();
   console.log(`Channel "${args.name}" reopened.`);
-});
+}
 
-export const list = withUserErrors(async (args: { json: boolean; registry: string }, hre: HardhatRuntimeEnvironment) => {
+export async function list(args: { json: boolean; registry: string }, hre: HardhatRuntimeEnvironment): Promise<void> {
   const { registry } = await connectRegistry(hre, args.registry);
   const ids = await registry.channels();
   const rows = [];
@@ -61,6 +60,6 @@ export const list = withUserErrors(async (args: { json: boolean; registry: strin
     });
   }
   if (args.json) console.log(JSON.stringify(rows, null, 2));
-  else if (rows.length === 0) console.log('No channels yet. Create one with "npx hardhat channel create NAME".');
+  else if (rows.length === 0) console.log('No channels yet. Create one with "npx hardhat chainmail channel create NAME".');
   else printTable(rows.map(({ name, state, seq, head }) => ({ name, state, seq, head })));
-});
+}

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import MessageRegistryModule from "../ignition/modules/MessageRegistry.js";
-import { deployedAddressesFile, IGNITION_FUTURE_ID, UserError, withUserErrors } from "./support.js";
+import { deployedAddressesFile, IGNITION_FUTURE_ID, UserError } from "./support.js";
 
 interface DeployArgs {
   maxBodyBytes: number;
@@ -14,7 +14,7 @@ interface DeployArgs {
 // is a leftover from an earlier run, not a deployment to keep.
 const DEV_CHAIN_IDS = new Set([31337n, 1337n]);
 
-export default withUserErrors(async (args: DeployArgs, hre: HardhatRuntimeEnvironment) => {
+export default async function deployRegistry(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
   if (args.maxBodyBytes <= 0 || args.maxAge <= 0 || args.maxFutureSkew < 0) {
     throw new UserError("--max-body-bytes and --max-age must be positive and --max-future-skew not negative.");
   }
@@ -34,5 +34,5 @@ export default withUserErrors(async (args: DeployArgs, hre: HardhatRuntimeEnviro
   });
   const address = await registry.getAddress();
   console.log(`MessageRegistry deployed at ${address} on chain ${chainId} (network "${connection.networkName}").`);
-  console.log(`Next: npx hardhat channel create general --network ${connection.networkName}`);
-});
+  console.log(`Next: npx hardhat chainmail channel create general --network ${connection.networkName}`);
+}

@@ -1,9 +1,13 @@
 /**
- * ChainMail's Hardhat tasks for contract developers. Each action lives in its own
+ * ChainMail's Hardhat tasks for contract developers, as a project-local plugin. Every
+ * task lives under `chainmail` (`npx hardhat chainmail channel create ...`) so that no
+ * other plugin's `deploy` or `audit` can clash with ours. Each action lives in its own
  * module and is loaded only when its task runs.
  */
 import { ArgumentType } from "hardhat/types/arguments";
 import { emptyTask, task } from "hardhat/config";
+import { definePlugin } from "hardhat/plugins";
+import { PLUGIN_ID } from "./plugin-id.js";
 
 const registryOption = {
   name: "registry" as const,
@@ -11,8 +15,10 @@ const registryOption = {
   defaultValue: "",
 };
 
-export const chainmailTasks = [
-  task("deploy", "Deploy the MessageRegistry with Ignition; other tasks then find it by chain")
+const chainmailTasks = [
+  emptyTask("chainmail", "ChainMail: deploy the registry, manage channels and members, post, read and audit messages").build(),
+
+  task(["chainmail", "deploy"], "Deploy the MessageRegistry with Ignition; other tasks then find it by chain")
     .addOption({ name: "maxBodyBytes", description: "Longest body in bytes", type: ArgumentType.INT, defaultValue: 4096 })
     .addOption({ name: "maxAge", description: "Oldest a message may be, in seconds", type: ArgumentType.INT, defaultValue: 3600 })
     .addOption({
@@ -24,50 +30,50 @@ export const chainmailTasks = [
     .setAction(() => import("./deploy.js"))
     .build(),
 
-  emptyTask("channel", "Create, close, reopen and list channels").build(),
-  task(["channel", "create"], "Create a channel (registry admin)")
+  emptyTask(["chainmail", "channel"], "Create, close, reopen and list channels").build(),
+  task(["chainmail", "channel", "create"], "Create a channel (registry admin)")
     .addPositionalArgument({ name: "name", description: "Channel name, up to 31 bytes" })
     .addOption({ name: "admin", description: "Channel admin address (default: the first account)", defaultValue: "" })
     .addOption(registryOption)
     .setAction(async () => ({ default: (await import("./channel.js")).create }))
     .build(),
-  task(["channel", "close"], "Close a channel to new messages")
+  task(["chainmail", "channel", "close"], "Close a channel to new messages")
     .addPositionalArgument({ name: "name", description: "Channel name" })
     .addOption(registryOption)
     .setAction(async () => ({ default: (await import("./channel.js")).close }))
     .build(),
-  task(["channel", "reopen"], "Reopen a closed channel")
+  task(["chainmail", "channel", "reopen"], "Reopen a closed channel")
     .addPositionalArgument({ name: "name", description: "Channel name" })
     .addOption(registryOption)
     .setAction(async () => ({ default: (await import("./channel.js")).reopen }))
     .build(),
-  task(["channel", "list"], "List channels with their state, last seq and head")
+  task(["chainmail", "channel", "list"], "List channels with their state, last seq and head")
     .addFlag({ name: "json", description: "Print JSON" })
     .addOption(registryOption)
     .setAction(async () => ({ default: (await import("./channel.js")).list }))
     .build(),
 
-  emptyTask("member", "Add, remove and list channel members").build(),
-  task(["member", "add"], "Add a member to a channel (channel admin)")
+  emptyTask(["chainmail", "member"], "Add, remove and list channel members").build(),
+  task(["chainmail", "member", "add"], "Add a member to a channel (channel admin)")
     .addPositionalArgument({ name: "channel", description: "Channel name" })
     .addPositionalArgument({ name: "address", description: "Member address" })
     .addOption(registryOption)
     .setAction(async () => ({ default: (await import("./member.js")).add }))
     .build(),
-  task(["member", "remove"], "Remove a member from a channel (channel admin)")
+  task(["chainmail", "member", "remove"], "Remove a member from a channel (channel admin)")
     .addPositionalArgument({ name: "channel", description: "Channel name" })
     .addPositionalArgument({ name: "address", description: "Member address" })
     .addOption(registryOption)
     .setAction(async () => ({ default: (await import("./member.js")).remove }))
     .build(),
-  task(["member", "list"], "List a channel's current members, from the role events")
+  task(["chainmail", "member", "list"], "List a channel's current members, from the role events")
     .addPositionalArgument({ name: "channel", description: "Channel name" })
     .addFlag({ name: "json", description: "Print JSON" })
     .addOption(registryOption)
     .setAction(async () => ({ default: (await import("./member.js")).list }))
     .build(),
 
-  task("post", "Sign a message with a local key and post it directly to the registry")
+  task(["chainmail", "post"], "Sign a message with a local key and post it directly to the registry")
     .addPositionalArgument({ name: "channel", description: "Channel name" })
     .addPositionalArgument({ name: "text", description: "Message text" })
     .addOption({ name: "keyFile", description: "File holding the author's private key (default: CHAINMAIL_KEY)", defaultValue: "" })
@@ -78,14 +84,14 @@ export const chainmailTasks = [
     .setAction(() => import("./post.js"))
     .build(),
 
-  task("messages", "List a channel's messages from the MessagePosted events")
+  task(["chainmail", "messages"], "List a channel's messages from the MessagePosted events")
     .addPositionalArgument({ name: "channel", description: "Channel name" })
     .addFlag({ name: "json", description: "Print JSON" })
     .addOption(registryOption)
     .setAction(() => import("./messages.js"))
     .build(),
 
-  task("audit", "Verify the whole record from contract events (and optionally Kafka); exit 0 clean, 1 discrepancies, 2 wrong input")
+  task(["chainmail", "audit"], "Verify the whole record from contract events (and optionally Kafka); exit 0 clean, 1 discrepancies, 2 wrong input")
     .addOption(registryOption)
     .addOption({ name: "channels", description: "Comma-separated channel names to audit (default: all)", defaultValue: "" })
     .addOption({ name: "brokers", description: "Also compare with Kafka at these brokers (HOST:PORT,...; default KAFKA_BROKERS when --topic is given)", defaultValue: "" })
@@ -101,3 +107,10 @@ export const chainmailTasks = [
     .setAction(() => import("./audit.js"))
     .build(),
 ];
+
+export default definePlugin({
+  id: PLUGIN_ID,
+  // Lives in this repository, not in an npm package: nothing for Hardhat to check.
+  npmPackage: null,
+  tasks: chainmailTasks,
+});

@@ -6,7 +6,7 @@ import {
   decodeMessagePosted,
   MESSAGE_POSTED_TOPIC,
 } from "@chainmail/protocol";
-import { connectRegistry, existingChannel, printTable, withUserErrors } from "./support.js";
+import { connectRegistry, existingChannel, printTable } from "./support.js";
 
 interface MessagesArgs {
   channel: string;
@@ -15,7 +15,7 @@ interface MessagesArgs {
 }
 
 /** A channel's messages, read back from the MessagePosted events alone. */
-export default withUserErrors(async (args: MessagesArgs, hre: HardhatRuntimeEnvironment) => {
+export default async function listMessages(args: MessagesArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
   const { registry, address, chainId, connection } = await connectRegistry(hre, args.registry);
   const id = await existingChannel(registry, args.channel);
   const logs = await connection.ethers.provider.getLogs({
@@ -66,4 +66,4 @@ export default withUserErrors(async (args: MessagesArgs, hre: HardhatRuntimeEnvi
       };
     }),
   );
-});
+}

@@ -12,7 +12,7 @@ import {
   signMessage,
   toCallArgument,
 } from "@chainmail/protocol";
-import { authorKey, connectRegistry, existingChannel, UserError, withUserErrors } from "./support.js";
+import { authorKey, connectRegistry, existingChannel, UserError } from "./support.js";
 
 interface PostArgs {
   channel: string;
@@ -30,7 +30,7 @@ function integer(value: string, what: string): bigint {
 }
 
 /** Signs with the author's local key and submits directly with the network's first account. */
-export default withUserErrors(async (args: PostArgs, hre: HardhatRuntimeEnvironment) => {
+export default async function postMessage(args: PostArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
   const author = authorKey(args.keyFile);
   const { registry, address, chainId } = await connectRegistry(hre, args.registry);
   const channel = await existingChannel(registry, args.channel);
@@ -38,7 +38,7 @@ export default withUserErrors(async (args: PostArgs, hre: HardhatRuntimeEnvironm
   try {
     contentType = contentTypeCode(args.contentType);
   } catch (error) {
-    throw new UserError((error as Error).message);
+    throw new UserError((error as Error).message, error as Error);
   }
   const signed = await signMessage(author, { chainId, address }, {
     channel,
@@ -68,7 +68,7 @@ export default withUserErrors(async (args: PostArgs, hre: HardhatRuntimeEnvironm
   console.log(`  digest ${digestOf({ chainId, address }, signed)}`);
   console.log(`  head   ${posted.head}`);
   console.log(`  tx     ${receipt!.hash} (block ${receipt!.blockNumber})`);
-});
+}
 
 function findRevertData(error: unknown): string | undefined {
   for (let e: any = error; e; e = e.cause ?? e.error) {

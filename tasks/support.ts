@@ -1,34 +1,25 @@
 /**
  * What every ChainMail task shares: a connection to the chosen network, the registry
- * found without copying its address by hand, and one-sentence errors instead of stack
- * traces for wrong input.
+ * found without copying its address by hand, and one-sentence plugin errors instead of
+ * stack traces for wrong input.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { isAddress, Wallet, type Signer } from "ethers";
+import { HardhatPluginError } from "hardhat/plugins";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { MessageRegistry__factory, type MessageRegistry } from "../typechain-types/index.js";
 import { channelId } from "@chainmail/protocol";
+import { PLUGIN_ID } from "./plugin-id.js";
 
-/** Wrong input from the person running the task: printed as one sentence. */
-export class UserError extends Error {}
-
-type Action<A> = (args: A, hre: HardhatRuntimeEnvironment) => Promise<void>;
-
-/** Turns UserErrors into a one-line message and a failed exit code. */
-export function withUserErrors<A>(action: Action<A>) {
-  return async (args: A, hre: HardhatRuntimeEnvironment) => {
-    try {
-      await action(args, hre);
-      return { success: true as const, value: undefined };
-    } catch (error) {
-      if (error instanceof UserError) {
-        console.error(`Error: ${error.message}`);
-        return { success: false as const, error };
-      }
-      throw error;
-    }
-  };
+/**
+ * Wrong input from the person running the task. A HardhatPluginError, so Hardhat prints
+ * "Error in community plugin chainmail: <sentence>" and exits 1, without a stack trace.
+ */
+export class UserError extends HardhatPluginError {
+  constructor(message: string, cause?: Error) {
+    super(PLUGIN_ID, message, cause);
+  }
 }
 
 export const IGNITION_FUTURE_ID = "MessageRegistryModule#MessageRegistry";
@@ -55,21 +46,22 @@ export async function connectRegistry(hre: HardhatRuntimeEnvironment, registryOp
   let chainId: bigint;
   try {
     chainId = (await ethers.provider.getNetwork()).chainId;
-  } catch {
+  } catch (error) {
     throw new UserError(
       `Cannot reach the "${connection.networkName}" network. Is the node running (npx hardhat node)?`,
+      error as Error,
     );
   }
   const address = registryOption || process.env.CHAINMAIL_REGISTRY || recordedAddress(hre.config.paths.ignition, chainId);
   if (!address) {
     throw new UserError(
-      `No MessageRegistry is recorded for chain ${chainId}. Run "npx hardhat deploy --network ${connection.networkName}" first, or pass --registry ADDRESS.`,
+      `No MessageRegistry is recorded for chain ${chainId}. Run "npx hardhat chainmail deploy --network ${connection.networkName}" first, or pass --registry ADDRESS.`,
     );
   }
   if (!isAddress(address)) throw new UserError(`"${address}" is not an Ethereum address.`);
   if ((await ethers.provider.getCode(address)) === "0x") {
     throw new UserError(
-      `There is no contract at ${address} on chain ${chainId} (was the node restarted?). Run "npx hardhat deploy --network ${connection.networkName}" again.`,
+      `There is no contract at ${address} on chain ${chainId} (was the node restarted?). Run "npx hardhat chainmail deploy --network ${connection.networkName}" again.`,
     );
   }
   const [signer] = await ethers.getSigners();
@@ -88,10 +80,10 @@ export async function existingChannel(registry: MessageRegistry, name: string): 
   try {
     id = channelId(name);
   } catch (error) {
-    throw new UserError((error as Error).message);
+    throw new UserError((error as Error).message, error as Error);
   }
   const info = await registry.channelInfo(id);
-  if (!info.exists) throw new UserError(`Channel "${name}" does not exist. "npx hardhat channel list" shows the channels.`);
+  if (!info.exists) throw new UserError(`Channel "${name}" does not exist. "npx hardhat chainmail channel list" shows the channels.`);
   return id;
 }
 

@@ -2,7 +2,7 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
 /**
  * Deploys the registry with the deploying account as registry admin. Limits are
- * parameters so that a private network can choose its own (see `hardhat deploy --help`).
+ * parameters so that a private network can choose its own (see `hardhat chainmail deploy --help`).
  */
 export default buildModule("MessageRegistryModule", (m) => {
   const limits = {
