@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `chainmail <command>`: one entry point for every ChainMail command line tool. Each
  * command lives in its own module and exports `run(argv): Promise<number>` (the exit
