@@ -140,6 +140,7 @@ export function synthesize(count: number) {
   for (const channel of channels) {
     for (const k of keys) {
       roles.push({
+        address: location.address,
         topics: [ROLE_GRANTED_TOPIC, memberRoleOf(channel), zeroPadValue(k.address, 32), zeroPadValue(keys[0].address, 32)],
         data: "0x",
         blockNumber: 1,
@@ -168,6 +169,7 @@ export function synthesize(count: number) {
       word(65n) + sig.padEnd(128 + 64, "0");
     const blockNumber = 2 + Math.floor(i / perBlock);
     const position = {
+      address: location.address,
       blockNumber,
       blockHash: "0x" + word(BigInt(blockNumber)),
       transactionHash: "0x" + word(BigInt(blockNumber) + (1n << 200n)),

@@ -13,7 +13,6 @@ import { RelayerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
 import { OutcomeIndex } from "./outcomes.js";
 import { MessageProbe } from "./probe.js";
-import { RawRpc } from "@chainmail/chain";
 import { RateLimiter } from "./rate-limit.js";
 import channelRoutes from "./routes/channels.js";
 import healthRoutes from "./routes/health.js";
@@ -46,7 +45,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   chain.startMembershipWatcher();
   let probe: MessageProbe | undefined;
   if (config.precheckMode === "probe") {
-    probe = new MessageProbe(new RawRpc(config.rpcUrl), chain.location.address);
+    probe = new MessageProbe(chain.rpc, chain.location.address);
     if (!(await probe.works())) probe = undefined; // the node cannot run it: check per message
   }
   const services: Services = {

@@ -1,11 +1,13 @@
 /**
- * The chain plugin's state: one JSON-RPC provider, the typed registry, the signer
+ * The chain plugin's state: the JSON-RPC client and the ethers provider built from it
+ * (both from @chainmail/chain), the typed registry, the signer
  * wallets, and cached views (limits, channels, membership, chain time) that the
  * pre-checks use. Caches only save gas and RPC calls: the contract re-checks
  * everything, so a stale answer can cost at most an on-chain rejection, never a
  * wrong message on-chain.
  */
-import { getAddress, JsonRpcProvider, Network, Wallet, zeroPadValue } from "ethers";
+import { getAddress, Wallet, zeroPadValue, type JsonRpcProvider } from "ethers";
+import { collectLogs, createProvider, RpcClient } from "@chainmail/chain";
 import { MessageRegistry__factory, type MessageRegistry } from "@chainmail/protocol";
 import { memberRoleOf, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC, type RegistryLocation } from "@chainmail/protocol";
 import { TtlCache } from "./cache.js";
@@ -25,6 +27,9 @@ export interface ChannelState {
 }
 
 export class Chain {
+  /** Lean calls and log reads; the hot path (send, receipts, probe) goes through it. */
+  readonly rpc: RpcClient;
+  /** For typed contract calls and signing wallets. */
   readonly provider: JsonRpcProvider;
   readonly registry: MessageRegistry;
   readonly wallets: Wallet[];
@@ -40,10 +45,12 @@ export class Chain {
 
   private constructor(
     readonly config: RelayerConfig,
+    rpc: RpcClient,
     provider: JsonRpcProvider,
     chainId: bigint,
     deploymentBlock: number,
   ) {
+    this.rpc = rpc;
     this.provider = provider;
     this.registry = MessageRegistry__factory.connect(config.registryAddress, provider);
     this.wallets = config.signerKeys.map((key) => new Wallet(key, provider));
@@ -60,24 +67,15 @@ export class Chain {
    * Throws one sentence when either fails, so a wrong setting stops the start-up.
    */
   static async connect(config: RelayerConfig): Promise<Chain> {
-    const probe = new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    const rpc = new RpcClient(config.rpcUrl);
     let chainId: bigint;
     try {
-      chainId = BigInt(await probe.send("eth_chainId", []));
+      chainId = await rpc.chainId();
     } catch (error) {
-      probe.destroy();
       throw new Error(`Cannot reach the chain at CHAINMAIL_RPC_URL=${config.rpcUrl}: ${shortError(error)}.`);
     }
-    probe.destroy();
-    // cacheTimeout -1: ethers would otherwise answer identical requests (the pending
-    // nonce, isNonceUsed) from a 250 ms cache. Batching (default) turns the many small
-    // view calls of a burst into few HTTP requests.
-    const provider = new JsonRpcProvider(config.rpcUrl, Network.from(chainId), {
-      staticNetwork: true,
-      cacheTimeout: -1,
-      pollingInterval: config.receiptPollMs,
-      batchStallTime: 2,
-    });
+    // Batching turns the many small view calls of a burst into few HTTP requests.
+    const provider = createProvider(rpc, { chainId, pollingIntervalMs: config.receiptPollMs, batchStallMs: 2 });
     const code = await provider.getCode(config.registryAddress);
     if (code === "0x") {
       provider.destroy();
@@ -91,7 +89,7 @@ export class Chain {
       provider.destroy();
       throw new Error(`The contract at CHAINMAIL_REGISTRY=${config.registryAddress} is not a MessageRegistry.`);
     }
-    const chain = new Chain(config, provider, chainId, deploymentBlock);
+    const chain = new Chain(config, rpc, provider, chainId, deploymentBlock);
     await chain.refreshBlock();
     chain.membershipCursor = chain.latestBlock.number;
     return chain;
@@ -106,14 +104,13 @@ export class Chain {
   }
 
   private async pollMembership(): Promise<void> {
-    const latest = await this.provider.getBlockNumber();
+    const latest = await this.rpc.blockNumber();
     if (latest <= this.membershipCursor) return;
-    const logs = await this.provider.getLogs({
-      address: this.location.address,
-      topics: [[ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC]],
-      fromBlock: this.membershipCursor + 1,
-      toBlock: latest,
-    });
+    const logs = await collectLogs(
+      this.rpc,
+      { address: this.location.address, topics: [[ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC]] },
+      { fromBlock: this.membershipCursor + 1, toBlock: latest, chunkBlocks: this.config.logChunkBlocks },
+    );
     for (const log of logs) {
       const account = getAddress("0x" + log.topics[2].slice(26));
       this.memberCache.delete(`${log.topics[1]}:${account}`);

@@ -14,6 +14,7 @@ import {
   type PostedMessage,
   type RejectedMessage,
 } from "@chainmail/protocol";
+import { collectLogs, readLogs } from "@chainmail/chain";
 import type { Chain } from "./chain.js";
 
 export interface ConfirmedOutcome {
@@ -88,7 +89,7 @@ export class OutcomeIndex {
 
   /** Reads the last `lookbackBlocks` of logs (from the registry's deployment at most). */
   async rebuild(lookbackBlocks: number): Promise<void> {
-    const latest = await this.chain.provider.getBlockNumber();
+    const latest = await this.chain.rpc.blockNumber();
     this.scannedTo = Math.max(this.chain.deploymentBlock, latest - lookbackBlocks) - 1;
     await this.catchUp();
   }
@@ -100,18 +101,15 @@ export class OutcomeIndex {
   }
 
   private async scanToHead(): Promise<void> {
-    const latest = await this.chain.provider.getBlockNumber();
-    while (this.scannedTo < latest) {
-      const from = this.scannedTo + 1;
-      const to = Math.min(latest, from + this.chunkBlocks - 1);
-      const logs = await this.chain.provider.getLogs({
-        address: this.chain.location.address,
-        topics: [[MESSAGE_POSTED_TOPIC, MESSAGE_REJECTED_TOPIC]],
-        fromBlock: from,
-        toBlock: to,
-      });
-      for (const log of logs) this.recordLog(log);
-      this.scannedTo = to;
+    const latest = await this.chain.rpc.blockNumber();
+    const chunks = readLogs(
+      this.chain.rpc,
+      { address: this.chain.location.address, topics: [[MESSAGE_POSTED_TOPIC, MESSAGE_REJECTED_TOPIC]] },
+      { fromBlock: this.scannedTo + 1, toBlock: latest, chunkBlocks: this.chunkBlocks },
+    );
+    for await (const chunk of chunks) {
+      for (const log of chunk.logs) this.recordLog(log);
+      this.scannedTo = chunk.toBlock;
     }
   }
 
@@ -160,13 +158,14 @@ export class OutcomeIndex {
     await this.catchUp();
     const caught = this.get(digest);
     if (caught) return caught;
-    // Rejections index the digest: one cheap query over the whole history finds old ones.
-    const rejected = await this.chain.provider.getLogs({
-      address: this.chain.location.address,
-      topics: [MESSAGE_REJECTED_TOPIC, null, null, digest.toLowerCase()],
-      fromBlock: this.chain.deploymentBlock,
-      toBlock: "latest",
-    });
+    // Rejections index the digest: one cheap query over the whole history finds old
+    // ones (split by the log reader only if the node refuses the range).
+    const latest = await this.chain.rpc.blockNumber();
+    const rejected = await collectLogs(
+      this.chain.rpc,
+      { address: this.chain.location.address, topics: [MESSAGE_REJECTED_TOPIC, null, null, digest.toLowerCase()] },
+      { fromBlock: this.chain.deploymentBlock, toBlock: latest, chunkBlocks: latest - this.chain.deploymentBlock + 1 },
+    );
     if (rejected.length > 0) return this.recordLog(rejected[0]);
     return undefined;
   }
@@ -181,14 +180,13 @@ export class OutcomeIndex {
     await this.catchUp();
     const caught = this.byNonce.get(nonceKey(author, nonce));
     if (caught) return this.byDigest.get(caught) as ConfirmedOutcome | undefined;
-    const latest = await this.chain.provider.getBlockNumber();
-    for (let from = this.chain.deploymentBlock; from <= latest; from += this.chunkBlocks) {
-      const logs = await this.chain.provider.getLogs({
-        address: this.chain.location.address,
-        topics: [MESSAGE_POSTED_TOPIC, null, null, this.chain.authorTopic(author)],
-        fromBlock: from,
-        toBlock: Math.min(latest, from + this.chunkBlocks - 1),
-      });
+    const latest = await this.chain.rpc.blockNumber();
+    const chunks = readLogs(
+      this.chain.rpc,
+      { address: this.chain.location.address, topics: [MESSAGE_POSTED_TOPIC, null, null, this.chain.authorTopic(author)] },
+      { fromBlock: this.chain.deploymentBlock, toBlock: latest, chunkBlocks: this.chunkBlocks },
+    );
+    for await (const { logs } of chunks) {
       for (const log of logs) {
         const posted = this.decoder.decode(log);
         if (posted.nonce === nonce) {

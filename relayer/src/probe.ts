@@ -6,7 +6,7 @@
  * per message; the node does ecrecover natively and one call covers a whole batch.
  */
 import { AbiCoder, getAddress } from "ethers";
-import type { RawRpc } from "@chainmail/chain";
+import type { RpcClient } from "@chainmail/chain";
 import { MESSAGE_PROBE_BYTECODE } from "@chainmail/protocol";
 
 export interface ProbeItem {
@@ -71,7 +71,7 @@ export class MessageProbe {
   private timer?: ReturnType<typeof setTimeout>;
 
   constructor(
-    private readonly rpc: RawRpc,
+    private readonly rpc: RpcClient,
     private readonly registry: string,
     private readonly maxBatch = 200,
     private readonly windowMs = 2,

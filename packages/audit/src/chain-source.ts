@@ -1,10 +1,11 @@
 /**
- * The audit's real log source: a registry on any JSON-RPC chain. Logs are read in
- * bounded block ranges from the registry's `deploymentBlock()` (nodes refuse or time out
- * on unbounded `eth_getLogs`), and every view is read at one snapshot block, so the
- * stored seq/head and the logs describe the same moment even while the chain moves on.
+ * The audit's real log source: a registry on any JSON-RPC chain. Logs are read by the
+ * chain package's log reader from the registry's `deploymentBlock()` (bounded ranges,
+ * halved when the node refuses one), and every view is read at one snapshot block, so
+ * the stored seq/head and the logs describe the same moment even while the chain moves on.
  */
-import { FetchRequest, getAddress, Interface, JsonRpcProvider, Network, type Provider } from "ethers";
+import { getAddress, Interface, JsonRpcProvider, type Provider } from "ethers";
+import { callerOf, createProvider, readLogs, RpcClient, type JsonRpcCaller } from "@chainmail/chain";
 import { MessageRegistry__factory, type MessageRegistry } from "@chainmail/protocol";
 import { MESSAGE_POSTED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "@chainmail/protocol";
 import type { AuditLogSource, BlockRange, ChannelState, ContractSignatureResult, RawLog } from "./log-source.js";
@@ -17,21 +18,29 @@ export interface ChainLogSourceOptions {
   blockRange?: number;
   /** Audit up to this block instead of the latest one. */
   toBlock?: number;
+  /** Where logs are read; default the provider's own `send`. */
+  rpc?: JsonRpcCaller;
 }
+
+/** An ethers provider that can also make raw JSON-RPC calls (JsonRpcProvider, Hardhat's). */
+export type RpcProvider = Provider & { send(method: string, params: unknown[]): Promise<unknown> };
 
 export class ChainLogSource implements AuditLogSource {
   private readonly registry: MessageRegistry;
   private readonly address: string;
+  private readonly rpc: JsonRpcCaller;
+  /** Blocks per eth_getLogs; the reader's halving is carried from one read to the next. */
   private blockRange: number;
   private snapshot?: BlockRange;
 
   constructor(
-    readonly provider: Provider,
+    readonly provider: RpcProvider,
     address: string,
     private readonly options: ChainLogSourceOptions = {},
   ) {
     this.address = getAddress(address);
     this.registry = MessageRegistry__factory.connect(this.address, provider);
+    this.rpc = options.rpc ?? callerOf(provider);
     this.blockRange = Math.max(1, options.blockRange ?? 10_000);
   }
 
@@ -41,20 +50,15 @@ export class ChainLogSource implements AuditLogSource {
    * is off because every read must be fresh.
    */
   static async fromUrl(url: string, address: string, options: ChainLogSourceOptions = {}): Promise<ChainLogSource> {
-    const request = new FetchRequest(url);
-    request.body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] });
-    request.setHeader("content-type", "application/json");
-    request.timeout = 15_000;
+    const rpc = new RpcClient(url);
     let chainId: bigint;
     try {
-      const response = await request.send();
-      response.assertOk();
-      chainId = BigInt(response.bodyJson.result);
+      chainId = await rpc.chainId({ timeoutMs: 15_000 });
     } catch (error) {
       throw new NodeUnreachableError(`Cannot reach a JSON-RPC node at ${url} (${String((error as Error).message ?? error).split("\n")[0].slice(0, 120)}).`);
     }
-    const provider = new JsonRpcProvider(url, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1, batchMaxCount: 1 });
-    return new ChainLogSource(provider, address, options);
+    const provider = createProvider(rpc, { chainId, batchMaxCount: 1 });
+    return new ChainLogSource(provider, address, { ...options, rpc });
   }
 
   async location() {
@@ -110,30 +114,12 @@ export class ChainLogSource implements AuditLogSource {
   }
 
   private async *logs(range: BlockRange, topics: Array<string | string[] | null>): AsyncIterable<RawLog[]> {
-    let from = range.fromBlock;
-    while (from <= range.toBlock) {
-      const to = Math.min(range.toBlock, from + this.blockRange - 1);
-      let logs;
-      try {
-        logs = await this.provider.getLogs({ address: this.address, topics, fromBlock: from, toBlock: to });
-      } catch (error) {
-        if (this.blockRange > 1 && /range|limit|too many|exceed|timeout|size/i.test(String(error))) {
-          this.blockRange = Math.max(1, Math.floor(this.blockRange / 2));
-          continue;
-        }
-        throw error;
-      }
-      yield logs.map((l) => ({
-        address: l.address,
-        topics: l.topics,
-        data: l.data,
-        blockNumber: l.blockNumber,
-        blockHash: l.blockHash,
-        transactionHash: l.transactionHash,
-        index: l.index,
-      }));
-      from = to + 1;
-    }
+    const chunks = readLogs(
+      this.rpc,
+      { address: this.address, topics },
+      { ...range, chunkBlocks: this.blockRange, onRetry: (retry) => (this.blockRange = retry.chunkBlocks) },
+    );
+    for await (const chunk of chunks) yield chunk.logs;
   }
 
   async close(): Promise<void> {

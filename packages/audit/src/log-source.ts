@@ -4,18 +4,9 @@
  * `ChainLogSource` (JSON-RPC).
  */
 import type { RegistryLocation } from "@chainmail/protocol";
+import type { RawLog } from "@chainmail/chain";
 
-/** A log as eth_getLogs returns it (ethers' Log has the same fields). */
-export interface RawLog {
-  address?: string;
-  topics: readonly string[];
-  data: string;
-  blockNumber: number;
-  blockHash: string;
-  transactionHash: string;
-  /** Position of the log in its block. */
-  index: number;
-}
+export type { RawLog };
 
 export interface ChannelState {
   exists: boolean;

@@ -150,7 +150,7 @@ export function packLogs(logs: readonly RawLog[]): string {
   for (let i = 0; i < logs.length; i++) {
     const l = logs[i];
     const topics = l.topics.map(field);
-    parts[i] = `${topics.length}${SEP}${topics.join(SEP)}${SEP}${field(l.data)}${SEP}${Number(l.blockNumber)}${SEP}${field(l.blockHash)}${SEP}${field(l.transactionHash)}${SEP}${Number(l.index)}`;
+    parts[i] = `${topics.length}${SEP}${topics.join(SEP)}${SEP}${field(l.data)}${SEP}${Number(l.blockNumber)}${SEP}${field(l.blockHash)}${SEP}${field(l.transactionHash)}${SEP}${Number(l.index)}${SEP}${field(l.address)}`;
   }
   return parts.join(SEP);
 }
@@ -169,8 +169,8 @@ export function unpackLogs(packed: string): RawLog[] {
     const n = Number(f[i++]);
     const topics = f.slice(i, i + n);
     i += n;
-    logs.push({ topics, data: f[i], blockNumber: Number(f[i + 1]), blockHash: f[i + 2], transactionHash: f[i + 3], index: Number(f[i + 4]) });
-    i += 5;
+    logs.push({ topics, data: f[i], blockNumber: Number(f[i + 1]), blockHash: f[i + 2], transactionHash: f[i + 3], index: Number(f[i + 4]), address: f[i + 5] });
+    i += 6;
   }
   return logs;
 }

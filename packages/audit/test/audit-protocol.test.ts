@@ -54,7 +54,7 @@ function logOf(m: SignedMessage, seq: bigint, head: string, index = 0): RawLog {
   const { data, topics } = registryInterface.encodeEventLog("MessagePosted", [
     m.channel, seq, m.author, m.contentType, m.timestamp, m.replyTo, m.nonce, head, m.body, m.signature,
   ]);
-  return { topics, data, blockNumber: 7, blockHash: "0x" + "01".repeat(32), transactionHash: "0x" + "02".repeat(32), index };
+  return { address: registry.address, topics, data, blockNumber: 7, blockHash: "0x" + "01".repeat(32), transactionHash: "0x" + "02".repeat(32), index };
 }
 
 describe("audit building blocks", function () {
@@ -147,6 +147,7 @@ describe("audit building blocks", function () {
     const role = memberRoleOf(channel);
     const who = "0x" + "ab".repeat(20);
     const roleLog = (topic: string, blockNumber: number, index: number): RawLog => ({
+      address: registry.address,
       topics: [topic, role, zeroPadValue(who, 32), zeroPadValue("0x01", 32)],
       data: "0x",
       blockNumber,

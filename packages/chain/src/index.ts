@@ -1,1 +1,6 @@
-export * from "./rpc.js";
+export * from "./errors.js";
+export * from "./quantity.js";
+export * from "./client.js";
+export * from "./provider.js";
+export * from "./logs.js";
+export * from "./finality.js";

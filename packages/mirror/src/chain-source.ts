@@ -2,7 +2,8 @@
  * The chain side of the mirror: which block is safe to mirror up to, and the registry's
  * logs of a block range turned into Kafka-ready events (in chain order).
  */
-import { getAddress, toBeHex, type JsonRpcProvider } from "ethers";
+import { getAddress, type JsonRpcProvider } from "ethers";
+import { FinalityResolver, readLogs, type BlockRef, type Finality, type LogRetry, type RawLog, type RpcClient } from "@chainmail/chain";
 import { MessageRegistry__factory } from "@chainmail/protocol";
 import {
   adminRoleOf,
@@ -28,46 +29,32 @@ import {
 
 const MIRRORED_TOPICS = [MESSAGE_POSTED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC, CHANNEL_CREATED_TOPIC, CHANNEL_CLOSED_TOPIC, CHANNEL_REOPENED_TOPIC];
 
-export type Finality = "auto" | "finalized" | "safe" | "latest";
-
-export interface RawLog {
-  address: string;
-  topics: string[];
-  data: string;
-  blockNumber: string;
-  blockHash: string;
-  transactionHash: string;
-  logIndex: string;
-}
+export type { BlockRef, Finality };
 
 export type MirroredEvent =
   | { topic: "messages"; key: string; value: MessageEvent; blockNumber: number }
   | { topic: "membership"; key: string; value: MembershipEvent; blockNumber: number };
 
-export interface BlockRef {
-  number: number;
-  hash: string;
-  timestamp: number;
-}
-
 export class ChainSource {
   /** role id -> channel and which of its roles; filled from `channels()` and ChannelCreated logs. */
   private readonly roles = new Map<string, { channel: string; role: "member" | "admin" }>();
-  private resolvedFinality: Exclude<Finality, "auto"> | null = null;
+  private readonly finality: FinalityResolver;
   private readonly decoder: MessagePostedDecoder;
 
   constructor(
+    readonly rpc: RpcClient,
+    /** For the typed registry's views. */
     readonly provider: JsonRpcProvider,
     readonly ctx: ChainContext,
-    private readonly finality: Finality,
-    private readonly confirmations: number,
+    finality: Finality,
+    confirmations: number,
   ) {
-    if (finality !== "auto") this.resolvedFinality = finality;
+    this.finality = new FinalityResolver(rpc, finality, confirmations);
     this.decoder = new MessagePostedDecoder({ chainId: ctx.chainId, address: ctx.registry });
   }
 
   get finalityInUse(): string {
-    return this.resolvedFinality === "latest" ? `latest - ${this.confirmations}` : (this.resolvedFinality ?? "auto");
+    return this.finality.inUse;
   }
 
   rememberChannel(channel: string): void {
@@ -83,12 +70,8 @@ export class ChainSource {
     return ids.length;
   }
 
-  async block(tag: string | number): Promise<BlockRef | null> {
-    const raw = (await this.provider.send("eth_getBlockByNumber", [
-      typeof tag === "number" ? toBeHex(tag) : tag,
-      false,
-    ])) as { number: string; hash: string; timestamp: string } | null;
-    return raw ? { number: Number(raw.number), hash: raw.hash.toLowerCase(), timestamp: Number(raw.timestamp) } : null;
+  block(tag: "latest" | number): Promise<BlockRef | null> {
+    return this.rpc.block(tag);
   }
 
   /**
@@ -96,47 +79,33 @@ export class ChainSource {
    * block, then its safe block, then latest minus `confirmations`, and remembers
    * which one worked.
    */
-  async safeTip(latest: BlockRef): Promise<BlockRef | null> {
-    const candidates: Array<Exclude<Finality, "auto">> = this.resolvedFinality
-      ? [this.resolvedFinality]
-      : ["finalized", "safe", "latest"];
-    for (const mode of candidates) {
-      if (mode === "latest") {
-        this.resolvedFinality = "latest";
-        const number = latest.number - this.confirmations;
-        return number < 0 ? null : number === latest.number ? latest : this.block(number);
-      }
-      try {
-        const block = await this.block(mode);
-        if (block) {
-          this.resolvedFinality = mode;
-          return block;
-        }
-        if (this.resolvedFinality) return null; // known to work, just nothing finalized yet
-      } catch (error) {
-        if (this.resolvedFinality) throw error;
-        // The node does not know the tag: try the next one.
-      }
-    }
-    return null;
+  safeTip(latest: BlockRef): Promise<BlockRef | null> {
+    return this.finality.safeTip(latest);
   }
 
-  /** Raw registry logs of [from, to], in chain order. */
-  async logs(from: number, to: number): Promise<RawLog[]> {
-    const logs = (await this.provider.send("eth_getLogs", [
-      { address: this.ctx.registry, fromBlock: toBeHex(from), toBlock: toBeHex(to), topics: [MIRRORED_TOPICS] },
-    ])) as RawLog[];
-    return logs.sort((a, b) => Number(a.blockNumber) - Number(b.blockNumber) || Number(a.logIndex) - Number(b.logIndex));
+  /**
+   * The registry's logs from block `from` on, in chain order: of [from, to] if the node
+   * answers for the whole range, else of the first part it does answer for (the log
+   * reader halves the range); `to` in the answer says where they end.
+   */
+  async logs(from: number, to: number, onRetry?: (retry: LogRetry) => void): Promise<{ to: number; logs: RawLog[] }> {
+    const chunks = readLogs(
+      this.rpc,
+      { address: this.ctx.registry, topics: [MIRRORED_TOPICS] },
+      { fromBlock: from, toBlock: to, chunkBlocks: to - from + 1, onRetry },
+    );
+    for await (const chunk of chunks) return { to: chunk.toBlock, logs: chunk.logs };
+    return { to, logs: [] }; // from > to: nothing to read
   }
 
   /** Turns one log into the event the mirror publishes, or null for logs it does not mirror. */
   toEvent(log: RawLog): MirroredEvent | null {
-    const blockNumber = Number(log.blockNumber);
+    const blockNumber = log.blockNumber;
     const topic0 = log.topics[0];
     if (topic0 === MESSAGE_POSTED_TOPIC) {
       // The protocol module's bulk decoder: returns exactly what decodeMessagePosted
       // returns (digest recomputed from the fields), about 20x faster for catch-up.
-      const posted = this.decoder.decode({ ...log, blockNumber, logIndex: Number(log.logIndex) });
+      const posted = this.decoder.decode(log);
       const value = toMessageEvent(this.ctx, posted);
       return { topic: "messages", key: value.channel, value, blockNumber };
     }
@@ -147,7 +116,7 @@ export class ChainSource {
       blockNumber,
       blockHash: log.blockHash.toLowerCase(),
       transactionHash: log.transactionHash.toLowerCase(),
-      logIndex: Number(log.logIndex),
+      logIndex: log.index,
     } as const;
     const membership = (
       kind: MembershipKind,

@@ -10,7 +10,8 @@
  * same transactional id fences this one, which then stops without publishing.
  */
 import { Kafka, logLevel, type Message } from "kafkajs";
-import { JsonRpcProvider, Network } from "ethers";
+import type { JsonRpcProvider } from "ethers";
+import { createProvider, RpcClient } from "@chainmail/chain";
 import type { Server } from "node:http";
 import { MessageRegistry__factory } from "@chainmail/protocol";
 import { ChainSource, type BlockRef, type Finality, type MirroredEvent } from "./chain-source.js";
@@ -127,11 +128,13 @@ export class Mirror {
       this.metricsUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : o.metricsPort}/metrics`;
       log.info("metrics endpoint listening", { url: this.metricsUrl });
     }
-    const chainId = await this.retrying("chain", () => rpcChainId(o.rpcUrl));
+    const rpc = new RpcClient(o.rpcUrl);
+    // Asked on its own first, so an unreachable node is an error we retry, not ethers' retry loop.
+    const chainId = await this.retrying("chain", () => rpc.chainId({ timeoutMs: 10_000 }));
     if (chainId === undefined) return this.finish("stopped", null);
-    const provider = new JsonRpcProvider(o.rpcUrl, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1 });
+    const provider = createProvider(rpc, { chainId });
     const registry = o.registry.toLowerCase();
-    const source = new ChainSource(provider, { chainId, registry }, o.finality, o.confirmations);
+    const source = new ChainSource(rpc, provider, { chainId, registry }, o.finality, o.confirmations);
     const transactionalId = o.transactionalId ?? `chainmail-mirror-${chainId}-${registry}`;
     const cursorKey = `${chainId}:${registry}`;
     const kafka = new Kafka({
@@ -285,20 +288,16 @@ export class Mirror {
   }
 
   private async readRange(source: ChainSource, from: number, to: number): Promise<Range> {
-    let end = to;
-    let logs;
     const startedAt = performance.now();
-    // Nodes cap eth_getLogs; halve the range until the node answers.
-    for (;;) {
-      try {
-        logs = await source.logs(from, end);
-        break;
-      } catch (error) {
-        if (end === from) throw error;
-        end = from + Math.floor((end - from) / 2);
-        this.logger.warn("eth_getLogs failed; trying a smaller block range", { from, to: end, error: String(error) });
-      }
-    }
+    // Nodes cap eth_getLogs; the log reader halves the range until the node answers.
+    const { to: end, logs } = await source.logs(from, to, (retry) =>
+      this.logger.warn(retry.reason === "range-too-large" ? "eth_getLogs refused; trying a smaller block range" : "eth_getLogs failed; retrying", {
+        from,
+        to: retry.toBlock,
+        nextRangeBlocks: retry.chunkBlocks,
+        error: String(retry.error),
+      }),
+    );
     this.adaptRangeSize(end - from + 1, logs.length);
     const toBlock = await source.block(end);
     if (!toBlock) throw new Error(`The node does not have block ${end} yet.`);
@@ -472,17 +471,4 @@ export function splitByBlocks(range: Range, maxEvents: number): Array<{ to: numb
   }
   parts.push({ to: range.to, toHash: range.toHash, events: current });
   return parts;
-}
-
-/** eth_chainId over plain JSON-RPC, so an unreachable node is an error we retry, not an ethers retry loop. */
-async function rpcChainId(url: string): Promise<bigint> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = (await response.json()) as { result?: string; error?: { message: string } };
-  if (!body.result) throw new Error(`eth_chainId failed: ${body.error?.message ?? response.status}`);
-  return BigInt(body.result);
 }

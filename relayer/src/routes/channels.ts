@@ -8,6 +8,7 @@ import { ApiError, ErrorCodes } from "../errors.js";
 import { ChannelList, ChannelMessages, ChannelMessagesQuery, ChannelParams, ErrorReply, type PostedMessageJson } from "@chainmail/protocol";
 import type { Services } from "../services.js";
 import { toBeHex, zeroPadValue } from "ethers";
+import { collectLogs } from "@chainmail/chain";
 
 export function postedJson(m: PostedMessage): PostedMessageJson {
   return {
@@ -78,17 +79,13 @@ export default async function channelRoutes(app: FastifyInstance, { services }: 
         // seq is an indexed topic: ask for exactly the page's seqs.
         const seqTopics: string[] = [];
         for (let s = fromSeq; s <= last; s++) seqTopics.push(zeroPadValue(toBeHex(s), 32));
-        const latest = await chain.provider.getBlockNumber();
-        const found: PostedMessage[] = [];
-        for (let from = chain.deploymentBlock; from <= latest; from += services.config.logChunkBlocks) {
-          const logs = await chain.provider.getLogs({
-            address: chain.location.address,
-            topics: [MESSAGE_POSTED_TOPIC, id, seqTopics],
-            fromBlock: from,
-            toBlock: Math.min(latest, from + services.config.logChunkBlocks - 1),
-          });
-          for (const log of logs) found.push(decodeMessagePosted(chain.location, log));
-        }
+        const latest = await chain.rpc.blockNumber();
+        const logs = await collectLogs(
+          chain.rpc,
+          { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id, seqTopics] },
+          { fromBlock: chain.deploymentBlock, toBlock: latest, chunkBlocks: services.config.logChunkBlocks },
+        );
+        const found: PostedMessage[] = logs.map((log) => decodeMessagePosted(chain.location, log));
         found.sort((a, b) => (a.seq < b.seq ? -1 : 1));
         messages.push(...found.map(postedJson));
       }

@@ -21,7 +21,7 @@ import { ErrorCodes } from "../errors.js";
 import type { RelayerMetrics } from "../metrics.js";
 import { confirmedFrom, nonceKey, rejectedFrom, type OutcomeIndex, type Outcome } from "../outcomes.js";
 import { MessagePostedDecoder } from "@chainmail/protocol";
-import { RawRpc, type RawReceipt } from "@chainmail/chain";
+import type { RawReceipt } from "@chainmail/chain";
 import { encodePostBatch } from "./calldata.js";
 import { FeeOracle } from "./fees.js";
 import { Lane, NonceConsumedError } from "./lane.js";
@@ -81,7 +81,7 @@ export class Submitter {
     private readonly metrics: RelayerMetrics,
   ) {
     this.fees = new FeeOracle(chain.provider, config.gasMode);
-    const rpc = new RawRpc(config.rpcUrl);
+    const rpc = chain.rpc;
     this.decoder = new MessagePostedDecoder(chain.location);
     this.lanes = chain.wallets.map(
       (wallet) =>

@@ -6,7 +6,7 @@
  */
 import type { JsonRpcProvider, Wallet } from "ethers";
 import type { RelayerMetrics } from "../metrics.js";
-import type { RawReceipt, RawRpc } from "@chainmail/chain";
+import type { RawReceipt, RpcClient } from "@chainmail/chain";
 import { signRawTransaction } from "./rawtx.js";
 import { FeeOracle, type Fees } from "./fees.js";
 import { classifySendError, errorText, NonceManager } from "./nonce-manager.js";
@@ -49,7 +49,7 @@ export class Lane {
   constructor(
     readonly wallet: Wallet,
     private readonly provider: JsonRpcProvider,
-    private readonly rpc: RawRpc,
+    private readonly rpc: RpcClient,
     private readonly fees: FeeOracle,
     private readonly options: LaneOptions,
     private readonly metrics: RelayerMetrics,

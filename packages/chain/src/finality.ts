@@ -1,0 +1,50 @@
+/**
+ * Which block counts as safe to act on. Nodes differ: post-merge clients know the
+ * `finalized` and `safe` tags, Hardhat's node and older clients do not, so "auto"
+ * tries finalized, then safe, then latest minus a depth, and remembers what worked.
+ */
+import type { BlockRef, RpcClient } from "./client.js";
+
+export type Finality = "auto" | "finalized" | "safe" | "latest";
+
+export class FinalityResolver {
+  private resolved: Exclude<Finality, "auto"> | null;
+
+  constructor(
+    private readonly rpc: Pick<RpcClient, "block">,
+    finality: Finality,
+    /** Depth below the head when the node has no finalized/safe block (or finality = latest). */
+    private readonly confirmations: number,
+  ) {
+    this.resolved = finality === "auto" ? null : finality;
+  }
+
+  /** What is in use, for logs: "finalized", "safe", "latest - N", or "auto" before the first answer. */
+  get inUse(): string {
+    return this.resolved === "latest" ? `latest - ${this.confirmations}` : (this.resolved ?? "auto");
+  }
+
+  /** The newest block that is safe to act on, given the node's latest block; null if none yet. */
+  async safeTip(latest: BlockRef): Promise<BlockRef | null> {
+    const candidates: Array<Exclude<Finality, "auto">> = this.resolved ? [this.resolved] : ["finalized", "safe", "latest"];
+    for (const mode of candidates) {
+      if (mode === "latest") {
+        this.resolved = "latest";
+        const number = latest.number - this.confirmations;
+        return number < 0 ? null : number === latest.number ? latest : this.rpc.block(number);
+      }
+      try {
+        const block = await this.rpc.block(mode);
+        if (block) {
+          this.resolved = mode;
+          return block;
+        }
+        if (this.resolved) return null; // known to work, just nothing finalized yet
+      } catch (error) {
+        if (this.resolved) throw error;
+        // The node does not know the tag: try the next one.
+      }
+    }
+    return null;
+  }
+}
