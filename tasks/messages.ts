@@ -6,6 +6,7 @@ import {
   decodeMessagePosted,
   MESSAGE_POSTED_TOPIC,
 } from "@chainmail/protocol";
+import { callerOf, collectLogs } from "@chainmail/chain";
 import { connectRegistry, existingChannel, printTable } from "./support.js";
 
 interface MessagesArgs {
@@ -18,11 +19,11 @@ interface MessagesArgs {
 export default async function listMessages(args: MessagesArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
   const { registry, address, chainId, connection } = await connectRegistry(hre, args.registry);
   const id = await existingChannel(registry, args.channel);
-  const logs = await connection.ethers.provider.getLogs({
-    address,
-    topics: [MESSAGE_POSTED_TOPIC, id],
+  const provider = connection.ethers.provider;
+  // The chain package's reader: chunked ranges, so a long history fits any node's limits.
+  const logs = await collectLogs(callerOf(provider), { address, topics: [MESSAGE_POSTED_TOPIC, id] }, {
     fromBlock: Number(await registry.deploymentBlock()),
-    toBlock: "latest",
+    toBlock: await provider.getBlockNumber(),
   });
   const messages = logs.map((log) => decodeMessagePosted({ chainId, address }, log));
   if (args.json) {
