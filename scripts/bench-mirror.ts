@@ -16,7 +16,8 @@ import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { SigningKey, Wallet } from "ethers";
 import { devPrivateKey } from "@chainmail/testkit";
-import { jsonLogger, Mirror, silentLogger } from "@chainmail/mirror";
+import { Mirror } from "@chainmail/mirror";
+import { createLogger, silentLogger } from "@chainmail/runtime";
 import { readToEnd } from "@chainmail/mirror";
 import { bodyFromText, channelId, digestOf, type MessageEvent, type SignedMessage } from "@chainmail/protocol";
 import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
@@ -204,7 +205,7 @@ async function main(): Promise<number> {
     const topics = uniqueTopics("bench");
     const kafka = testKafka(broker.brokers);
     progress("catch-up: starting the mirror from the deployment block...");
-    mirror = new Mirror({ rpcUrl: node.url, registry: fx.address, brokers: broker.brokers, topics, pollIntervalMs, logger: values.verbose ? jsonLogger("mirror", { level: "debug", write: (l) => process.stderr.write(l) }) : silentLogger });
+    mirror = new Mirror({ rpcUrl: node.url, registry: fx.address, brokers: broker.brokers, topics, pollIntervalMs, logger: values.verbose ? createLogger({ name: "mirror", level: "debug", destination: process.stderr }) : silentLogger });
     t = performance.now();
     mirrorRun = mirror.run();
     let firstStartMs = NaN;

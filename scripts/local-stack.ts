@@ -219,7 +219,7 @@ Watch the channel from Kafka (in another terminal):
     : ""
 }
 Audit the record from the chain${brokers ? " and Kafka" : ""}:
-  npx chainmail audit --rpc ${rpcUrl} --registry ${address}${brokers ? brokerArg : ""}
+  npx chainmail audit --rpc-url ${rpcUrl} --registry ${address}${brokers ? brokerArg : ""}
 
 Contract tasks find this registry by themselves:
   ${externalRpc ? `CHAINMAIL_RPC_URL=${rpcUrl} CHAINMAIL_DEPLOYER_KEY=... npx hardhat chainmail messages ${DEMO_CHANNEL} --network custom` : `npx hardhat chainmail messages ${DEMO_CHANNEL} --network localhost`}

@@ -13,6 +13,7 @@ import { RelayerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
 import { OutcomeIndex } from "./outcomes.js";
 import { MessageProbe } from "./probe.js";
+import { createLogger, type Logger } from "@chainmail/runtime";
 import { RateLimiter } from "./rate-limit.js";
 import channelRoutes from "./routes/channels.js";
 import healthRoutes from "./routes/health.js";
@@ -24,13 +25,14 @@ import { Submitter } from "./submitter/index.js";
 export interface BuildOptions {
   /** Collect Node process metrics too (off in tests that build many apps). */
   defaultMetrics?: boolean;
-  /** A pino logger instance or options; default: level from config. */
-  logger?: unknown;
+  /** The logger; default: ChainMail's one logger (pino) at the configured level. */
+  logger?: Logger;
 }
 
 export type RelayerApp = FastifyInstance & { services: Services };
 
 export async function buildApp(config: RelayerConfig, options: BuildOptions = {}): Promise<RelayerApp> {
+  const logger = options.logger ?? createLogger({ name: "chainmail-relayer", level: config.logLevel });
   const chain = await Chain.connect(config);
   const metrics = new RelayerMetrics(options.defaultMetrics ?? true);
   const index = new OutcomeIndex(chain, config.outcomeIndexSize, config.logChunkBlocks);
@@ -42,7 +44,10 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   }
   const submitter = new Submitter(chain, index, config, metrics);
   await submitter.fees.resolveMode();
-  chain.startMembershipWatcher();
+  chain.startMembershipWatcher((error) => {
+    metrics.membershipPollFailures.inc();
+    logger.warn({ err: error }, "membership poll failed; retrying at the next poll (revocations wait for the cache TTL meanwhile)");
+  });
   let probe: MessageProbe | undefined;
   if (config.precheckMode === "probe") {
     probe = new MessageProbe(chain.rpc, chain.location.address);
@@ -60,7 +65,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   };
 
   const app = Fastify({
-    logger: (options.logger as never) ?? { level: config.logLevel },
+    loggerInstance: logger,
     bodyLimit: config.httpBodyLimitBytes,
     // Strict: unknown fields are an error (not silently dropped) and "1" is not 1.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

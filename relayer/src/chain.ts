@@ -95,10 +95,14 @@ export class Chain {
     return chain;
   }
 
-  /** Follows RoleGranted/RoleRevoked so a revoked member is refused within a poll, not a TTL. */
-  startMembershipWatcher(intervalMs = 1000): void {
+  /**
+   * Follows RoleGranted/RoleRevoked so a revoked member is refused within a poll, not a
+   * TTL. A failed poll is retried by the next one (the cursor only moves on success), but
+   * it is handed to `onError`: while polls fail, revocations wait for the cache TTL.
+   */
+  startMembershipWatcher(onError: (error: unknown) => void, intervalMs = 1000): void {
     this.membershipWatcher = setInterval(() => {
-      void this.pollMembership().catch(() => undefined);
+      void this.pollMembership().catch(onError);
     }, intervalMs);
     this.membershipWatcher.unref();
   }

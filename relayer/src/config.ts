@@ -1,9 +1,10 @@
 /**
- * The relayer's configuration: read from the environment once, validated at start.
+ * The relayer's configuration: read from the environment (and flags) once, validated at start.
  * Every wrong setting gets one sentence naming the variable, so an operator can fix
  * them all in one go instead of one crash at a time.
  */
 import { getAddress, isAddress, Wallet } from "ethers";
+import { InputError, LOG_LEVELS, OptionReader, type LogLevel, type OptionSpecs } from "@chainmail/runtime";
 
 export type GasMode = "auto" | "eip1559" | "legacy" | "zero";
 
@@ -46,7 +47,7 @@ export interface RelayerConfig {
   logChunkBlocks: number;
   /** Graceful shutdown waits at most this long for in-flight transactions. */
   shutdownTimeoutMs: number;
-  logLevel: string;
+  logLevel: LogLevel;
   /**
    * "probe": signature, nonce and membership checks of concurrent requests are answered
    * together by one eth_call (the node's native ecrecover); "calls": per message, in
@@ -79,83 +80,74 @@ export const CONFIG_DEFAULTS = {
   indexLookbackBlocks: 100_000,
   logChunkBlocks: 10_000,
   shutdownTimeoutMs: 20_000,
-  logLevel: "info",
+  logLevel: "info" as LogLevel,
   precheckMode: "probe" as "probe" | "calls",
   maxBatchGas: 15_000_000,
 } satisfies Partial<RelayerConfig>;
 
-/** Environment variable -> what it sets, for the docs and `chainmail relayer --help`. */
-export const ENV_VARIABLES: Array<[string, string, string]> = [
-  ["CHAINMAIL_RPC_URL", "(required)", "JSON-RPC URL of the chain"],
-  ["CHAINMAIL_REGISTRY", "(required)", "MessageRegistry address"],
-  ["CHAINMAIL_SIGNER_KEYS", "(required)", "comma-separated private keys that pay for postBatch; one lane each"],
-  ["CHAINMAIL_HOST", CONFIG_DEFAULTS.host, "address to listen on"],
-  ["CHAINMAIL_PORT", String(CONFIG_DEFAULTS.port), "port to listen on (0 = any free port)"],
-  ["CHAINMAIL_BATCH_MAX", String(CONFIG_DEFAULTS.batchMaxSize), "messages per postBatch transaction (1 = no batching)"],
-  ["CHAINMAIL_BATCH_WAIT_MS", String(CONFIG_DEFAULTS.batchMaxWaitMs), "longest a message waits for its batch to fill"],
-  ["CHAINMAIL_MAX_INFLIGHT_PER_SIGNER", String(CONFIG_DEFAULTS.maxInFlightPerSigner), "unconfirmed transactions per signer"],
-  ["CHAINMAIL_WAIT_TIMEOUT_MS", String(CONFIG_DEFAULTS.waitTimeoutMs), "how long ?wait=true holds a request before a 202"],
-  ["CHAINMAIL_HTTP_BODY_LIMIT", String(CONFIG_DEFAULTS.httpBodyLimitBytes), "largest HTTP request body in bytes (413 above)"],
-  ["CHAINMAIL_RATE_AUTHOR_PER_S", String(CONFIG_DEFAULTS.rateLimitAuthorPerSecond), "messages per second per author (0 = off)"],
-  ["CHAINMAIL_RATE_AUTHOR_BURST", String(CONFIG_DEFAULTS.rateLimitAuthorBurst), "burst per author"],
-  ["CHAINMAIL_RATE_CLIENT_PER_S", String(CONFIG_DEFAULTS.rateLimitClientPerSecond), "requests per second per client address (0 = off)"],
-  ["CHAINMAIL_RATE_CLIENT_BURST", String(CONFIG_DEFAULTS.rateLimitClientBurst), "burst per client address"],
-  ["CHAINMAIL_GAS_MODE", CONFIG_DEFAULTS.gasMode, "auto, eip1559, legacy or zero (zero-gas-price private chains)"],
-  ["CHAINMAIL_REPLACE_AFTER_MS", String(CONFIG_DEFAULTS.replaceAfterMs), "re-send a transaction with a bumped fee after this long"],
-  ["CHAINMAIL_FEE_BUMP_PERCENT", String(CONFIG_DEFAULTS.feeBumpPercent), "fee increase per replacement (at least 10)"],
-  ["CHAINMAIL_RECEIPT_POLL_MS", String(CONFIG_DEFAULTS.receiptPollMs), "receipt polling interval"],
-  ["CHAINMAIL_CACHE_TTL_MS", String(CONFIG_DEFAULTS.cacheTtlMs), "how long membership/channel/limits answers are reused"],
-  ["CHAINMAIL_MIN_SIGNER_BALANCE_WEI", String(CONFIG_DEFAULTS.minSignerBalanceWei), "balance a signer needs for /readyz (ignored when gas is free)"],
-  ["CHAINMAIL_OUTCOME_INDEX_SIZE", String(CONFIG_DEFAULTS.outcomeIndexSize), "outcomes kept in memory (digest -> outcome)"],
-  ["CHAINMAIL_INDEX_LOOKBACK_BLOCKS", String(CONFIG_DEFAULTS.indexLookbackBlocks), "blocks of logs read at start to rebuild the index"],
-  ["CHAINMAIL_LOG_CHUNK_BLOCKS", String(CONFIG_DEFAULTS.logChunkBlocks), "blocks per eth_getLogs request"],
-  ["CHAINMAIL_SHUTDOWN_TIMEOUT_MS", String(CONFIG_DEFAULTS.shutdownTimeoutMs), "longest graceful shutdown waits for in-flight transactions"],
-  ["CHAINMAIL_LOG_LEVEL", CONFIG_DEFAULTS.logLevel, "pino log level (fatal, error, warn, info, debug, trace, silent)"],
-  ["CHAINMAIL_PRECHECK_MODE", CONFIG_DEFAULTS.precheckMode, "probe (one batched eth_call, the node's native ecrecover) or calls (per message; used automatically if the node cannot run the probe)"],
-  ["CHAINMAIL_MAX_BATCH_GAS", String(CONFIG_DEFAULTS.maxBatchGas), "gas bound at which a batch is cut (below the block and transaction gas caps)"],
-];
+/**
+ * Every setting: its flag (`chainmail relayer --port 8081`), its environment variable
+ * and what it sets. The signer keys come only from the environment: a flag would show
+ * them to anyone who can list processes.
+ */
+export const RELAYER_OPTIONS: OptionSpecs = {
+  "rpc-url": { env: "CHAINMAIL_RPC_URL", value: "URL", default: "(required)", description: "JSON-RPC URL of the chain" },
+  registry: { env: "CHAINMAIL_REGISTRY", value: "ADDRESS", default: "(required)", description: "MessageRegistry address" },
+  "signer-keys": { env: "CHAINMAIL_SIGNER_KEYS", envOnly: true, default: "(required)", description: "comma-separated private keys that pay for postBatch; one lane each" },
+  host: { env: "CHAINMAIL_HOST", value: "HOST", default: CONFIG_DEFAULTS.host, description: "address to listen on" },
+  port: { env: "CHAINMAIL_PORT", value: "N", default: String(CONFIG_DEFAULTS.port), description: "port to listen on (0 = any free port)" },
+  "batch-max": { env: "CHAINMAIL_BATCH_MAX", value: "N", default: String(CONFIG_DEFAULTS.batchMaxSize), description: "messages per postBatch transaction (1 = no batching)" },
+  "batch-wait-ms": { env: "CHAINMAIL_BATCH_WAIT_MS", value: "MS", default: String(CONFIG_DEFAULTS.batchMaxWaitMs), description: "longest a message waits for its batch to fill" },
+  "max-inflight-per-signer": { env: "CHAINMAIL_MAX_INFLIGHT_PER_SIGNER", value: "N", default: String(CONFIG_DEFAULTS.maxInFlightPerSigner), description: "unconfirmed transactions per signer" },
+  "wait-timeout-ms": { env: "CHAINMAIL_WAIT_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.waitTimeoutMs), description: "how long ?wait=true holds a request before a 202" },
+  "http-body-limit": { env: "CHAINMAIL_HTTP_BODY_LIMIT", value: "BYTES", default: String(CONFIG_DEFAULTS.httpBodyLimitBytes), description: "largest HTTP request body in bytes (413 above)" },
+  "rate-author-per-s": { env: "CHAINMAIL_RATE_AUTHOR_PER_S", value: "N", default: String(CONFIG_DEFAULTS.rateLimitAuthorPerSecond), description: "messages per second per author (0 = off)" },
+  "rate-author-burst": { env: "CHAINMAIL_RATE_AUTHOR_BURST", value: "N", default: String(CONFIG_DEFAULTS.rateLimitAuthorBurst), description: "burst per author" },
+  "rate-client-per-s": { env: "CHAINMAIL_RATE_CLIENT_PER_S", value: "N", default: String(CONFIG_DEFAULTS.rateLimitClientPerSecond), description: "requests per second per client address (0 = off)" },
+  "rate-client-burst": { env: "CHAINMAIL_RATE_CLIENT_BURST", value: "N", default: String(CONFIG_DEFAULTS.rateLimitClientBurst), description: "burst per client address" },
+  "gas-mode": { env: "CHAINMAIL_GAS_MODE", value: "MODE", default: CONFIG_DEFAULTS.gasMode, description: "auto, eip1559, legacy or zero (zero-gas-price private chains)" },
+  "replace-after-ms": { env: "CHAINMAIL_REPLACE_AFTER_MS", value: "MS", default: String(CONFIG_DEFAULTS.replaceAfterMs), description: "re-send a transaction with a bumped fee after this long" },
+  "fee-bump-percent": { env: "CHAINMAIL_FEE_BUMP_PERCENT", value: "N", default: String(CONFIG_DEFAULTS.feeBumpPercent), description: "fee increase per replacement (at least 10)" },
+  "receipt-poll-ms": { env: "CHAINMAIL_RECEIPT_POLL_MS", value: "MS", default: String(CONFIG_DEFAULTS.receiptPollMs), description: "receipt polling interval" },
+  "cache-ttl-ms": { env: "CHAINMAIL_CACHE_TTL_MS", value: "MS", default: String(CONFIG_DEFAULTS.cacheTtlMs), description: "how long membership/channel/limits answers are reused" },
+  "min-signer-balance-wei": { env: "CHAINMAIL_MIN_SIGNER_BALANCE_WEI", value: "WEI", default: String(CONFIG_DEFAULTS.minSignerBalanceWei), description: "balance a signer needs for /readyz (ignored when gas is free)" },
+  "outcome-index-size": { env: "CHAINMAIL_OUTCOME_INDEX_SIZE", value: "N", default: String(CONFIG_DEFAULTS.outcomeIndexSize), description: "outcomes kept in memory (digest -> outcome)" },
+  "index-lookback-blocks": { env: "CHAINMAIL_INDEX_LOOKBACK_BLOCKS", value: "N", default: String(CONFIG_DEFAULTS.indexLookbackBlocks), description: "blocks of logs read at start to rebuild the index" },
+  "log-chunk-blocks": { env: "CHAINMAIL_LOG_CHUNK_BLOCKS", value: "N", default: String(CONFIG_DEFAULTS.logChunkBlocks), description: "blocks per eth_getLogs request" },
+  "shutdown-timeout-ms": { env: "CHAINMAIL_SHUTDOWN_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.shutdownTimeoutMs), description: "longest graceful shutdown waits for in-flight transactions" },
+  "log-level": { env: "CHAINMAIL_LOG_LEVEL", value: "LEVEL", default: CONFIG_DEFAULTS.logLevel, description: `pino log level (${LOG_LEVELS.join(", ")})` },
+  "precheck-mode": { env: "CHAINMAIL_PRECHECK_MODE", value: "MODE", default: CONFIG_DEFAULTS.precheckMode, description: "probe (one batched eth_call, the node's native ecrecover) or calls (per message; used automatically if the node cannot run the probe)" },
+  "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "gas bound at which a batch is cut (below the block and transaction gas caps)" },
+};
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`The relayer configuration is not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.name = "ConfigError";
+/** Environment variable -> default -> what it sets, for the docs. */
+export const ENV_VARIABLES: Array<[string, string, string]> = Object.values(RELAYER_OPTIONS).map((o) => [o.env!, o.default!, o.description]);
+
+export class ConfigError extends InputError {
+  override name = "ConfigError";
+
+  constructor(problems: string[]) {
+    super(problems, `The relayer configuration is not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   }
 }
 
 type Env = Record<string, string | undefined>;
 
-/** Reads and validates the configuration; throws ConfigError listing every problem. */
-export function loadConfig(env: Env = process.env): RelayerConfig {
-  const problems: string[] = [];
-  const text = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === "" ? undefined : value;
-  };
-  const required = (name: string, what: string): string => {
-    const value = text(name);
-    if (value === undefined) problems.push(`${name} is not set; it must be ${what}.`);
-    return value ?? "";
-  };
-  const integer = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const value = text(name);
-    if (value === undefined) return fallback;
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      problems.push(`${name} is "${value}"; it must be a whole number from ${min} to ${max}.`);
-      return fallback;
-    }
-    return Number(value);
-  };
+/**
+ * Reads and validates the configuration from the environment and, when `argv` is given
+ * (`chainmail relayer --port 8081`), from flags too, a flag winning over its variable.
+ * Throws ConfigError listing every problem.
+ */
+export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConfig {
+  const read = new OptionReader(RELAYER_OPTIONS, { env, argv });
+  const integer = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number =>
+    read.integer(name, { min, max }) ?? fallback;
 
-  const rpcUrl = required("CHAINMAIL_RPC_URL", "the chain's JSON-RPC URL, such as http://127.0.0.1:8545");
-  if (rpcUrl && !/^(https?|wss?):\/\/\S+$/.test(rpcUrl)) {
-    problems.push(`CHAINMAIL_RPC_URL is "${rpcUrl}"; it must be an http(s):// or ws(s):// URL.`);
-  }
-  let registryAddress = required("CHAINMAIL_REGISTRY", "the MessageRegistry contract address (0x followed by 40 hex digits)");
-  if (registryAddress) {
-    if (isAddress(registryAddress)) registryAddress = getAddress(registryAddress.toLowerCase());
-    else problems.push(`CHAINMAIL_REGISTRY is "${registryAddress}"; it must be an address (0x followed by 40 hex digits).`);
-  }
-  const keysText = required("CHAINMAIL_SIGNER_KEYS", "a comma-separated list of 0x-prefixed 32-byte private keys");
+  const rpcUrl = read.required("rpc-url", "the chain's JSON-RPC URL, such as http://127.0.0.1:8545") ?? "";
+  read.check("rpc-url", (v) => /^(https?|wss?):\/\/\S+$/.test(v), "an http(s):// or ws(s):// URL");
+  let registryAddress = read.required("registry", "the MessageRegistry contract address (0x followed by 40 hex digits)") ?? "";
+  if (read.check("registry", isAddress, "an address (0x followed by 40 hex digits)")) registryAddress = getAddress(registryAddress.toLowerCase());
+  const keysText = read.required("signer-keys", "a comma-separated list of 0x-prefixed 32-byte private keys") ?? "";
   const signerKeys = keysText
     .split(",")
     .map((k) => k.trim())
@@ -163,68 +155,55 @@ export function loadConfig(env: Env = process.env): RelayerConfig {
   signerKeys.forEach((key, i) => {
     // Never echo a key back, not even a wrong one: logs outlive secrets.
     if (!/^0x[0-9a-fA-F]{64}$/.test(key)) {
-      problems.push(`CHAINMAIL_SIGNER_KEYS entry ${i + 1} is not a 0x-prefixed 32-byte hex private key.`);
+      read.problem(`CHAINMAIL_SIGNER_KEYS entry ${i + 1} is not a 0x-prefixed 32-byte hex private key.`);
     } else {
       try {
         new Wallet(key);
       } catch {
-        problems.push(`CHAINMAIL_SIGNER_KEYS entry ${i + 1} is not a valid secp256k1 private key.`);
+        read.problem(`CHAINMAIL_SIGNER_KEYS entry ${i + 1} is not a valid secp256k1 private key.`);
       }
     }
   });
   if (new Set(signerKeys.map((k) => k.toLowerCase())).size !== signerKeys.length) {
-    problems.push("CHAINMAIL_SIGNER_KEYS lists the same key twice; each lane needs its own key (two lanes sharing a key would fight over nonces).");
+    read.problem("CHAINMAIL_SIGNER_KEYS lists the same key twice; each lane needs its own key (two lanes sharing a key would fight over nonces).");
   }
 
-  const gasMode = (text("CHAINMAIL_GAS_MODE") ?? CONFIG_DEFAULTS.gasMode) as GasMode;
-  if (!["auto", "eip1559", "legacy", "zero"].includes(gasMode)) {
-    problems.push(`CHAINMAIL_GAS_MODE is "${gasMode}"; it must be one of auto, eip1559, legacy, zero.`);
-  }
-  const logLevel = text("CHAINMAIL_LOG_LEVEL") ?? CONFIG_DEFAULTS.logLevel;
-  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
-    problems.push(`CHAINMAIL_LOG_LEVEL is "${logLevel}"; it must be one of fatal, error, warn, info, debug, trace, silent.`);
-  }
-  const precheckMode = (text("CHAINMAIL_PRECHECK_MODE") ?? CONFIG_DEFAULTS.precheckMode) as "probe" | "calls";
-  if (!["probe", "calls"].includes(precheckMode)) {
-    problems.push(`CHAINMAIL_PRECHECK_MODE is "${precheckMode}"; it must be probe or calls.`);
-  }
-  let minSignerBalanceWei = CONFIG_DEFAULTS.minSignerBalanceWei;
-  const minBalance = text("CHAINMAIL_MIN_SIGNER_BALANCE_WEI");
-  if (minBalance !== undefined) {
-    if (/^\d+$/.test(minBalance)) minSignerBalanceWei = BigInt(minBalance);
-    else problems.push(`CHAINMAIL_MIN_SIGNER_BALANCE_WEI is "${minBalance}"; it must be a whole number of wei.`);
-  }
+  const gasMode = read.oneOf("gas-mode", ["auto", "eip1559", "legacy", "zero"] as const) ?? CONFIG_DEFAULTS.gasMode;
+  const logLevel = read.oneOf("log-level", LOG_LEVELS) ?? CONFIG_DEFAULTS.logLevel;
+  const precheckMode = read.oneOf("precheck-mode", ["probe", "calls"] as const) ?? CONFIG_DEFAULTS.precheckMode;
+  const minBalance = read.check("min-signer-balance-wei", (v) => /^\d+$/.test(v), "a whole number of wei");
+  const minSignerBalanceWei = minBalance !== undefined ? BigInt(minBalance) : CONFIG_DEFAULTS.minSignerBalanceWei;
 
   const config: RelayerConfig = {
     rpcUrl,
     registryAddress,
     signerKeys,
-    host: text("CHAINMAIL_HOST") ?? CONFIG_DEFAULTS.host,
-    port: integer("CHAINMAIL_PORT", CONFIG_DEFAULTS.port, 0, 65535),
-    batchMaxSize: integer("CHAINMAIL_BATCH_MAX", CONFIG_DEFAULTS.batchMaxSize, 1, 1000),
-    batchMaxWaitMs: integer("CHAINMAIL_BATCH_WAIT_MS", CONFIG_DEFAULTS.batchMaxWaitMs, 0, 60_000),
-    maxInFlightPerSigner: integer("CHAINMAIL_MAX_INFLIGHT_PER_SIGNER", CONFIG_DEFAULTS.maxInFlightPerSigner, 1, 64),
-    waitTimeoutMs: integer("CHAINMAIL_WAIT_TIMEOUT_MS", CONFIG_DEFAULTS.waitTimeoutMs, 0, 600_000),
-    httpBodyLimitBytes: integer("CHAINMAIL_HTTP_BODY_LIMIT", CONFIG_DEFAULTS.httpBodyLimitBytes, 1024, 16 * 1024 * 1024),
-    rateLimitAuthorPerSecond: integer("CHAINMAIL_RATE_AUTHOR_PER_S", CONFIG_DEFAULTS.rateLimitAuthorPerSecond, 0),
-    rateLimitAuthorBurst: integer("CHAINMAIL_RATE_AUTHOR_BURST", CONFIG_DEFAULTS.rateLimitAuthorBurst, 1),
-    rateLimitClientPerSecond: integer("CHAINMAIL_RATE_CLIENT_PER_S", CONFIG_DEFAULTS.rateLimitClientPerSecond, 0),
-    rateLimitClientBurst: integer("CHAINMAIL_RATE_CLIENT_BURST", CONFIG_DEFAULTS.rateLimitClientBurst, 1),
+    host: read.string("host") ?? CONFIG_DEFAULTS.host,
+    port: integer("port", CONFIG_DEFAULTS.port, 0, 65535),
+    batchMaxSize: integer("batch-max", CONFIG_DEFAULTS.batchMaxSize, 1, 1000),
+    batchMaxWaitMs: integer("batch-wait-ms", CONFIG_DEFAULTS.batchMaxWaitMs, 0, 60_000),
+    maxInFlightPerSigner: integer("max-inflight-per-signer", CONFIG_DEFAULTS.maxInFlightPerSigner, 1, 64),
+    waitTimeoutMs: integer("wait-timeout-ms", CONFIG_DEFAULTS.waitTimeoutMs, 0, 600_000),
+    httpBodyLimitBytes: integer("http-body-limit", CONFIG_DEFAULTS.httpBodyLimitBytes, 1024, 16 * 1024 * 1024),
+    rateLimitAuthorPerSecond: integer("rate-author-per-s", CONFIG_DEFAULTS.rateLimitAuthorPerSecond, 0),
+    rateLimitAuthorBurst: integer("rate-author-burst", CONFIG_DEFAULTS.rateLimitAuthorBurst, 1),
+    rateLimitClientPerSecond: integer("rate-client-per-s", CONFIG_DEFAULTS.rateLimitClientPerSecond, 0),
+    rateLimitClientBurst: integer("rate-client-burst", CONFIG_DEFAULTS.rateLimitClientBurst, 1),
     gasMode,
-    replaceAfterMs: integer("CHAINMAIL_REPLACE_AFTER_MS", CONFIG_DEFAULTS.replaceAfterMs, 100),
-    feeBumpPercent: integer("CHAINMAIL_FEE_BUMP_PERCENT", CONFIG_DEFAULTS.feeBumpPercent, 10, 1000),
-    receiptPollMs: integer("CHAINMAIL_RECEIPT_POLL_MS", CONFIG_DEFAULTS.receiptPollMs, 10, 60_000),
-    cacheTtlMs: integer("CHAINMAIL_CACHE_TTL_MS", CONFIG_DEFAULTS.cacheTtlMs, 0, 3_600_000),
+    replaceAfterMs: integer("replace-after-ms", CONFIG_DEFAULTS.replaceAfterMs, 100),
+    feeBumpPercent: integer("fee-bump-percent", CONFIG_DEFAULTS.feeBumpPercent, 10, 1000),
+    receiptPollMs: integer("receipt-poll-ms", CONFIG_DEFAULTS.receiptPollMs, 10, 60_000),
+    cacheTtlMs: integer("cache-ttl-ms", CONFIG_DEFAULTS.cacheTtlMs, 0, 3_600_000),
     minSignerBalanceWei,
-    outcomeIndexSize: integer("CHAINMAIL_OUTCOME_INDEX_SIZE", CONFIG_DEFAULTS.outcomeIndexSize, 100),
-    indexLookbackBlocks: integer("CHAINMAIL_INDEX_LOOKBACK_BLOCKS", CONFIG_DEFAULTS.indexLookbackBlocks, 0),
-    logChunkBlocks: integer("CHAINMAIL_LOG_CHUNK_BLOCKS", CONFIG_DEFAULTS.logChunkBlocks, 1),
-    shutdownTimeoutMs: integer("CHAINMAIL_SHUTDOWN_TIMEOUT_MS", CONFIG_DEFAULTS.shutdownTimeoutMs, 0, 600_000),
+    outcomeIndexSize: integer("outcome-index-size", CONFIG_DEFAULTS.outcomeIndexSize, 100),
+    indexLookbackBlocks: integer("index-lookback-blocks", CONFIG_DEFAULTS.indexLookbackBlocks, 0),
+    logChunkBlocks: integer("log-chunk-blocks", CONFIG_DEFAULTS.logChunkBlocks, 1),
+    shutdownTimeoutMs: integer("shutdown-timeout-ms", CONFIG_DEFAULTS.shutdownTimeoutMs, 0, 600_000),
     logLevel,
     precheckMode,
-    maxBatchGas: integer("CHAINMAIL_MAX_BATCH_GAS", CONFIG_DEFAULTS.maxBatchGas, 500_000, 1_000_000_000),
+    maxBatchGas: integer("max-batch-gas", CONFIG_DEFAULTS.maxBatchGas, 500_000, 1_000_000_000),
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }
 

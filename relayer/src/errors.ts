@@ -3,18 +3,19 @@
  * sentence. Codes that match an on-chain check reuse the registry's reason names, so a
  * client handles "NotMember" the same whether the relayer or the contract caught it.
  */
-import { reasonSentence, type ReasonName } from "@chainmail/protocol";
+import { ChainMailError, reasonSentence, type ReasonName } from "@chainmail/protocol";
 
-export class ApiError extends Error {
+export class ApiError extends ChainMailError {
+  override name = "ApiError";
+
   constructor(
     readonly statusCode: number,
-    readonly code: string,
+    code: string,
     message: string,
     readonly headers: Record<string, string> = {},
     readonly extra: Record<string, unknown> = {},
   ) {
-    super(message);
-    this.name = "ApiError";
+    super(code, message);
   }
 }
 

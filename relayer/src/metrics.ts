@@ -49,6 +49,11 @@ export class RelayerMetrics {
   });
   readonly replacements = new Counter({ name: "chainmail_relayer_transaction_replacements_total", help: "Stuck transactions re-sent with a bumped fee", registers: [this.registry] });
   readonly rebroadcasts = new Counter({ name: "chainmail_relayer_transaction_rebroadcasts_total", help: "Dropped transactions sent again", registers: [this.registry] });
+  readonly membershipPollFailures = new Counter({
+    name: "chainmail_relayer_membership_poll_failures_total",
+    help: "Polls of RoleGranted/RoleRevoked that failed (revocations then wait for the cache TTL)",
+    registers: [this.registry],
+  });
   readonly nonceResyncs = new Counter({
     name: "chainmail_relayer_nonce_resyncs_total",
     help: "Times a signer's nonce was re-read from the chain, by cause",

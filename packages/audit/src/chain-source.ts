@@ -9,6 +9,7 @@ import { callerOf, createProvider, readLogs, RpcClient, type JsonRpcCaller } fro
 import { MessageRegistry__factory, type MessageRegistry } from "@chainmail/protocol";
 import { MESSAGE_POSTED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "@chainmail/protocol";
 import type { AuditLogSource, BlockRange, ChannelState, ContractSignatureResult, RawLog } from "./log-source.js";
+import { ChainMailError } from "@chainmail/protocol";
 
 const EIP1271_MAGIC = "0x1626ba7e";
 const eip1271 = new Interface(["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"]);
@@ -128,8 +129,18 @@ export class ChainLogSource implements AuditLogSource {
 }
 
 /** The address given is not a registry on this chain. */
-export class NoRegistryError extends Error {}
+export class NoRegistryError extends ChainMailError {
+  override name = "NoRegistryError";
+  constructor(message: string) {
+    super("NoRegistry", message);
+  }
+}
 
 /** No JSON-RPC node answers at the URL. */
-export class NodeUnreachableError extends Error {}
+export class NodeUnreachableError extends ChainMailError {
+  override name = "NodeUnreachableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("NodeUnreachable", message, options);
+  }
+}
 

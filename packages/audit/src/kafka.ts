@@ -9,6 +9,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { channelName } from "@chainmail/protocol";
 import { DEFAULT_MESSAGES_TOPIC, MESSAGE_EVENT_SCHEMA } from "@chainmail/protocol";
 import { position, type AuditedMessage, type Discrepancy, type KafkaReport } from "./types.js";
+import { ChainMailError } from "@chainmail/protocol";
 
 export { DEFAULT_MESSAGES_TOPIC };
 
@@ -167,7 +168,13 @@ export class KafkaTopicReader implements KafkaEventReader {
   }
 }
 
-export class KafkaTopicMissingError extends Error {}
+/** The topic to compare with does not exist (the audit never creates it). */
+export class KafkaTopicMissingError extends ChainMailError {
+  override name = "KafkaTopicMissingError";
+  constructor(message: string) {
+    super("KafkaTopicMissing", message);
+  }
+}
 
 /** Compares Kafka's message events with the chain's, per channel. */
 export async function compareWithKafka(

@@ -5,13 +5,12 @@
  * node or broker) — each with one sentence on stderr.
  */
 import os from "node:os";
-import { channelId } from "@chainmail/protocol";
-import { NodeUnreachableError, NoRegistryError } from "./chain-source.js";
-import { KafkaTopicMissingError, KafkaTopicReader } from "./kafka.js";
+import { ChainMailError, channelId } from "@chainmail/protocol";
+import { KafkaTopicReader } from "./kafka.js";
 import type { AuditLogSource } from "./log-source.js";
 import { exportMessages, summaryText, toJson, type ExportFormat } from "./report.js";
 import type { RecoveryBackendName } from "./signatures.js";
-import { audit, UnknownChannelError } from "./verifier.js";
+import { audit } from "./verifier.js";
 
 export const EXIT_CLEAN = 0;
 export const EXIT_DISCREPANCY = 1;
@@ -94,9 +93,8 @@ async function expectedMessages(source: AuditLogSource, channels?: string[]): Pr
 
 /** One sentence for what stopped the audit. */
 function explain(error: unknown): string {
-  if (error instanceof UnknownChannelError || error instanceof NoRegistryError || error instanceof NodeUnreachableError || error instanceof KafkaTopicMissingError) {
-    return error.message;
-  }
+  // Ours (UnknownChannel, NoRegistry, NodeUnreachable, KafkaTopicMissing, ...) are sentences already.
+  if (error instanceof ChainMailError) return error.message;
   const text = error instanceof Error ? error.message : String(error);
   if (/ECONNREFUSED|ENOTFOUND|fetch failed|failed to detect network|network is not available/i.test(text)) {
     return `cannot reach the node or broker (${text.split("\n")[0].slice(0, 160)}).`;

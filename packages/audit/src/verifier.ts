@@ -21,6 +21,7 @@ import {
   type DiscrepancyKind,
   type Warning,
 } from "./types.js";
+import { ChainMailError } from "@chainmail/protocol";
 
 export interface AuditOptions {
   /** Channel ids to audit; default every channel the registry lists. */
@@ -46,7 +47,12 @@ export interface AuditResult {
 }
 
 /** A channel named by the caller that the registry does not have. */
-export class UnknownChannelError extends Error {}
+export class UnknownChannelError extends ChainMailError {
+  override name = "UnknownChannelError";
+  constructor(message: string) {
+    super("UnknownChannel", message);
+  }
+}
 
 /** Batches in flight at once: keeps every worker busy while the source fetches more. */
 const IN_FLIGHT = 8;

@@ -89,7 +89,7 @@ describe("audit against Kafka on the real broker", function () {
 
   describe("through the CLI", function () {
     const cli = (args: string[]) =>
-      spawnSync(process.execPath, [CHAINMAIL_CLI, "audit", "--rpc", node.url, "--registry", history.location.address, "--brokers", brokers.join(","), ...args], {
+      spawnSync(process.execPath, [CHAINMAIL_CLI, "audit", "--rpc-url", node.url, "--registry", history.location.address, "--brokers", brokers.join(","), ...args], {
         encoding: "utf8",
         timeout: 90_000,
       });

@@ -285,7 +285,7 @@ describe("audit on a real hardhat node", function () {
 
     it("exits 0 on a clean history, prints a summary, and exports every message as CSV and JSONL", async function () {
       const dir = mkdtempSync(path.join(tmpdir(), "audit-"));
-      const summary = cli(["--rpc", node.url, "--registry", history.location.address, "--export", "csv", "--out", path.join(dir, "m.csv")]);
+      const summary = cli(["--rpc-url", node.url, "--registry", history.location.address, "--export", "csv", "--out", path.join(dir, "m.csv")]);
       expect(summary.status, summary.stderr).to.equal(0);
       expect(summary.stdout).to.match(/Verified 10 messages in 4 channels/).and.match(/Clean:/);
       const csv = readFileSync(path.join(dir, "m.csv"), "utf8").trim().split("\n");
@@ -293,7 +293,7 @@ describe("audit on a real hardhat node", function () {
       expect(csv).to.have.length(11);
       expect(csv.slice(1).every((line) => line.includes(",ecdsa,ok,"))).to.equal(true);
 
-      const json = cli(["--rpc", node.url, "--registry", history.location.address, "--channel", "general", "--json", "--export", "jsonl", "--out", path.join(dir, "m.jsonl")]);
+      const json = cli(["--rpc-url", node.url, "--registry", history.location.address, "--channel", "general", "--json", "--export", "jsonl", "--out", path.join(dir, "m.jsonl")]);
       expect(json.status, json.stderr).to.equal(0);
       const report = JSON.parse(json.stdout);
       expect(report).to.include({ ok: true });
@@ -304,12 +304,12 @@ describe("audit on a real hardhat node", function () {
 
     it("exits 2 with one sentence on wrong input", async function () {
       const cases: Array<[string[], RegExp]> = [
-        [["--registry", history.location.address], /--rpc is required/],
-        [["--rpc", node.url, "--registry", "0x1234"], /is not an Ethereum address/],
-        [["--rpc", node.url, "--registry", history.location.address, "--export", "xml", "--out", "x"], /--export must be jsonl or csv/],
-        [["--rpc", node.url, "--registry", history.location.address, "--channel", "nope"], /Channel "nope" does not exist/],
-        [["--rpc", node.url, "--registry", "0x" + "12".repeat(20)], /There is no contract at/],
-        [["--rpc", node.url, "--registry", history.location.address, "--bogus"], /Unknown option '--bogus'/],
+        [["--registry", history.location.address], /--rpc-url \(or CHAINMAIL_RPC_URL\) is not set/],
+        [["--rpc-url", node.url, "--registry", "0x1234"], /--registry is "0x1234"; it must be an Ethereum address/],
+        [["--rpc-url", node.url, "--registry", history.location.address, "--export", "xml", "--out", "x"], /--export is "xml"; it must be one of jsonl, csv/],
+        [["--rpc-url", node.url, "--registry", history.location.address, "--channel", "nope"], /Channel "nope" does not exist/],
+        [["--rpc-url", node.url, "--registry", "0x" + "12".repeat(20)], /There is no contract at/],
+        [["--rpc-url", node.url, "--registry", history.location.address, "--bogus"], /Unknown option '--bogus'/],
       ];
       for (const [args, message] of cases) {
         const r = cli(args);

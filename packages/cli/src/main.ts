@@ -1,8 +1,10 @@
 /**
  * `chainmail <command>`: one entry point for every ChainMail command line tool. Each
  * command lives in its own module and exports `run(argv): Promise<number>` (the exit
- * code); this file only dispatches.
+ * code); this file only dispatches, and answers --help and --version itself.
  */
+import { cliVersion } from "./version.js";
+
 // kafkajs 2.2.4 sets one negative timer per process, which Node 24 clamps to 1 ms and
 // reports as a TimeoutNegativeWarning; harmless, so keep it off the user's terminal.
 const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
@@ -24,18 +26,27 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `Usage: chainmail <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun "chainmail <command> --help" for a command's options.`;
+  return `Usage: chainmail <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nOptions:\n  -h, --help  print this text\n  --version   print the version\n\nRun "chainmail <command> --help" for a command's options.`;
 }
 
+// --help and --version load no command module (and nothing heavy): they answer at once.
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
+  if (name === "--help" || name === "-h" || name === "help") {
     console.log(usage());
-    return name ? 0 : 2;
+    return 0;
+  }
+  if (name === "--version") {
+    console.log(cliVersion());
+    return 0;
+  }
+  if (!name) {
+    console.error(usage());
+    return 2;
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`Unknown command "${name}".\n\n${usage()}`);
+    console.error(`chainmail: unknown command "${name}".\n\n${usage()}`);
     return 2;
   }
   return (await command.load()).run(rest);

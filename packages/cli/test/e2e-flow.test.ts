@@ -166,7 +166,7 @@ for (const mode of [
 
       const audited = await chainmail([
         "audit",
-        "--rpc",
+        "--rpc-url",
         node.url,
         "--registry",
         registry,

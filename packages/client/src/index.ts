@@ -13,6 +13,7 @@ import { Value } from "@sinclair/typebox/value";
 import type { Signer } from "ethers";
 import {
   bodyFromText,
+  ChainMailError,
   channelId,
   ChannelList,
   ChannelMessages,
@@ -75,24 +76,27 @@ export interface PostMessageInput {
 }
 
 /** No definitive outcome within the retry budget: the message may or may not land later. */
-export class NoOutcomeError extends Error {
+export class NoOutcomeError extends ChainMailError {
+  override name = "NoOutcomeError";
+
   constructor(
     readonly digest: string,
     readonly lastProblem: string,
   ) {
-    super(`No definitive outcome for message ${digest} in time (last problem: ${lastProblem}). Send the same signed message again later; it will never be posted twice.`);
-    this.name = "NoOutcomeError";
+    super("NoOutcome", `No definitive outcome for message ${digest} in time (last problem: ${lastProblem}). Send the same signed message again later; it will never be posted twice.`);
   }
 }
 
-export class RelayerError extends Error {
+/** The relayer refused: its HTTP status, and the `code` and sentence it answered with. */
+export class RelayerError extends ChainMailError {
+  override name = "RelayerError";
+
   constructor(
     readonly httpStatus: number,
-    readonly code: string,
+    code: string,
     message: string,
   ) {
-    super(message);
-    this.name = "RelayerError";
+    super(code, message);
   }
 }
 

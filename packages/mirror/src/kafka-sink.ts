@@ -5,17 +5,19 @@
  */
 import { randomUUID } from "node:crypto";
 import { Partitioners, type Admin, type Kafka, type KafkaMessage, type Message, type Producer } from "kafkajs";
-import { CURSOR_SCHEMA, type MirrorCursor } from "@chainmail/protocol";
-import type { Logger } from "./log.js";
+import { ChainMailError, CURSOR_SCHEMA, type MirrorCursor } from "@chainmail/protocol";
+import type { Logger } from "@chainmail/runtime";
 
 /** Another instance with our transactional id started: this one must stop publishing. */
-export class FencedError extends Error {
+export class FencedError extends ChainMailError {
+  override name = "FencedError";
+
   constructor(transactionalId: string, cause: unknown) {
     super(
+      "MirrorFenced",
       `fenced: another mirror instance with transactional id "${transactionalId}" took over; this instance stops and publishes nothing more`,
       { cause },
     );
-    this.name = "FencedError";
   }
 }
 
@@ -120,7 +122,7 @@ export async function readToEnd(
         .catch(reject);
     });
   } finally {
-    await consumer.disconnect().catch((error) => logger?.warn("could not disconnect a topic reader", { error: String(error) }));
+    await consumer.disconnect().catch((error) => logger?.warn({ error: String(error) }, "could not disconnect a topic reader"));
   }
   return count;
 }
@@ -189,11 +191,13 @@ export class TransactionalSink {
       const probe = await producer.transaction();
       await probe.abort();
     } catch (error) {
+      // The connect error is what matters and is thrown; a failed disconnect after it is only noted.
+      const noted = (e: unknown) => this.logger.debug({ err: e }, "producer disconnect failed");
       if (isFencedError(error)) {
-        await producer.disconnect().catch(() => {});
+        await producer.disconnect().catch(noted);
         throw new FencedError(this.transactionalId, error);
       }
-      await producer.disconnect().catch(() => {});
+      await producer.disconnect().catch(noted);
       throw error;
     }
     this.producer = producer;
@@ -202,7 +206,7 @@ export class TransactionalSink {
   async close(): Promise<void> {
     const producer = this.producer;
     this.producer = null;
-    if (producer) await producer.disconnect().catch((error) => this.logger.debug("producer disconnect failed", { error: String(error) }));
+    if (producer) await producer.disconnect().catch((error) => this.logger.debug({ error: String(error) }, "producer disconnect failed"));
   }
 
   /** Writes the batch and its cursor in one transaction; all of it is visible, or none. */
@@ -223,7 +227,7 @@ export class TransactionalSink {
     } catch (error) {
       if (isFencedError(error)) throw new FencedError(this.transactionalId, error);
       // Best effort: if this fails too, the next connect() aborts the transaction.
-      await transaction.abort().catch(() => {});
+      await transaction.abort().catch((e: unknown) => this.logger.debug({ err: e }, "transaction abort failed; the next connect aborts it"));
       throw error;
     }
   }

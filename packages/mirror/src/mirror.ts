@@ -25,8 +25,10 @@ import {
   type MirrorCursor,
 } from "@chainmail/protocol";
 import { ensureTopics, FencedError, readCursor, TransactionalSink, type TopicNames } from "./kafka-sink.js";
-import { jsonLogger, kafkajsLogCreator, type Logger } from "./log.js";
+import { createLogger, type Logger } from "@chainmail/runtime";
+import { kafkajsLogCreator } from "./log.js";
 import { MirrorMetrics, serveMetrics } from "./metrics.js";
+import { ChainMailError } from "@chainmail/protocol";
 
 export interface MirrorOptions {
   rpcUrl: string;
@@ -58,7 +60,13 @@ export interface MirrorOptions {
 
 export type MirrorExit = "stopped" | "fenced";
 
-export class ChainResetError extends Error {}
+/** The chain no longer holds what the mirror published (no registry, or behind the cursor). */
+export class ChainResetError extends ChainMailError {
+  override name = "ChainResetError";
+  constructor(message: string) {
+    super("ChainReset", message);
+  }
+}
 
 interface Range {
   from: number;
@@ -85,7 +93,7 @@ export class Mirror {
   private rangeSize: number;
 
   constructor(options: MirrorOptions) {
-    this.logger = options.logger ?? jsonLogger("chainmail-mirror");
+    this.logger = options.logger ?? createLogger({ name: "chainmail-mirror" });
     this.topics = {
       messages: options.topics?.messages ?? DEFAULT_MESSAGES_TOPIC,
       membership: options.topics?.membership ?? DEFAULT_MEMBERSHIP_TOPIC,
@@ -126,7 +134,7 @@ export class Mirror {
       this.metricsServer = await serveMetrics(this.metrics, o.metricsPort);
       const address = this.metricsServer.address();
       this.metricsUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : o.metricsPort}/metrics`;
-      log.info("metrics endpoint listening", { url: this.metricsUrl });
+      log.info({ url: this.metricsUrl }, "metrics endpoint listening");
     }
     const rpc = new RpcClient(o.rpcUrl);
     // Asked on its own first, so an unreachable node is an error we retry, not ethers' retry loop.
@@ -160,7 +168,7 @@ export class Mirror {
       if (cursor === undefined) return this.finish("stopped", sink, provider);
       let next = cursor?.nextBlock ?? o.startBlock ?? setup.deploymentBlock;
       if (cursor) await this.checkCursorOnChain(source, cursor);
-      log.info("mirror started", {
+      log.info({
         chainId,
         registry: o.registry,
         transactionalId,
@@ -168,7 +176,7 @@ export class Mirror {
         resumeFrom: next,
         cursor: cursor ? "committed cursor" : `first start (deployment block ${setup.deploymentBlock})`,
         channels: setup.channels,
-      });
+      }, "mirror started");
       this.stats.nextBlock = next;
       this.metrics.nextBlock.set(next);
       let lastMirrored: BlockRef | null = next > 0 ? await this.retrying("chain", () => source.block(next - 1)) ?? null : null;
@@ -222,7 +230,7 @@ export class Mirror {
     } catch (error) {
       if (error instanceof FencedError) {
         this.metrics.fenced.set(1);
-        log.error(error.message, { transactionalId });
+        log.error({ transactionalId }, error.message);
         return this.finish("fenced", sink, provider);
       }
       await this.finish("stopped", sink, provider);
@@ -240,7 +248,7 @@ export class Mirror {
       await new Promise((r) => this.metricsServer!.close(r));
       this.metricsServer = null;
     }
-    this.logger.info(exit === "fenced" ? "mirror stopped: fenced" : "mirror stopped", { ...this.stats });
+    this.logger.info({ ...this.stats }, exit === "fenced" ? "mirror stopped: fenced" : "mirror stopped");
     return exit;
   }
 
@@ -251,7 +259,7 @@ export class Mirror {
       await admin.connect();
       try {
         const created = await ensureTopics(admin, this.topics, this.options.partitions);
-        if (created.length) this.logger.info("created topics", { topics: created });
+        if (created.length) this.logger.info({ topics: created }, "created topics");
       } finally {
         await admin.disconnect();
       }
@@ -270,9 +278,9 @@ export class Mirror {
       );
     }
     if (!block) {
-      this.logger.warn("the chain is behind the mirror's cursor (a reset chain or a lagging node?); waiting for it", {
+      this.logger.warn({
         cursorNextBlock: cursor.nextBlock,
-      });
+      }, "the chain is behind the mirror's cursor (a reset chain or a lagging node?); waiting for it");
     }
   }
 
@@ -291,12 +299,10 @@ export class Mirror {
     const startedAt = performance.now();
     // Nodes cap eth_getLogs; the log reader halves the range until the node answers.
     const { to: end, logs } = await source.logs(from, to, (retry) =>
-      this.logger.warn(retry.reason === "range-too-large" ? "eth_getLogs refused; trying a smaller block range" : "eth_getLogs failed; retrying", {
-        from,
-        to: retry.toBlock,
-        nextRangeBlocks: retry.chunkBlocks,
-        error: String(retry.error),
-      }),
+      this.logger.warn(
+        { from, to: retry.toBlock, nextRangeBlocks: retry.chunkBlocks, error: String(retry.error) },
+        retry.reason === "range-too-large" ? "eth_getLogs refused; trying a smaller block range" : "eth_getLogs failed; retrying",
+      ),
     );
     this.adaptRangeSize(end - from + 1, logs.length);
     const toBlock = await source.block(end);
@@ -305,14 +311,14 @@ export class Mirror {
     const events = logs.map((l) => source.toEvent(l)).filter((e): e is MirroredEvent => e !== null);
     this.stats.fetchMs += Math.round(fetchedAt - startedAt);
     this.stats.decodeMs += Math.round(performance.now() - fetchedAt);
-    this.logger.debug("read block range", {
+    this.logger.debug({
       from,
       to: end,
       logs: logs.length,
       fetchMs: Math.round(fetchedAt - startedAt),
       decodeMs: Math.round(performance.now() - fetchedAt),
       nextRangeSize: this.rangeSize,
-    });
+    }, "read block range");
     return { from, to: end, events, toHash: toBlock.hash, toBlock };
   }
 
@@ -356,13 +362,13 @@ export class Mirror {
           this.metrics.transactions.inc();
           this.metrics.published(this.topics.messages, records.get(this.topics.messages)!.length);
           this.metrics.published(this.topics.membership, records.get(this.topics.membership)!.length);
-          this.logger.info("committed", {
+          this.logger.info({
             fromBlock: start,
             toBlock: part.to,
             messages: records.get(this.topics.messages)!.length,
             membership: records.get(this.topics.membership)!.length,
             ms: Date.now() - startedAt,
-          });
+          }, "committed");
           start = part.to + 1;
           break;
         } catch (error) {
@@ -375,10 +381,10 @@ export class Mirror {
           if (committed === undefined) return undefined;
           const committedNext = committed?.nextBlock ?? start;
           if (committedNext !== start) {
-            this.logger.warn("the committed cursor differs from the range in flight; continuing from the cursor", {
+            this.logger.warn({
               inFlightFrom: start,
               committedNextBlock: committedNext,
-            });
+            }, "the committed cursor differs from the range in flight; continuing from the cursor");
             return committedNext;
           }
         }
@@ -397,17 +403,17 @@ export class Mirror {
   private async logProgress(source: ChainSource): Promise<void> {
     const lagBlocks = (await this.metrics.lagBlocks.get()).values[0]?.value ?? 0;
     const lagSeconds = (await this.metrics.lagSeconds.get()).values[0]?.value ?? 0;
-    this.logger.info("progress", { ...this.stats, lagBlocks, lagSeconds, finality: source.finalityInUse });
+    this.logger.info({ ...this.stats, lagBlocks, lagSeconds, finality: source.finalityInUse }, "progress");
   }
 
   private retried(stage: "chain" | "kafka", error: unknown, failures: number): void {
     this.stats.retries++;
     this.metrics.retries.inc({ stage });
-    this.logger.warn(`${stage === "kafka" ? "Kafka" : "the chain node"} failed; retrying with backoff (nothing is lost: the chain keeps the backlog)`, {
+    this.logger.warn({
       stage,
       attempt: failures + 1,
       error: error instanceof Error ? error.message : String(error),
-    });
+    }, `${stage === "kafka" ? "Kafka" : "the chain node"} failed; retrying with backoff (nothing is lost: the chain keeps the backlog)`);
   }
 
   /** Retries `fn` with backoff until it succeeds or stop() is called (then undefined). */

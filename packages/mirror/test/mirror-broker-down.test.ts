@@ -5,7 +5,8 @@
  * on free ports with its own data directory) so it can stop and start it.
  */
 import { expect } from "chai";
-import { readCursor, silentLogger } from "@chainmail/mirror";
+import { readCursor } from "@chainmail/mirror";
+import { silentLogger } from "@chainmail/runtime";
 import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
 import { expectExactlyOnce, MirrorProcess, OwnBroker, readTopic, registryFixture, testKafka, uniqueTopics } from "@chainmail/testkit";
 

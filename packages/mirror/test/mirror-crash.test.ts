@@ -5,7 +5,8 @@
  */
 import { expect } from "chai";
 import { Kafka } from "kafkajs";
-import { readCursor, silentLogger } from "@chainmail/mirror";
+import { readCursor } from "@chainmail/mirror";
+import { silentLogger } from "@chainmail/runtime";
 import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
 import {
   brokerReachable,

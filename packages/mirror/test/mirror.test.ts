@@ -9,8 +9,8 @@ import { Kafka } from "kafkajs";
 import {
   Mirror,
   readCursor,
-  silentLogger,
 } from "@chainmail/mirror";
+import { silentLogger } from "@chainmail/runtime";
 import { splitByBlocks } from "@chainmail/mirror";
 import { channelId, digestOf, GENESIS_HEAD, MembershipEventSchema, MESSAGE_POSTED_TOPIC, MessageEventSchema, memberRoleOf, nextHead } from "@chainmail/protocol";
 import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";

@@ -5,3 +5,4 @@ export * from "./digester.js";
 export * from "./kafka-events.js";
 export * from "./http.js";
 export * from "./contracts.js";
+export * from "./errors.js";

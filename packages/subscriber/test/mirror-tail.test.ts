@@ -9,7 +9,8 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { Kafka } from "kafkajs";
 import { devPrivateKey } from "@chainmail/testkit";
-import { Mirror, readCursor, silentLogger } from "@chainmail/mirror";
+import { Mirror, readCursor } from "@chainmail/mirror";
+import { silentLogger } from "@chainmail/runtime";
 import { bodyFromText, channelId, digestOf, GENESIS_HEAD, nextHead, signMessage, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { ChainChecker, tail, type ChainBreak } from "@chainmail/subscriber";
 import { CHAINMAIL_CLI, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
@@ -295,7 +296,7 @@ describe("tail against the real broker", function () {
       expect(missing.stderr.trim()).to.equal("chainmail tail: Give the channel to follow with --channel <name>.");
       const badMax = await runTail(["--channel", "general", "--max-messages", "zero"]);
       expect(badMax.code).to.equal(2);
-      expect(badMax.stderr).to.match(/--max-messages must be a positive whole number/);
+      expect(badMax.stderr).to.match(/--max-messages is "zero"; it must be a whole number of at least 1\./);
     });
   });
 });

@@ -136,6 +136,7 @@ export class Lane {
         const known = await this.rpc.call("eth_getTransactionByHash", [latest.hash]);
         if (!known) {
           this.metrics.rebroadcasts.inc();
+          // Best effort: a refused rebroadcast ("already known", a full pool) is seen at the next poll.
           await this.rpc.call("eth_sendRawTransaction", [latest.raw]).catch(() => undefined);
         } else {
           const fees = await this.fees.bumped(latest.fees, this.options.feeBumpPercent);

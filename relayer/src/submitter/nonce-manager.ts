@@ -25,6 +25,7 @@ export class NonceManager {
       if (used) this.nextNonce = nonce + 1;
       return value;
     });
+    // The caller gets the error through `run`; the queue only needs to go on after it.
     this.tail = run.catch(() => undefined);
     return run;
   }

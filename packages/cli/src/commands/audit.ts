@@ -4,109 +4,65 @@
  * input or nothing to audit.
  */
 import { isAddress } from "ethers";
-import { parseArgs } from "node:util";
-import { ChainLogSource, DEFAULT_MESSAGES_TOPIC, EXIT_USAGE, runAudit } from "@chainmail/audit";
+import { ChainLogSource, DEFAULT_MESSAGES_TOPIC, runAudit } from "@chainmail/audit";
+import { ADDRESS, BROKERS, DEFAULT_BROKERS, readCommand, REGISTRY, refuse, RPC_URL, type Command } from "../options.js";
 
-const USAGE = `Usage: chainmail audit --rpc URL --registry 0x... [options]
+const COMMAND: Command = {
+  name: "audit",
+  synopsis: `Usage: chainmail audit --rpc-url URL --registry 0x... [options]
 
 Rebuilds every channel from the registry's MessagePosted events and checks: seq 1..n
 without gaps, repeats or reordering; every digest and head recomputed, the last head and
 seq against the contract's stored ones; every signature recovered and compared with its
 author (contract wallets: EIP-1271 isValidSignature at the message's block); every
-author a member of the channel at that block (RoleGranted/RoleRevoked history).
-
-Options:
-  --rpc URL                JSON-RPC endpoint (default: CHAINMAIL_RPC_URL)
-  --registry ADDRESS       MessageRegistry address (default: CHAINMAIL_REGISTRY)
-  --channel NAME           audit only this channel (repeatable; name or 0x id)
-  --brokers HOST:PORT,...  also compare with Kafka (default when --topic is given: KAFKA_BROKERS or 127.0.0.1:9092)
-  --topic NAME             the mirror's message topic (default ${DEFAULT_MESSAGES_TOPIC})
-  --kafka-confirmations N  messages in the last N blocks may be missing from Kafka (default 0)
-  --to-block N             audit up to block N (default: the latest block)
-  --block-range N          blocks per eth_getLogs request (default 10000, halved if refused)
-  --json                   print the full report as JSON
-  --export jsonl|csv       write every message with its verification status...
-  --out FILE               ...to FILE
-  --progress-every N       progress on stderr every N messages (default 10000, 0 = off)
-  --workers N              worker threads for signature recovery (default: all cores for large audits)
-  --recovery native|noble|ethers  secp256k1 implementation (default native libsecp256k1, else noble)
-  -h, --help               this text
-
-Exit status: 0 clean, 1 discrepancies found, 2 wrong input or the audit could not run.`;
-
-function fail(sentence: string): number {
-  console.error(`chainmail audit: ${sentence} Run "chainmail audit --help" for the options.`);
-  return EXIT_USAGE;
-}
-
-function positiveInt(value: string | undefined, name: string, min = 0): number | undefined | Error {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min) return new Error(`--${name} must be a whole number${min ? ` of at least ${min}` : ""}, not "${value}".`);
-  return Number(value);
-}
+author a member of the channel at that block (RoleGranted/RoleRevoked history).`,
+  options: {
+    ...RPC_URL,
+    ...REGISTRY,
+    channel: { multiple: true, value: "NAME", description: "audit only this channel (repeatable; name or 0x id)" },
+    brokers: { ...BROKERS.brokers, description: "also compare with Kafka (used when --brokers or --topic is given)" },
+    topic: { value: "NAME", default: DEFAULT_MESSAGES_TOPIC, description: "the mirror's message topic" },
+    "kafka-confirmations": { value: "N", default: "0", description: "messages in the last N blocks may be missing from Kafka" },
+    "to-block": { value: "N", default: "the latest block", description: "audit up to block N" },
+    "block-range": { value: "N", default: "10000", description: "blocks per eth_getLogs request (halved if refused)" },
+    json: { type: "boolean", description: "print the full report as JSON" },
+    export: { value: "jsonl|csv", description: "write every message with its verification status..." },
+    out: { value: "FILE", description: "...to FILE" },
+    "progress-every": { value: "N", default: "10000", description: "progress on stderr every N messages (0 = off)" },
+    workers: { value: "N", default: "all cores for large audits", description: "worker threads for signature recovery" },
+    recovery: { value: "native|noble|ethers", default: "native libsecp256k1, else noble", description: "secp256k1 implementation" },
+  },
+  footer: "Exit status: 0 clean, 1 discrepancies found, 2 wrong input or the audit could not run.",
+};
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        rpc: { type: "string" },
-        registry: { type: "string" },
-        channel: { type: "string", multiple: true },
-        brokers: { type: "string" },
-        topic: { type: "string" },
-        "kafka-confirmations": { type: "string" },
-        "to-block": { type: "string" },
-        "block-range": { type: "string" },
-        json: { type: "boolean", default: false },
-        export: { type: "string" },
-        out: { type: "string" },
-        "progress-every": { type: "string" },
-        workers: { type: "string" },
-        recovery: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    return fail(`${(error as Error).message.split("\n")[0]}`);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const rpc = values.rpc ?? process.env.CHAINMAIL_RPC_URL;
-  const registry = values.registry ?? process.env.CHAINMAIL_REGISTRY;
-  if (!rpc) return fail("--rpc is required (or set CHAINMAIL_RPC_URL).");
-  if (!/^https?:\/\/|^wss?:\/\//.test(rpc)) return fail(`--rpc must be an http(s) or ws(s) URL, not "${rpc}".`);
-  if (!registry) return fail("--registry is required (or set CHAINMAIL_REGISTRY).");
-  if (!isAddress(registry)) return fail(`--registry "${registry}" is not an Ethereum address.`);
-  if (values.export !== undefined && values.export !== "jsonl" && values.export !== "csv") return fail(`--export must be jsonl or csv, not "${values.export}".`);
-  if ((values.export === undefined) !== (values.out === undefined)) return fail("--export and --out go together.");
-  if (values.recovery !== undefined && !["native", "noble", "ethers"].includes(values.recovery)) {
-    return fail(`--recovery must be native, noble or ethers, not "${values.recovery}".`);
-  }
-  const numbers: Record<string, number | undefined> = {};
-  for (const [name, min] of [["kafka-confirmations", 0], ["to-block", 0], ["block-range", 1], ["progress-every", 0], ["workers", 0]] as const) {
-    const parsed = positiveInt(values[name], name, min);
-    if (parsed instanceof Error) return fail(parsed.message);
-    numbers[name] = parsed;
-  }
-  const kafkaWanted = values.brokers !== undefined || values.topic !== undefined;
-  const brokers = (values.brokers ?? process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()).filter(Boolean);
-  if (kafkaWanted && (brokers.length === 0 || brokers.some((b) => !/^[^:\s]+:\d+$/.test(b)))) {
-    return fail(`--brokers must be HOST:PORT[,HOST:PORT...], not "${values.brokers}".`);
-  }
+  const read = readCommand(COMMAND, argv);
+  if (typeof read === "number") return read;
+  const rpcUrl = read.required("rpc-url", "the chain's JSON-RPC URL, such as http://127.0.0.1:8545");
+  read.url("rpc-url", ["http", "https", "ws", "wss"]);
+  const registry = read.required("registry", ADDRESS);
+  read.check("registry", isAddress, ADDRESS);
+  const exportFormat = read.oneOf("export", ["jsonl", "csv"] as const);
+  if (read.has("export") !== read.has("out")) read.problem("--export and --out go together.");
+  const recovery = read.oneOf("recovery", ["native", "noble", "ethers"] as const);
+  const confirmations = read.integer("kafka-confirmations");
+  const toBlock = read.integer("to-block");
+  const blockRange = read.integer("block-range", { min: 1 });
+  const progressEvery = read.integer("progress-every");
+  const workers = read.integer("workers");
+  // Kafka is compared only when asked for on the command line; KAFKA_BROKERS alone does not ask.
+  const kafkaWanted = read.flagged("brokers") || read.flagged("topic");
+  const brokers = kafkaWanted ? read.brokers("brokers", DEFAULT_BROKERS) : [];
+  if (read.problems.length > 0) return refuse(COMMAND, read.problems);
 
   return runAudit({
-    source: () => ChainLogSource.fromUrl(rpc, registry, { blockRange: numbers["block-range"], toBlock: numbers["to-block"] }),
-    channels: values.channel,
-    kafka: kafkaWanted ? { brokers, topic: values.topic ?? DEFAULT_MESSAGES_TOPIC, confirmations: numbers["kafka-confirmations"] } : undefined,
-    json: values.json,
-    export: values.export ? { format: values.export as "jsonl" | "csv", file: values.out! } : undefined,
-    progressEvery: numbers["progress-every"],
-    workers: numbers.workers,
-    recovery: values.recovery as "native" | "noble" | "ethers" | undefined,
+    source: () => ChainLogSource.fromUrl(rpcUrl!, registry!, { blockRange, toBlock }),
+    channels: read.has("channel") ? read.strings("channel") : undefined,
+    kafka: kafkaWanted ? { brokers, topic: read.string("topic") ?? DEFAULT_MESSAGES_TOPIC, confirmations } : undefined,
+    json: read.boolean("json"),
+    export: exportFormat ? { format: exportFormat, file: read.string("out")! } : undefined,
+    progressEvery,
+    workers,
+    recovery,
   });
 }

@@ -1,62 +1,42 @@
 /** `chainmail messages`: list a channel's messages through a relayer. */
-import { parseArgs } from "node:util";
 import { listChannel } from "@chainmail/client";
 import { channelId, channelName } from "@chainmail/protocol";
+import { readCommand, refuse, RELAYER_URL, type Command } from "../options.js";
 
-const USAGE = `Usage: chainmail messages --relayer URL --channel NAME|ID [--from-seq N] [--limit N] [--json]
+const COMMAND: Command = {
+  name: "messages",
+  synopsis: `Usage: chainmail messages --relayer URL --channel NAME|ID [--from-seq N] [--limit N] [--json]
 
-Lists a channel's messages in seq order, read from the registry's events.
-
-Options:
-  --relayer URL      relayer base URL (or env CHAINMAIL_RELAYER)
-  --channel NAME|ID  channel name or 0x-prefixed 32-byte id
-  --from-seq N       first seq to show [1]
-  --limit N          how many messages, 1 to 200 [50]
-  --json             print the page as JSON
-  -h, --help         this text`;
-
-function fail(message: string): number {
-  console.error(`chainmail messages: ${message}`);
-  return 2;
-}
+Lists a channel's messages in seq order, read from the registry's events.`,
+  options: {
+    ...RELAYER_URL,
+    channel: { value: "NAME|ID", description: "channel name or 0x-prefixed 32-byte id" },
+    "from-seq": { value: "N", default: "1", description: "first seq to show" },
+    limit: { value: "N", default: "50", description: "how many messages, 1 to 200" },
+    json: { type: "boolean", description: "print the page as JSON" },
+  },
+};
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        relayer: { type: "string" },
-        channel: { type: "string" },
-        "from-seq": { type: "string" },
-        limit: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (error) {
-    return fail((error as Error).message);
+  const read = readCommand(COMMAND, argv);
+  if (typeof read === "number") return read;
+  const relayerUrl = read.required("relayer", "the relayer's base URL, such as http://127.0.0.1:8080");
+  read.url("relayer");
+  const channel = read.required("channel", "a channel name or 0x-prefixed 32-byte id");
+  if (channel !== undefined) {
+    try {
+      channelId(channel);
+    } catch (error) {
+      read.problem((error as Error).message);
+    }
   }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const relayerUrl = values.relayer ?? process.env.CHAINMAIL_RELAYER;
-  if (!relayerUrl) return fail("Give the relayer's URL with --relayer URL.");
-  if (!values.channel) return fail("Give the channel with --channel NAME.");
-  const fromSeq = Number(values["from-seq"] ?? 1);
-  const limit = Number(values.limit ?? 50);
-  if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) return fail("--from-seq must be a whole number from 1.");
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200) return fail("--limit must be a whole number from 1 to 200.");
+  const fromSeq = read.integer("from-seq", { min: 1 }) ?? 1;
+  const limit = read.integer("limit", { min: 1, max: 200 }) ?? 50;
+  if (read.problems.length > 0) return refuse(COMMAND, read.problems);
+  const json = read.boolean("json");
   try {
-    channelId(values.channel);
-  } catch (error) {
-    return fail((error as Error).message);
-  }
-  try {
-    const page = await listChannel(relayerUrl, values.channel, { fromSeq, limit });
-    if (values.json) {
+    const page = await listChannel(relayerUrl!, channel!, { fromSeq, limit });
+    if (json) {
       console.log(JSON.stringify(page));
       return 0;
     }

@@ -4,35 +4,35 @@
  * settles it (with --wait: until it is confirmed or rejected on-chain).
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import { NoOutcomeError, postMessage, type PostResult } from "@chainmail/client";
 import { channelId, channelName, contentTypeCode } from "@chainmail/protocol";
+import { readCommand, refuse, RELAYER_URL, type Command } from "../options.js";
 
-const USAGE = `Usage: chainmail post --relayer URL --channel NAME|ID (--text TEXT | --body 0xHEX) [options]
+const COMMAND: Command = {
+  name: "post",
+  synopsis: `Usage: chainmail post --relayer URL --channel NAME|ID (--text TEXT | --body 0xHEX) [options]
 
-Signs a message as its author (key from --key-file or env CHAINMAIL_KEY) and posts it.
+Signs a message as its author (key from --key-file or env CHAINMAIL_KEY) and posts it.`,
+  options: {
+    ...RELAYER_URL,
+    "key-file": { value: "FILE", description: "file holding the author's 0x-prefixed private key" },
+    // The key itself only from the environment: a flag would show it to anyone who lists processes.
+    key: { env: "CHAINMAIL_KEY", envOnly: true, description: "the author's private key, when no --key-file is given" },
+    channel: { value: "NAME|ID", description: "channel name (up to 31 bytes) or 0x-prefixed 32-byte id" },
+    text: { value: "TEXT", description: "the message as text (content type text/plain)" },
+    body: { value: "0xHEX", description: "the message as raw bytes instead of --text" },
+    "content-type": { value: "TYPE", description: "text/plain, application/json, application/octet-stream or a number" },
+    "reply-to": { value: "N", description: "the seq this message replies to" },
+    wait: { type: "boolean", description: "wait until the message is confirmed or rejected on-chain" },
+    timeout: { value: "SECONDS", default: "120", description: "give up after this long without a definitive outcome" },
+    json: { type: "boolean", description: "print the outcome as JSON" },
+  },
+  footer: "Exit status: 0 posted or accepted, 1 rejected or failed, 2 wrong input, 3 no definitive outcome in time.",
+};
 
-Options:
-  --relayer URL         relayer base URL, e.g. http://127.0.0.1:8080 (or env CHAINMAIL_RELAYER)
-  --key-file FILE       file holding the author's 0x-prefixed private key
-  --channel NAME|ID     channel name (up to 31 bytes) or 0x-prefixed 32-byte id
-  --text TEXT           the message as text (content type text/plain)
-  --body 0xHEX          the message as raw bytes instead of --text
-  --content-type TYPE   text/plain, application/json, application/octet-stream or a number
-  --reply-to N          the seq this message replies to
-  --wait                wait until the message is confirmed or rejected on-chain
-  --timeout SECONDS     give up after this long without a definitive outcome [120]
-  --json                print the outcome as JSON
-  -h, --help            this text`;
-
-function fail(message: string): number {
-  console.error(`chainmail post: ${message}`);
-  return 2;
-}
-
-function readKey(keyFile: string | undefined): string {
-  const raw = keyFile ? readFileSync(keyFile, "utf8") : process.env.CHAINMAIL_KEY;
+function readKey(keyFile: string | undefined, fromEnv: string | undefined): string {
+  const raw = keyFile ? readFileSync(keyFile, "utf8") : fromEnv;
   if (raw === undefined) throw new Error("Give the author's key with --key-file FILE or the environment variable CHAINMAIL_KEY.");
   const key = raw.trim();
   if (!/^(0x)?[0-9a-fA-F]{64}$/.test(key)) {
@@ -52,68 +52,51 @@ export function describe(result: PostResult): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        relayer: { type: "string" },
-        "key-file": { type: "string" },
-        channel: { type: "string" },
-        text: { type: "string" },
-        body: { type: "string" },
-        "content-type": { type: "string" },
-        "reply-to": { type: "string" },
-        wait: { type: "boolean" },
-        timeout: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (error) {
-    return fail((error as Error).message);
+  const read = readCommand(COMMAND, argv);
+  if (typeof read === "number") return read;
+  const relayerUrl = read.required("relayer", "the relayer's base URL, such as http://127.0.0.1:8080");
+  read.url("relayer");
+  const channel = read.required("channel", "a channel name or 0x-prefixed 32-byte id");
+  const text = read.string("text");
+  const body = read.check("body", (v) => /^0x([0-9a-fA-F]{2})+$/.test(v), "0x followed by an even number of hex digits");
+  if (read.has("text") === read.has("body")) read.problem("Give exactly one of --text and --body.");
+  const replyTo = read.check("reply-to", (v) => /^\d+$/.test(v), "a whole number (a seq in the channel)");
+  const timeoutSeconds = read.integer("timeout") ?? 120;
+  const contentType = read.string("content-type");
+  let key: string | undefined;
+  for (const check of [
+    () => channel !== undefined && channelId(channel),
+    () => contentType !== undefined && contentTypeCode(contentType),
+    () => (key = readKey(read.string("key-file"), read.string("key"))),
+  ]) {
+    try {
+      check();
+    } catch (error) {
+      read.problem((error as Error).message);
+    }
   }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const relayerUrl = values.relayer ?? process.env.CHAINMAIL_RELAYER;
-  if (!relayerUrl) return fail("Give the relayer's URL with --relayer URL.");
-  if (!/^https?:\/\/\S+$/.test(relayerUrl)) return fail(`--relayer "${relayerUrl}" is not an http(s) URL.`);
-  if (!values.channel) return fail("Give the channel with --channel NAME.");
-  if ((values.text === undefined) === (values.body === undefined)) return fail("Give exactly one of --text and --body.");
-  if (values.body !== undefined && !/^0x([0-9a-fA-F]{2})+$/.test(values.body)) return fail("--body must be 0x followed by an even number of hex digits.");
-  if (values["reply-to"] !== undefined && !/^\d+$/.test(values["reply-to"])) return fail("--reply-to must be a whole number (a seq in the channel).");
-  if (values.timeout !== undefined && !/^\d+$/.test(values.timeout)) return fail("--timeout must be a whole number of seconds.");
-  let key: string;
-  try {
-    channelId(values.channel);
-    if (values["content-type"] !== undefined) contentTypeCode(values["content-type"]);
-    key = readKey(values["key-file"]);
-  } catch (error) {
-    return fail((error as Error).message);
-  }
+  if (read.problems.length > 0) return refuse(COMMAND, read.problems);
+  const json = read.boolean("json");
   try {
     const result = await postMessage(
       {
-        relayerUrl,
-        signer: new Wallet(key),
-        channel: values.channel,
-        text: values.text,
-        body: values.body,
-        contentType: values["content-type"],
-        replyTo: values["reply-to"] !== undefined ? BigInt(values["reply-to"]) : undefined,
+        relayerUrl: relayerUrl!,
+        signer: new Wallet(key!),
+        channel: channel!,
+        text,
+        body,
+        contentType,
+        replyTo: replyTo !== undefined ? BigInt(replyTo) : undefined,
       },
       {
-        wait: Boolean(values.wait),
-        retry: { timeoutMs: Number(values.timeout ?? 120) * 1000 },
+        wait: read.boolean("wait"),
+        retry: { timeoutMs: timeoutSeconds * 1000 },
         onRetry: (attempt, reason) => {
-          if (!values.json) console.error(`retry ${attempt}: ${reason}`);
+          if (!json) console.error(`retry ${attempt}: ${reason}`);
         },
       },
     );
-    console.log(values.json ? JSON.stringify(result) : describe(result));
+    console.log(json ? JSON.stringify(result) : describe(result));
     return result.status === "rejected" ? 1 : 0;
   } catch (error) {
     console.error(`chainmail post: ${(error as Error).message}`);

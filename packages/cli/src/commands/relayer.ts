@@ -1,41 +1,30 @@
 /**
- * `chainmail relayer`: runs the relayer HTTP service. Configuration comes only from
- * the environment (see --help); the process listens, and on SIGINT/SIGTERM drains
- * its in-flight batches before it exits.
+ * `chainmail relayer`: runs the relayer HTTP service. Configured by flags or the
+ * environment (see --help; the signer keys only from the environment); the process
+ * listens, and on SIGINT/SIGTERM drains its in-flight batches before it exits.
  */
-import { parseArgs } from "node:util";
-import { buildApp } from "@chainmail/relayer";
-import { ConfigError, ENV_VARIABLES, loadConfig } from "@chainmail/relayer";
+import { buildApp, ConfigError, loadConfig, RELAYER_OPTIONS } from "@chainmail/relayer";
+import { readCommand, refuse, type Command } from "../options.js";
 
-function usage(): string {
-  const width = Math.max(...ENV_VARIABLES.map(([name]) => name.length));
-  const lines = ENV_VARIABLES.map(([name, def, what]) => `  ${name.padEnd(width)}  ${what} [${def}]`);
-  return `Usage: chainmail relayer
+const COMMAND: Command = {
+  name: "relayer",
+  synopsis: `Usage: chainmail relayer [options]
 
-Runs the ChainMail relayer (HTTP API, OpenAPI UI at /docs). Configured from the environment:
-${lines.join("\n")}`;
-}
+Runs the ChainMail relayer (HTTP API, OpenAPI UI at /docs). Every setting is a flag or
+an environment variable; the flag wins.`,
+  options: RELAYER_OPTIONS,
+};
 
 export async function run(argv: string[]): Promise<number> {
-  let help = false;
-  try {
-    help = Boolean(parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" } }, strict: true }).values.help);
-  } catch (error) {
-    console.error(`chainmail relayer: ${(error as Error).message}`);
-    return 2;
-  }
-  if (help) {
-    console.log(usage());
-    return 0;
-  }
+  const read = readCommand(COMMAND, argv);
+  if (typeof read === "number") return read;
+  // The relayer's own reader reads the same flags again and lists every problem, the
+  // flags' shape and their values together.
   let config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, argv);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 2;
-    }
+    if (error instanceof ConfigError) return refuse(COMMAND, error.problems);
     throw error;
   }
   let app;

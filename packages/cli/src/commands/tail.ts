@@ -3,33 +3,31 @@
  * order, checking digest, signature and head chain as it goes; says loudly (stderr,
  * exit 1) when the chain breaks, unless --keep-going.
  */
-import { parseArgs } from "node:util";
 import { isAddress } from "ethers";
 import { bodyToText, channelId } from "@chainmail/protocol";
 import { tail, type ChainBreak, type MessageEvent } from "@chainmail/subscriber";
+import { ADDRESS, BROKERS, DEFAULT_BROKERS, readCommand, refuse, type Command } from "../options.js";
 
-const USAGE = `Usage: chainmail tail --channel <name|0xid> [options]
+const COMMAND: Command = {
+  name: "tail",
+  synopsis: `Usage: chainmail tail --channel <name|0xid> [options]
 
 Follows one channel's messages from Kafka (read_committed) and checks each one:
 digest recomputed from its fields, signature recovered, head chained from the
-previous head. A message seen first in mid-stream is trusted as the starting point.
-
-Options (flag, environment variable, default):
-  --channel <name|0xid>      (required)
-  --brokers <host:port,...>  KAFKA_BROKERS              127.0.0.1:9092
-  --topic <name>             CHAINMAIL_MESSAGES_TOPIC   chainmail.messages.v1
-  --group <id>               consumer group, one per team; resumes where the group left off
-                             (default: a fresh group that starts at new messages)
-  --from-beginning           start at the topic's beginning (also for an existing group)
-  --registry <address>       only this registry's messages (default: any)
-  --keep-going               report breaks on stderr but keep following (exit 0)
-  --json                     print each message as its JSON event instead of a line of text
-  --max-messages <n>         stop after n messages
-  --help
-
-Exit codes: 0 stopped (Ctrl-C or --max-messages), 1 the chain broke, 2 bad input.`;
-
-class InputError extends Error {}
+previous head. A message seen first in mid-stream is trusted as the starting point.`,
+  options: {
+    channel: { value: "NAME|0xID", default: "(required)", description: "the channel to follow" },
+    ...BROKERS,
+    topic: { env: "CHAINMAIL_MESSAGES_TOPIC", value: "NAME", default: "chainmail.messages.v1", description: "the mirror's message topic" },
+    group: { value: "ID", default: "a fresh group that starts at new messages", description: "consumer group, one per team; resumes where the group left off" },
+    "from-beginning": { type: "boolean", description: "start at the topic's beginning (also for an existing group)" },
+    registry: { value: "ADDRESS", default: "any", description: "only this registry's messages" },
+    "keep-going": { type: "boolean", description: "report breaks on stderr but keep following (exit 0)" },
+    json: { type: "boolean", description: "print each message as its JSON event instead of a line of text" },
+    "max-messages": { value: "N", description: "stop after N messages" },
+  },
+  footer: "Exit codes: 0 stopped (Ctrl-C or --max-messages), 1 the chain broke, 2 bad input.",
+};
 
 function formatMessage(e: MessageEvent): string {
   const time = new Date(Number(e.timestamp) * 1000).toISOString();
@@ -40,52 +38,24 @@ function formatMessage(e: MessageEvent): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let v;
-  let brokers: string[];
-  let maxMessages: number | undefined;
-  try {
-    ({ values: v } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        channel: { type: "string" },
-        brokers: { type: "string" },
-        topic: { type: "string" },
-        group: { type: "string" },
-        "from-beginning": { type: "boolean" },
-        registry: { type: "string" },
-        "keep-going": { type: "boolean" },
-        json: { type: "boolean" },
-        "max-messages": { type: "string" },
-        help: { type: "boolean" },
-      },
-    }));
-    if (v.help) {
-      console.log(USAGE);
-      return 0;
+  const read = readCommand(COMMAND, argv);
+  if (typeof read === "number") return read;
+  const channel = read.string("channel");
+  if (channel === undefined) read.problem("Give the channel to follow with --channel <name>.");
+  else {
+    try {
+      channelId(channel); // throws a sentence for an empty or too long name
+    } catch (error) {
+      read.problem((error as Error).message);
     }
-    if (!v.channel) throw new InputError("Give the channel to follow with --channel <name>.");
-    channelId(v.channel); // throws a sentence for an empty or too long name
-    brokers = (v.brokers ?? process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()).filter(Boolean);
-    if (brokers.length === 0 || brokers.some((b) => !/^[^:\s]+:\d+$/.test(b))) {
-      throw new InputError(`--brokers must be a comma-separated list of host:port, not "${v.brokers ?? process.env.KAFKA_BROKERS}".`);
-    }
-    if (v.registry && !isAddress(v.registry)) throw new InputError(`--registry "${v.registry}" is not an Ethereum address.`);
-    if (v["max-messages"] !== undefined) {
-      if (!/^[1-9]\d*$/.test(v["max-messages"])) throw new InputError(`--max-messages must be a positive whole number, not "${v["max-messages"]}".`);
-      maxMessages = Number(v["max-messages"]);
-    }
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (error instanceof InputError || code?.startsWith("ERR_PARSE_ARGS") || /channel name/i.test((error as Error).message)) {
-      console.error(`chainmail tail: ${(error as Error).message}`);
-      return 2;
-    }
-    throw error;
   }
+  const brokers = read.brokers("brokers", DEFAULT_BROKERS);
+  const registry = read.check("registry", isAddress, ADDRESS);
+  const maxMessages = read.integer("max-messages", { min: 1 });
+  if (read.problems.length > 0) return refuse(COMMAND, read.problems);
+  const json = read.boolean("json");
 
-  const keepGoing = v["keep-going"] ?? false;
+  const keepGoing = read.boolean("keep-going");
   let exitCode = 0;
   let shown = 0;
   let over = false;
@@ -101,14 +71,14 @@ export async function run(argv: string[]): Promise<number> {
   };
   const handle = await tail({
     brokers,
-    topic: v.topic ?? process.env.CHAINMAIL_MESSAGES_TOPIC,
-    channel: v.channel,
-    groupId: v.group,
-    fromBeginning: v["from-beginning"] ?? false,
-    registry: v.registry,
+    topic: read.string("topic"),
+    channel: channel!,
+    groupId: read.string("group"),
+    fromBeginning: read.boolean("from-beginning"),
+    registry,
     onMessage: (event) => {
       if (over) return;
-      console.log(v.json ? JSON.stringify(event) : formatMessage(event));
+      console.log(json ? JSON.stringify(event) : formatMessage(event));
       shown++;
       if (maxMessages !== undefined && shown >= maxMessages) finish();
     },

@@ -1,0 +1,79 @@
+/**
+ * What every `chainmail` command shares: the flags with one name and one meaning
+ * everywhere (`--rpc-url`, `--registry`, `--brokers`, `--log-level`, `--help`,
+ * `--version`), the usage text generated from the declared options, and how wrong
+ * input is refused: every problem on stderr, one sentence per line, exit 2.
+ */
+import { describeOptions, EXIT_USAGE, OptionReader, type OptionSpecs } from "@chainmail/runtime/options";
+import { LOG_LEVELS } from "@chainmail/runtime/logger";
+import { cliVersion } from "./version.js";
+
+export const RPC_URL = {
+  "rpc-url": { env: "CHAINMAIL_RPC_URL", value: "URL", description: "JSON-RPC endpoint of the chain" },
+} satisfies OptionSpecs;
+
+export const REGISTRY = {
+  registry: { env: "CHAINMAIL_REGISTRY", value: "ADDRESS", description: "MessageRegistry contract address" },
+} satisfies OptionSpecs;
+
+export const DEFAULT_BROKERS = "127.0.0.1:9092";
+
+export const BROKERS = {
+  brokers: { env: "KAFKA_BROKERS", value: "HOST:PORT,...", default: DEFAULT_BROKERS, description: "Kafka bootstrap brokers" },
+} satisfies OptionSpecs;
+
+export const LOG_LEVEL = {
+  "log-level": { env: "CHAINMAIL_LOG_LEVEL", value: "LEVEL", default: "info", description: `log level: ${LOG_LEVELS.join(", ")}` },
+} satisfies OptionSpecs;
+
+export const RELAYER_URL = {
+  relayer: { env: "CHAINMAIL_RELAYER", value: "URL", description: "relayer base URL, e.g. http://127.0.0.1:8080" },
+} satisfies OptionSpecs;
+
+/** On every command. */
+export const COMMON = {
+  help: { type: "boolean", short: "h", description: "print this text and exit" },
+  version: { type: "boolean", description: "print the version and exit" },
+} satisfies OptionSpecs;
+
+export interface Command {
+  /** As typed after `chainmail`. */
+  name: string;
+  /** The usage line and a paragraph on what the command does. */
+  synopsis: string;
+  options: OptionSpecs;
+  /** Exit codes and anything else after the options. */
+  footer?: string;
+}
+
+export function helpText(command: Command): string {
+  const footer = command.footer ? `\n\n${command.footer}` : "";
+  return `${command.synopsis}\n\nOptions (flag, environment variable, default):\n${describeOptions({ ...command.options, ...COMMON })}${footer}`;
+}
+
+/**
+ * Reads a command's flags and environment. `--help` and `--version` are answered here
+ * (the number returned is the exit code); otherwise the reader comes back, holding any
+ * problems found so far, for the command's own checks.
+ */
+export function readCommand(command: Command, argv: string[], env: NodeJS.ProcessEnv = process.env): OptionReader | number {
+  const read = new OptionReader({ ...command.options, ...COMMON }, { argv, env });
+  if (read.boolean("help")) {
+    console.log(helpText(command));
+    return 0;
+  }
+  if (read.boolean("version")) {
+    console.log(cliVersion());
+    return 0;
+  }
+  return read;
+}
+
+/** Every problem on stderr, one sentence per line, and the usage exit code. */
+export function refuse(command: Command, problems: string[]): number {
+  for (const problem of problems) console.error(`chainmail ${command.name}: ${problem}`);
+  return EXIT_USAGE;
+}
+
+/** How an address must look, in the sentence that refuses one. */
+export const ADDRESS = "an Ethereum address (0x followed by 40 hex digits)";
