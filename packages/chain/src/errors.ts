@@ -1,16 +1,27 @@
 /**
  * The one error chain access throws. `kind` says what went wrong on the way (the node
  * answered with a JSON-RPC error object, the call timed out, HTTP or the network
- * failed, or the answer was not JSON-RPC); `code` is the node's JSON-RPC error code
- * when it gave one, so callers can branch on it instead of on wording.
+ * failed, or the answer was not JSON-RPC); `rpcCode` is the node's JSON-RPC error code
+ * when it gave one, so callers can branch on it instead of on wording. Like every
+ * ChainMail error it has a string `code` (one per kind) and a `cause`.
  */
+import { ChainMailError } from "@chainmail/protocol";
+
 export type RpcErrorKind = "rpc" | "timeout" | "http" | "network" | "malformed";
 
-export class RpcError extends Error {
+const CODES: Record<RpcErrorKind, string> = {
+  rpc: "RpcError",
+  timeout: "RpcTimeout",
+  http: "RpcHttpError",
+  network: "NodeUnreachable",
+  malformed: "RpcMalformedAnswer",
+};
+
+export class RpcError extends ChainMailError {
   override name = "RpcError";
   readonly kind: RpcErrorKind;
   /** The JSON-RPC error code (e.g. -32005), when the node answered with an error object. */
-  readonly code?: number;
+  readonly rpcCode?: number;
   /** The error object's `data` (revert data, for example). */
   readonly data?: unknown;
   /** The HTTP status, when the node answered with one other than 2xx. */
@@ -21,10 +32,10 @@ export class RpcError extends Error {
     message: string,
     details: { kind: RpcErrorKind; method: string; code?: number; data?: unknown; status?: number; cause?: unknown },
   ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(CODES[details.kind], message, { cause: details.cause });
     this.kind = details.kind;
     this.method = details.method;
-    this.code = details.code;
+    this.rpcCode = details.code;
     this.data = details.data;
     this.status = details.status;
   }
@@ -39,7 +50,7 @@ export function isTransient(error: unknown): boolean {
   if (error instanceof RpcError) {
     if (error.kind === "timeout" || error.kind === "network") return true;
     if (error.kind === "http") return error.status === 429 || (error.status ?? 0) >= 500;
-    return error.code === 429; // some providers' "rate limited" error object
+    return error.rpcCode === 429; // some providers' "rate limited" error object
   }
   const code = (error as { code?: unknown } | null)?.code;
   return code === "TIMEOUT" || code === "NETWORK_ERROR" || code === "SERVER_ERROR";

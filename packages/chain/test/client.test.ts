@@ -54,7 +54,8 @@ describe("chain: RpcClient against a hostile node", function () {
     const error = (await rejection(new RpcClient(node.url).call("eth_call", [{}, "latest"]))) as RpcError;
     expect(error).to.be.instanceOf(RpcError);
     expect(error.kind).to.equal("rpc");
-    expect(error.code).to.equal(-32000);
+    expect(error.rpcCode).to.equal(-32000);
+    expect(error.code).to.equal("RpcError");
     expect(error.message).to.equal("execution reverted");
     expect(error.data).to.equal("0x08c379a0");
     expect(isTransient(error)).to.equal(false);

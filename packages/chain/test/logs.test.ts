@@ -79,7 +79,7 @@ describe("chain: log reader against a hostile node", function () {
     node = await startFakeNode(logsPerBlock(() => ({ error: { code: -32005, message: "query returned more than 10000 results" } })));
     const error = (await rejection(collectLogs(new RpcClient(node.url), {}, { fromBlock: 0, toBlock: 3, chunkBlocks: 4 }))) as RpcError;
     expect(error).to.be.instanceOf(RpcError);
-    expect(error.code).to.equal(-32005);
+    expect(error.rpcCode).to.equal(-32005);
     expect(node.requests.length).to.equal(3); // 4 blocks, 2, 1
   });
 
@@ -108,7 +108,7 @@ describe("chain: log reader against a hostile node", function () {
   it("does not retry an error that another try cannot fix", async function () {
     node = await startFakeNode(() => ({ error: { code: -32602, message: "invalid argument 0: invalid address" } }));
     const error = (await rejection(collectLogs(new RpcClient(node.url), { address: "0xbad" }, { fromBlock: 0, toBlock: 9, retryDelayMs: 1 }))) as RpcError;
-    expect(error.code).to.equal(-32602);
+    expect(error.rpcCode).to.equal(-32602);
     expect(node.requests.length).to.equal(1);
   });
 

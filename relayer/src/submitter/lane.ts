@@ -10,6 +10,7 @@ import type { RawReceipt, RpcClient } from "@chainmail/chain";
 import { signRawTransaction } from "./rawtx.js";
 import { FeeOracle, type Fees } from "./fees.js";
 import { classifySendError, errorText, NonceManager } from "./nonce-manager.js";
+import { ChainMailError } from "@chainmail/protocol";
 
 export interface LaneOptions {
   registryAddress: string;
@@ -20,18 +21,21 @@ export interface LaneOptions {
 }
 
 /** The transaction's nonce went to another transaction: the batch must be re-examined. */
-export class NonceConsumedError extends Error {
+export class NonceConsumedError extends ChainMailError {
+  override name = "NonceConsumedError";
   constructor(nonce: number) {
-    super(`Nonce ${nonce} was used by another transaction before this batch was mined.`);
+    super("NonceConsumed", `Nonce ${nonce} was used by another transaction before this batch was mined.`);
   }
 }
 
-export class SendError extends Error {
+/** The node refused the transaction (or the relayer stopped first); `kind` says how. */
+export class SendError extends ChainMailError {
+  override name = "SendError";
   constructor(
     message: string,
     readonly kind: string,
   ) {
-    super(message);
+    super("SendFailed", message);
   }
 }
 
