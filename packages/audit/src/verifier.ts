@@ -5,7 +5,7 @@
  * through an AuditLogSource, so forged histories can be fed to it in tests.
  */
 import { getAddress } from "ethers";
-import { channelName, GENESIS_HEAD, memberRoleOf, nextHeadFast } from "@chainmail/protocol";
+import { channelName, GENESIS_HEAD, memberRoleOf, nextHead } from "@chainmail/protocol";
 import { compareWithKafka, type KafkaEventReader } from "./kafka.js";
 import type { AuditLogSource, ChannelState, RawLog } from "./log-source.js";
 import { MembershipHistory } from "./membership.js";
@@ -267,7 +267,7 @@ async function verifyChannel(
       recomputed = null;
     } else {
       // The worker already linked it when the predecessor it used has the head we follow.
-      const linked = m.link && m.link.from === previousHead ? m.link.ok : nextHeadFast(previousHead, m.digest, m.seq) === m.head.toLowerCase();
+      const linked = m.link && m.link.from === previousHead ? m.link.ok : nextHead(previousHead, m.digest, m.seq) === m.head.toLowerCase();
       headOk.set(m, linked);
       if (!linked) allLinked = false;
     }
@@ -283,7 +283,7 @@ async function verifyChannel(
       for (const m of bySeq) {
         if (m.seq === previous) continue;
         previous = m.seq;
-        recomputed = nextHeadFast(recomputed!, m.digest, m.seq);
+        recomputed = nextHead(recomputed!, m.digest, m.seq);
       }
     }
   }

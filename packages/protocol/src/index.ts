@@ -1,7 +1,7 @@
 export * from "./messages.js";
 export * from "./registry.js";
 export * from "./bulk.js";
-export * from "./digester.js";
+export { digestOf, nextHead, MESSAGE_TYPEHASH } from "./digest.js";
 export * from "./kafka-events.js";
 export * from "./http.js";
 export * from "./contracts.js";

@@ -1,6 +1,7 @@
 /**
- * The ChainMail message protocol, in one place: EIP-712 domain and types, digest,
- * signing, head chaining, reason codes and content types. The relayer, the Hardhat
+ * The ChainMail message protocol, in one place: EIP-712 domain and types, signing and
+ * signature recovery, reason codes and content types (the digest and the head chain are
+ * in digest.ts). The relayer, the Hardhat
  * tasks, the CLI, the mirror and the audit all import this module; the contract
  * (`contracts/MessageRegistry.sol`) is its on-chain twin, and tests hold the two equal
  * byte for byte.
@@ -9,11 +10,11 @@ import {
   AbiCoder,
   concat,
   getAddress,
+  getBytes,
   hexlify,
   keccak256,
   Signature,
   toUtf8Bytes,
-  TypedDataEncoder,
   verifyTypedData,
   ZeroHash,
   type BytesLike,
@@ -86,11 +87,6 @@ export function messageFields(message: Message) {
   };
 }
 
-/** The EIP-712 digest the author signs and the registry recomputes. */
-export function digestOf(registry: RegistryLocation, message: Message): string {
-  return TypedDataEncoder.hash(domainOf(registry), EIP712_TYPES, messageFields(message));
-}
-
 /** Signs `message` as its author. The signer's address must be `message.author`. */
 export async function signMessage(
   signer: Signer,
@@ -124,23 +120,28 @@ export function recoverAuthor(registry: RegistryLocation, message: SignedMessage
   }
 }
 
-const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+const SECP256K1_HALF_N = getBytes("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
 
-/** 65 bytes, v 27/28, s in the lower half: what OpenZeppelin's ECDSA accepts. */
+/** 65 bytes, v 27/28, s in the lower half: what OpenZeppelin's ECDSA accepts (high-s twins are refused). */
+export function isCanonicalSignatureBytes(signature: Uint8Array): boolean {
+  if (signature.length !== 65) return false;
+  const v = signature[64];
+  if (v !== 27 && v !== 28) return false;
+  for (let i = 0; i < 32; i++) {
+    const a = signature[32 + i];
+    const b = SECP256K1_HALF_N[i];
+    if (a !== b) return a < b;
+  }
+  return true;
+}
+
+/** The same rule on 0x hex. */
 export function isCanonicalSignature(signature: string): boolean {
-  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) return false;
-  const s = BigInt("0x" + signature.slice(66, 130));
-  const v = parseInt(signature.slice(130, 132), 16);
-  return s <= SECP256K1_HALF_N && (v === 27 || v === 28);
+  return /^0x[0-9a-fA-F]{130}$/.test(signature) && isCanonicalSignatureBytes(getBytes(signature));
 }
 
 /** The zero head every channel starts from. */
 export const GENESIS_HEAD = ZeroHash;
-
-/** head_n = keccak256(abi.encode(head_{n-1}, digest_n, n)). */
-export function nextHead(previousHead: string, digest: string, seq: bigint | number): string {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32", "uint256"], [previousHead, digest, seq]));
-}
 
 /** Why the registry refused a message; the numbers match `IMessageRegistry.Reason`. */
 export const Reason = {
