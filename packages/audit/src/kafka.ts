@@ -1,13 +1,25 @@
 /**
  * Kafka against the chain: the mirror must have published every on-chain message
- * exactly once, unchanged, in seq order per channel. Reading is behind a small
+ * exactly once, unchanged, in seq order per channel. Each copy is also re-verified by
+ * its own fields with the protocol's rules, as tail verifies it: an altered body under
+ * the original digest, or a signature by someone else, is named like on the chain. Reading is behind a small
  * interface (tests feed forged records to it); `KafkaTopicReader` reads the real topic
  * from its beginning up to the end offsets it saw when the audit started.
  */
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
-import { channelName } from "@chainmail/protocol";
-import { DEFAULT_MESSAGES_TOPIC, MESSAGE_EVENT_SCHEMA } from "@chainmail/protocol";
+import {
+  channelName,
+  DEFAULT_MESSAGES_TOPIC,
+  digestOf,
+  MESSAGE_EVENT_SCHEMA,
+  messageDiscrepancy,
+  messageEventProblem,
+  registryOf,
+  signedMessageOf,
+  type MessageEvent,
+} from "@chainmail/protocol";
+import { recoverHex, type RecoverSigner } from "./signatures.js";
 import { position, type AuditedMessage, type Discrepancy, type KafkaReport } from "./types.js";
 import { ChainMailError } from "@chainmail/protocol";
 
@@ -24,6 +36,8 @@ export interface KafkaMessageRecord {
   blockNumber?: number;
   transactionHash?: string;
   logIndex?: number;
+  /** What the record's own fields say, when it carries them (a full message event): the digest recomputed from them, the author and signature. */
+  content?: { digest: string; author: string; signature: string };
 }
 
 export interface KafkaMalformedRecord {
@@ -45,8 +59,10 @@ const HEX32 = /^0x[0-9a-fA-F]{64}$/;
 
 /**
  * Parses one record value of the mirror's topic (`chainmail.message-event.v1`, see
- * relayer/src/mirror/events.ts). Values without a `schema` field are accepted when they
- * carry {channel, seq, digest}; values of another schema are not message events (null).
+ * @chainmail/protocol's kafka-events.ts): such a value must be a complete, valid event,
+ * and its digest is recomputed from its fields. Values without a `schema` field are
+ * accepted when they carry {channel, seq, digest}; values of another schema are not
+ * message events (null).
  */
 export function parseMessageEvent(value: Buffer | string | null): Omit<KafkaMessageRecord, "partition" | "offset"> | { error: string } | null {
   let json: Record<string, unknown>;
@@ -57,6 +73,13 @@ export function parseMessageEvent(value: Buffer | string | null): Omit<KafkaMess
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) return { error: "The value is not a JSON object." };
   if (json.schema !== undefined && json.schema !== MESSAGE_EVENT_SCHEMA) return null;
+  let content: KafkaMessageRecord["content"];
+  if (json.schema === MESSAGE_EVENT_SCHEMA) {
+    const problem = messageEventProblem(json);
+    if (problem !== null) return { error: problem };
+    const event = json as MessageEvent;
+    content = { digest: digestOf(registryOf(event), signedMessageOf(event)), author: event.author, signature: event.signature };
+  }
   const { channel, seq, digest, head, blockNumber, transactionHash, logIndex } = json;
   if (typeof channel !== "string" || !HEX32.test(channel)) return { error: "channel is not a 32-byte hex id." };
   if (!(typeof seq === "string" && /^(0|[1-9][0-9]*)$/.test(seq)) && !(typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0)) {
@@ -71,6 +94,7 @@ export function parseMessageEvent(value: Buffer | string | null): Omit<KafkaMess
     blockNumber: typeof blockNumber === "number" ? blockNumber : undefined,
     transactionHash: typeof transactionHash === "string" ? transactionHash.toLowerCase() : undefined,
     logIndex: typeof logIndex === "number" ? logIndex : undefined,
+    ...(content ? { content } : {}),
   };
 }
 
@@ -176,12 +200,16 @@ export class KafkaTopicMissingError extends ChainMailError {
   }
 }
 
-/** Compares Kafka's message events with the chain's, per channel. */
+/**
+ * Compares Kafka's message events with the chain's, per channel, and re-verifies each
+ * copy's own content (digest from its fields, signature recovered with `recover`).
+ */
 export async function compareWithKafka(
   reader: KafkaEventReader,
   messages: AuditedMessage[],
   channels: Set<string>,
   pendingFromBlock: number,
+  recover: RecoverSigner,
 ): Promise<{ discrepancies: Discrepancy[]; report: KafkaReport }> {
   const { records, events } = await reader.read();
   const discrepancies: Discrepancy[] = [];
@@ -213,6 +241,28 @@ export async function compareWithKafka(
     if (!m) {
       discrepancies.push({ kind: "KAFKA_UNEXPECTED", ...base, detail: `Kafka holds seq ${e.seq} of ${channelName(e.channel)} (${where}), which the chain does not have.` });
       continue;
+    }
+    if (e.content) {
+      // A contract wallet's signature is judged on the chain (EIP-1271 at that block); the copy is checked for ECDSA authors.
+      const signed = m.signature !== "ecdsa" || recoverHex(recover, e.content.digest, e.content.signature) === e.content.author.toLowerCase();
+      const verdict = messageDiscrepancy({ digestMatches: e.content.digest === e.digest, linked: undefined, signed });
+      if (verdict) {
+        const detail =
+          verdict === "BODY_ALTERED"
+            ? `its fields hash to ${e.content.digest}, but the record claims digest ${e.digest}; the copy was altered`
+            : `its signature does not recover to the author ${e.content.author}`;
+        discrepancies.push({
+          kind: verdict,
+          ...base,
+          blockNumber: m.blockNumber,
+          transactionHash: m.transactionHash,
+          logIndex: m.logIndex,
+          detail: `Seq ${e.seq} of ${channelName(e.channel)} in Kafka (${where}): ${detail}.`,
+          expected: verdict === "BODY_ALTERED" ? e.content.digest : e.content.author,
+          actual: verdict === "BODY_ALTERED" ? e.digest : undefined,
+        });
+        m.problems.push(verdict);
+      }
     }
     const differences: string[] = [];
     if (e.digest !== m.digest.toLowerCase()) differences.push(`digest ${e.digest} instead of ${m.digest}`);

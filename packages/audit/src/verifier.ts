@@ -5,12 +5,12 @@
  * through an AuditLogSource, so forged histories can be fed to it in tests.
  */
 import { getAddress } from "ethers";
-import { channelName, GENESIS_HEAD, memberRoleOf, nextHead } from "@chainmail/protocol";
+import { ChannelRun, channelName, GENESIS_HEAD, memberRoleOf, nextHead } from "@chainmail/protocol";
 import { compareWithKafka, type KafkaEventReader } from "./kafka.js";
 import type { AuditLogSource, ChannelState, RawLog } from "./log-source.js";
 import { MembershipHistory } from "./membership.js";
 import { createPreparer, type PreparedMessage, type Preparer } from "./prepare.js";
-import { defaultRecoveryBackend, type RecoveryBackendName } from "./signatures.js";
+import { defaultRecoveryBackend, recoveryBackend, type RecoveryBackendName } from "./signatures.js";
 import {
   position,
   DISCREPANCY_KINDS,
@@ -146,7 +146,7 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
   if (options.kafka) {
     t = performance.now();
     const pendingFrom = toBlock - (options.kafkaConfirmations ?? 0) + 1;
-    const compared = await compareWithKafka(options.kafka, messages, new Set(selected), pendingFrom);
+    const compared = await compareWithKafka(options.kafka, messages, new Set(selected), pendingFrom, recoveryBackend(backend));
     discrepancies.push(...compared.discrepancies);
     kafka = compared.report;
     timings.kafka += performance.now() - t;
@@ -219,6 +219,13 @@ async function verifyChannel(
     discrepancies.push({ kind, ...position(m), detail, ...extra });
     audited.get(m)!.problems.push(kind);
   };
+  const flagSignature = (m: PreparedMessage) => {
+    const recovered = m.recovered ?? "no address (the signature is not a canonical ECDSA signature)";
+    flag(m, "BAD_SIGNATURE", `Seq ${m.seq}: the signature recovers to ${recovered}, not to the author ${m.author}.`, {
+      expected: m.author,
+      actual: m.recovered ?? undefined,
+    });
+  };
   for (const m of inChainOrder) {
     audited.set(m, {
       channel,
@@ -249,35 +256,64 @@ async function verifyChannel(
     if (m.seq > highest) highest = m.seq;
   }
 
-  // 2. Continuity and the head chain, in seq order. After a failed link the walk goes on
-  // from the logged head, so one forgery is reported once, where it is.
+  // 2. Signatures the workers could not recover to the author: a contract wallet (EIP-1271) may still have signed.
   const bySeq = inChainOrder.slice().sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
-  let expected = 1n;
-  let previousHead = GENESIS_HEAD;
+  for (const m of bySeq) {
+    const record = audited.get(m)!;
+    if (record.signature !== "invalid") continue;
+    const answer = await source.contractSignature(m.author, m.digest, m.signature!, m.blockNumber);
+    if (answer === "valid") record.signature = "eip1271";
+    else if (answer === "unavailable") {
+      record.signature = "eip1271-unverified";
+      warnings.push({
+        kind: "CONTRACT_WALLET_UNVERIFIED",
+        ...position(m),
+        detail: `Author ${m.author} is a contract wallet; isValidSignature could not be called at block ${m.blockNumber}.`,
+      });
+    }
+  }
+
+  // 3. The run in seq order, by the protocol's rules: continuity, the head chain (links the
+  // workers already checked are reused) and each message's verdict. After a failed link
+  // the run goes on from the logged head, so one forgery is reported once, where it is.
+  t = performance.now();
+  const run = new ChannelRun();
   let recomputed: string | null = GENESIS_HEAD;
   let allLinked = true;
   let previousSeq = 0n;
-  const headOk = new Map<PreparedMessage, boolean>();
   for (const m of bySeq) {
-    if (m.seq === previousSeq) continue; // a duplicate, reported above
-    previousSeq = m.seq;
-    if (m.seq > expected) {
-      const missing = m.seq - expected === 1n ? `seq ${expected} is` : `seqs ${expected}..${m.seq - 1n} are`;
-      flag(m, "SEQ_GAP", `In channel ${name}, ${missing} missing before seq ${m.seq}.`);
-      recomputed = null;
-    } else {
-      // The worker already linked it when the predecessor it used has the head we follow.
-      const linked = m.link && m.link.from === previousHead ? m.link.ok : nextHead(previousHead, m.digest, m.seq) === m.head.toLowerCase();
-      headOk.set(m, linked);
-      if (!linked) allLinked = false;
+    const record = audited.get(m)!;
+    const signed = record.signature !== "invalid";
+    if (m.seq === previousSeq) {
+      // A duplicate, reported above; it has no link of its own, only its signature.
+      if (!signed) flagSignature(m);
+      continue;
     }
-    previousHead = m.head.toLowerCase();
-    expected = m.seq + 1n;
+    previousSeq = m.seq;
+    const step = run.step({ seq: m.seq, digest: m.digest, head: m.head, signed, checkedLink: m.link });
+    if (step.linked === false) allLinked = false;
+    for (const finding of step.findings) {
+      if (finding.kind === "SEQ_GAP") {
+        const missing = m.seq - step.expectedSeq! === 1n ? `seq ${step.expectedSeq} is` : `seqs ${step.expectedSeq}..${m.seq - 1n} are`;
+        flag(m, "SEQ_GAP", `In channel ${name}, ${missing} missing before seq ${m.seq}.`);
+        recomputed = null;
+      } else if (finding.kind === "BODY_ALTERED") {
+        const recovered = m.recovered ?? "no address (the signature is not a canonical ECDSA signature)";
+        flag(m, "BODY_ALTERED", `Seq ${m.seq}: the content recomputes to digest ${m.digest}, which is neither what ${m.author} signed (the signature recovers to ${recovered}) nor what the head chain sealed.`, {
+          expected: m.author,
+          actual: m.recovered ?? undefined,
+        });
+      } else if (finding.kind === "HEAD_MISMATCH") {
+        flag(m, "HEAD_MISMATCH", `Seq ${m.seq}: the event's head ${m.head} is not keccak256(previous head, digest, seq).`, { actual: m.head });
+      } else if (finding.kind === "BAD_SIGNATURE") {
+        flagSignature(m);
+      }
+    }
   }
   // When every link held, the chain recomputed from GENESIS_HEAD is the logged one; only
   // after a failed link does the full recomputation differ (and cost a second pass).
   if (recomputed !== null) {
-    if (allLinked) recomputed = previousHead;
+    if (allLinked) recomputed = run.head;
     else {
       let previous = 0n;
       for (const m of bySeq) {
@@ -288,41 +324,6 @@ async function verifyChannel(
     }
   }
   timings.sequence += performance.now() - t;
-
-  // 3. Signatures (EIP-1271 for contract wallets) and their verdict together with the head link.
-  for (const m of bySeq) {
-    const record = audited.get(m)!;
-    if (record.signature === "invalid") {
-      const answer = await source.contractSignature(m.author, m.digest, m.signature!, m.blockNumber);
-      if (answer === "valid") record.signature = "eip1271";
-      else if (answer === "unavailable") {
-        record.signature = "eip1271-unverified";
-        warnings.push({
-          kind: "CONTRACT_WALLET_UNVERIFIED",
-          ...position(m),
-          detail: `Author ${m.author} is a contract wallet; isValidSignature could not be called at block ${m.blockNumber}.`,
-        });
-      }
-    }
-    const signed = record.signature !== "invalid";
-    const linked = headOk.get(m);
-    const recovered = m.recovered ?? "no address (the signature is not a canonical ECDSA signature)";
-    if (linked === false && !signed) {
-      flag(m, "BODY_ALTERED", `Seq ${m.seq}: the content recomputes to digest ${m.digest}, which is neither what ${m.author} signed (the signature recovers to ${recovered}) nor what the head chain sealed.`, {
-        expected: m.author,
-        actual: m.recovered ?? undefined,
-      });
-    } else if (linked === false) {
-      flag(m, "HEAD_MISMATCH", `Seq ${m.seq}: the event's head ${m.head} is not keccak256(previous head, digest, seq).`, {
-        actual: m.head,
-      });
-    } else if (!signed) {
-      flag(m, "BAD_SIGNATURE", `Seq ${m.seq}: the signature recovers to ${recovered}, not to the author ${m.author}.`, {
-        expected: m.author,
-        actual: m.recovered ?? undefined,
-      });
-    }
-  }
 
   // 4. Membership at the moment of posting.
   t = performance.now();

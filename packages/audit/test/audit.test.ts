@@ -13,10 +13,13 @@ import {
   ChainLogSource,
   MemoryLogSource,
   type AuditResult,
+  parseMessageEvent,
   type KafkaEventReader,
+  type KafkaMessageRecord,
   type KafkaRecordResult,
   type RawLog,
 } from "@chainmail/audit";
+import { decodeMessagePosted, signMessage, signedMessageOf, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { buildHistory, encodeLog, fieldsOf, forgeNext, type History } from "./audit-fixture.js";
 import { CHAINMAIL_CLI, REPO_ROOT, startHardhatNode, type RunningNode } from "@chainmail/testkit";
 
@@ -121,6 +124,15 @@ describe("audit on a real hardhat node", function () {
     forged.messages[a] = encodeLog({ ...fb, seq: fa.seq, head: fa.head }, forged.messages[a]);
     forged.messages[b] = encodeLog({ ...fa, seq: fb.seq, head: fb.head }, forged.messages[b]);
     expect(kinds(await audit(forged))).to.deep.equal(["HEAD_MISMATCH@ops#1", "HEAD_MISMATCH@ops#2"]);
+  });
+
+  it("catches a forged head (message intact): there and at the next link, which no longer follows", async function () {
+    const forged = copy();
+    const i = find(forged, history.channels.general, 2n);
+    forged.messages[i] = encodeLog({ ...fieldsOf(forged.messages[i]), head: "0x" + "42".repeat(32) }, forged.messages[i]);
+    const result = await audit(forged);
+    expect(kinds(result)).to.deep.equal(["HEAD_MISMATCH@general#2", "HEAD_MISMATCH@general#3"]);
+    expect(result.report.discrepancies.find((d) => d.seq === "2")!.actual).to.equal("0x" + "42".repeat(32));
   });
 
   it("catches a missing seq in the middle and at the end", async function () {
@@ -262,6 +274,50 @@ describe("audit on a real hardhat node", function () {
     it("names an event whose digest differs in Kafka", async function () {
       const result = await kafkaCheck((e) => e.map((x, i) => (i === at(e, "hr", 1n) ? { ...x, digest: "0x" + "ee".repeat(32) } : x)));
       expect(kinds(result)).to.deep.equal(["KAFKA_MISMATCH@hr#1"]);
+    });
+    /** The chain's events as the mirror publishes them (full message events), tampered with, then read back by the audit's parser. */
+    async function kafkaEventsCheck(tamper: (events: MessageEvent[]) => MessageEvent[]) {
+      const context = { chainId: history.location.chainId, registry: history.location.address };
+      const events = copy().messages.map((l) => toMessageEvent(context, decodeMessagePosted(history.location, l)));
+      const records = tamper(events).map((e, i): KafkaRecordResult => {
+        const parsed = parseMessageEvent(JSON.stringify(e));
+        if (parsed === null) throw new Error("not a message event");
+        return "error" in parsed ? { partition: 0, offset: String(i), error: parsed.error } : { partition: 0, offset: String(i), ...(parsed as Omit<KafkaMessageRecord, "partition" | "offset">) };
+      });
+      const reader: KafkaEventReader = { brokers: ["test"], topic: "forged", read: async () => ({ records: records.length, events: records }) };
+      return audit(copy(), { kafka: reader });
+    }
+    const isAt = (e: MessageEvent, name: string, seq: string) => e.channelName === name && e.seq === seq;
+
+    it("re-verifies full copies by their own fields: a clean topic passes", async function () {
+      const result = await kafkaEventsCheck((e) => e);
+      expect(kinds(result)).to.deep.equal([]);
+      expect(result.report.kafka).to.include({ messageEvents: 10, ok: true });
+    });
+    it("catches a copy whose body was altered under the original digest (as tail does)", async function () {
+      const result = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "general", "3") ? { ...x, body: "0x" + Buffer.from("agenda REPLACED").toString("hex") } : x)));
+      expect(kinds(result)).to.deep.equal(["BODY_ALTERED@general#3"]);
+      expect(result.report.discrepancies[0].detail).to.match(/in Kafka \(partition 0, offset \d+\): its fields hash to 0x[0-9a-f]{64}, but the record claims digest/);
+      expect(result.messages.find((m) => m.seq === 3n && m.channel === history.channels.general)!.problems).to.deep.equal(["BODY_ALTERED"]);
+    });
+    it("catches a copy signed by someone else (as tail does)", async function () {
+      // carol (a member too) signs exactly what bob signed: digest and head intact, the signature by the wrong key.
+      const context = { chainId: history.location.chainId, registry: history.location.address };
+      const target = copy().messages.map((l) => toMessageEvent(context, decodeMessagePosted(history.location, l))).find((x) => isAt(x, "general", "4"))!;
+      expect(target.author).to.equal(history.wallets.bob.address);
+      const signature = (await signMessage(history.wallets.carol, history.location, signedMessageOf(target))).signature.toLowerCase();
+      const result = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "general", "4") ? { ...x, signature } : x)));
+      expect(kinds(result)).to.deep.equal(["BAD_SIGNATURE@general#4"]);
+    });
+    it("catches a copy with a wrong head, and a gap in the copies (as tail does)", async function () {
+      const wrongHead = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "general", "2") ? { ...x, head: "0x" + "42".repeat(32) } : x)));
+      expect(kinds(wrongHead)).to.deep.equal(["KAFKA_MISMATCH@general#2"]);
+      const gap = await kafkaEventsCheck((e) => e.filter((x) => !isAt(x, "general", "2")));
+      expect(kinds(gap)).to.deep.equal(["KAFKA_MISSING@general#2"]);
+    });
+    it("names a message event that is not complete: KAFKA_MALFORMED, as tail names it", async function () {
+      const result = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "ops", "1") ? ({ ...x, body: undefined } as unknown as MessageEvent) : x)));
+      expect(kinds(result)).to.deep.equal(["KAFKA_MALFORMED@-", "KAFKA_MISSING@ops#1"]);
     });
     it("names events out of order in Kafka", async function () {
       const result = await kafkaCheck((e) => {

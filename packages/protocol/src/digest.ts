@@ -1,5 +1,5 @@
 /**
- * The digest and the next head: the protocol's hashing, on bytes. Everything that hashes messages uses these (the relayer hashes every message
+ * The digest, the next head and the signature rule: the protocol's hashing, on bytes. Everything that hashes messages uses these (the relayer hashes every message
  * it receives, the audit every message on the chain, tail every event it reads): the
  * domain separator and type hash are computed once per registry, and each message is
  * hashed with fixed-layout encoding instead of ethers' generic TypedDataEncoder and
@@ -7,8 +7,8 @@
  * packages/protocol/test, where tests hold these functions equal to them.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { getBytes, hexlify, TypedDataEncoder } from "ethers";
-import { domainOf, MESSAGE_TYPES, type Message, type RegistryLocation } from "./messages.js";
+import { getBytes, hexlify, recoverAddress, TypedDataEncoder } from "ethers";
+import { domainOf, MESSAGE_TYPES, type Message, type RegistryLocation, type SignedMessage } from "./messages.js";
 
 /** keccak256 of the `Message(...)` type string: the contract's MESSAGE_TYPEHASH. */
 export const MESSAGE_TYPEHASH: Uint8Array = keccak_256(
@@ -96,4 +96,38 @@ export function nextHead(previousHead: string, digest: string, seq: bigint | num
   buffer.set(fixedBytes(digest, 32, "digest"), 32);
   writeUint(buffer, 96, BigInt(seq), 256, "seq");
   return hexlify(keccak_256(buffer));
+}
+
+/**
+ * The address that signed `message` under `registry`, or null when the signature is
+ * not a canonical 65-byte ECDSA signature (high-s and malformed ones are refused, as
+ * the contract refuses them). Pass `digest` when it is already computed.
+ */
+export function recoverAuthor(registry: RegistryLocation, message: SignedMessage, digest?: string): string | null {
+  if (!isCanonicalSignature(message.signature)) return null;
+  try {
+    return recoverAddress(digest ?? digestOf(registry, message), message.signature);
+  } catch {
+    return null;
+  }
+}
+
+const SECP256K1_HALF_N = getBytes("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
+
+/** 65 bytes, v 27/28, s in the lower half: what OpenZeppelin's ECDSA accepts (high-s twins are refused). */
+export function isCanonicalSignatureBytes(signature: Uint8Array): boolean {
+  if (signature.length !== 65) return false;
+  const v = signature[64];
+  if (v !== 27 && v !== 28) return false;
+  for (let i = 0; i < 32; i++) {
+    const a = signature[32 + i];
+    const b = SECP256K1_HALF_N[i];
+    if (a !== b) return a < b;
+  }
+  return true;
+}
+
+/** The same rule on 0x hex. */
+export function isCanonicalSignature(signature: string): boolean {
+  return /^0x[0-9a-fA-F]{130}$/.test(signature) && isCanonicalSignatureBytes(getBytes(signature));
 }

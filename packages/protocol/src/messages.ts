@@ -1,6 +1,6 @@
 /**
- * The ChainMail message protocol, in one place: EIP-712 domain and types, signing and
- * signature recovery, reason codes and content types (the digest and the head chain are
+ * The ChainMail message protocol, in one place: EIP-712 domain and types, signing,
+ * reason codes and content types (the digest, the head chain and signature recovery are
  * in digest.ts). The relayer, the Hardhat
  * tasks, the CLI, the mirror and the audit all import this module; the contract
  * (`contracts/MessageRegistry.sol`) is its on-chain twin, and tests hold the two equal
@@ -10,12 +10,10 @@ import {
   AbiCoder,
   concat,
   getAddress,
-  getBytes,
   hexlify,
   keccak256,
   Signature,
   toUtf8Bytes,
-  verifyTypedData,
   ZeroHash,
   type BytesLike,
   type Signer,
@@ -99,45 +97,6 @@ export async function signMessage(
     messageFields(message),
   );
   return { ...message, signature };
-}
-
-/**
- * The address that signed `message` under `registry`, or null when the signature is
- * not a canonical 65-byte ECDSA signature (high-s and malformed ones are refused, as
- * the contract refuses them).
- */
-export function recoverAuthor(registry: RegistryLocation, message: SignedMessage): string | null {
-  if (!isCanonicalSignature(message.signature)) return null;
-  try {
-    return verifyTypedData(
-      domainOf(registry),
-      EIP712_TYPES,
-      messageFields(message),
-      message.signature,
-    );
-  } catch {
-    return null;
-  }
-}
-
-const SECP256K1_HALF_N = getBytes("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
-
-/** 65 bytes, v 27/28, s in the lower half: what OpenZeppelin's ECDSA accepts (high-s twins are refused). */
-export function isCanonicalSignatureBytes(signature: Uint8Array): boolean {
-  if (signature.length !== 65) return false;
-  const v = signature[64];
-  if (v !== 27 && v !== 28) return false;
-  for (let i = 0; i < 32; i++) {
-    const a = signature[32 + i];
-    const b = SECP256K1_HALF_N[i];
-    if (a !== b) return a < b;
-  }
-  return true;
-}
-
-/** The same rule on 0x hex. */
-export function isCanonicalSignature(signature: string): boolean {
-  return /^0x[0-9a-fA-F]{130}$/.test(signature) && isCanonicalSignatureBytes(getBytes(signature));
 }
 
 /** The zero head every channel starts from. */

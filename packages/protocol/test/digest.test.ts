@@ -4,8 +4,8 @@
  */
 import { expect } from "chai";
 import { getBytes, hexlify, randomBytes, Wallet } from "ethers";
-import { digestOf, GENESIS_HEAD, isCanonicalSignature, isCanonicalSignatureBytes, nextHead, randomNonce } from "../src/index.js";
-import { digestOfReference, isCanonicalSignatureReference, nextHeadReference } from "./reference.js";
+import { digestOf, GENESIS_HEAD, isCanonicalSignature, isCanonicalSignatureBytes, nextHead, randomNonce, recoverAuthor, signMessage } from "../src/index.js";
+import { digestOfReference, isCanonicalSignatureReference, nextHeadReference, recoverAuthorReference } from "./reference.js";
 
 describe("protocol: digest, next head and signature rule equal their references", function () {
   it("digestOf equals the TypedDataEncoder digest for random messages", function () {
@@ -91,6 +91,23 @@ describe("protocol: digest, next head and signature rule equal their references"
       const expected = isCanonicalSignatureReference(signature);
       expect(isCanonicalSignature(signature), signature).to.equal(expected);
       if (/^0x([0-9a-fA-F]{2})*$/.test(signature)) expect(isCanonicalSignatureBytes(getBytes(signature)), signature).to.equal(expected);
+    }
+  });
+
+  it("recoverAuthor equals verifyTypedData's signer, refusals included", async function () {
+    const registry = { chainId: 31337n, address: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
+    const author = new Wallet("0x" + "42".repeat(32));
+    for (let i = 0; i < 20; i++) {
+      const signed = await signMessage(author, registry, {
+        channel: hexlify(randomBytes(32)), author: author.address, body: hexlify(randomBytes(i * 13)), contentType: 1, timestamp: BigInt(i), replyTo: 0n, nonce: randomNonce(),
+      });
+      const variants = [signed.signature, signed.signature.slice(0, 130) + (signed.signature.endsWith("1b") ? "1c" : "1b"), hexlify(randomBytes(64)) + "1b", "0x" + "00".repeat(65), "0x1234"];
+      for (const signature of variants) {
+        const message = { ...signed, signature };
+        expect(recoverAuthor(registry, message), signature).to.equal(recoverAuthorReference(registry, message));
+        expect(recoverAuthor(registry, message, digestOf(registry, message)), signature).to.equal(recoverAuthorReference(registry, message));
+      }
+      expect(recoverAuthor(registry, signed)).to.equal(author.address);
     }
   });
 });

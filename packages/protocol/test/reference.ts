@@ -4,8 +4,8 @@
  * byte-level functions in src/digest.ts; these live here only so that tests can hold the
  * two equal.
  */
-import { AbiCoder, keccak256, TypedDataEncoder, type TypedDataField } from "ethers";
-import { domainOf, messageFields, MESSAGE_TYPES, type Message, type RegistryLocation } from "../src/index.js";
+import { AbiCoder, keccak256, TypedDataEncoder, verifyTypedData, type TypedDataField } from "ethers";
+import { domainOf, messageFields, MESSAGE_TYPES, type Message, type RegistryLocation, type SignedMessage } from "../src/index.js";
 
 /** The EIP-712 digest through ethers' TypedDataEncoder. */
 export function digestOfReference(registry: RegistryLocation, message: Message): string {
@@ -25,4 +25,14 @@ export function isCanonicalSignatureReference(signature: string): boolean {
   const s = BigInt("0x" + signature.slice(66, 130));
   const v = parseInt(signature.slice(130, 132), 16);
   return s <= SECP256K1_HALF_N && (v === 27 || v === 28);
+}
+
+/** The signer through ethers' verifyTypedData, refusing what OpenZeppelin refuses. */
+export function recoverAuthorReference(registry: RegistryLocation, message: SignedMessage): string | null {
+  if (!isCanonicalSignatureReference(message.signature)) return null;
+  try {
+    return verifyTypedData(domainOf(registry), MESSAGE_TYPES as unknown as Record<string, TypedDataField[]>, messageFields(message), message.signature);
+  } catch {
+    return null;
+  }
 }

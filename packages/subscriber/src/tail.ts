@@ -87,7 +87,7 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
       if (registry && (value as { registry?: string }).registry?.toLowerCase() !== registry) return;
       const outcome = checker.check(value);
       if (outcome.status === "broken") {
-        await options.onBreak?.(outcome.break);
+        for (const problem of outcome.breaks) await options.onBreak?.(problem);
         return;
       }
       if (outcome.note) options.onNote?.(outcome.note);
