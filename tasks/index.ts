@@ -7,6 +7,7 @@
 import { ArgumentType } from "hardhat/types/arguments";
 import { emptyTask, task } from "hardhat/config";
 import { definePlugin } from "hardhat/plugins";
+import { DEFAULT_LIMITS } from "@chainmail/protocol/limits";
 import { PLUGIN_ID } from "./plugin-id.js";
 
 const registryOption = {
@@ -19,13 +20,13 @@ const chainmailTasks = [
   emptyTask("chainmail", "ChainMail: deploy the registry, manage channels and members, post, read and audit messages").build(),
 
   task(["chainmail", "deploy"], "Deploy the MessageRegistry with Ignition; other tasks then find it by chain")
-    .addOption({ name: "maxBodyBytes", description: "Longest body in bytes", type: ArgumentType.INT, defaultValue: 4096 })
-    .addOption({ name: "maxAge", description: "Oldest a message may be, in seconds", type: ArgumentType.INT, defaultValue: 3600 })
+    .addOption({ name: "maxBodyBytes", description: "Longest body in bytes", type: ArgumentType.INT, defaultValue: DEFAULT_LIMITS.maxBodyBytes })
+    .addOption({ name: "maxAge", description: "Oldest a message may be, in seconds", type: ArgumentType.INT, defaultValue: DEFAULT_LIMITS.maxAge })
     .addOption({
       name: "maxFutureSkew",
       description: "How far ahead of the chain's clock a timestamp may be, in seconds",
       type: ArgumentType.INT,
-      defaultValue: 300,
+      defaultValue: DEFAULT_LIMITS.maxFutureSkew,
     })
     .setAction(() => import("./deploy.js"))
     .build(),

@@ -7,3 +7,4 @@ export * from "./http.js";
 export * from "./contracts.js";
 export * from "./errors.js";
 export * from "./verifier.js";
+export * from "./limits.js";
