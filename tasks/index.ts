@@ -7,7 +7,6 @@
 import { ArgumentType } from "hardhat/types/arguments";
 import { emptyTask, task } from "hardhat/config";
 import { definePlugin } from "hardhat/plugins";
-import { DEFAULT_LIMITS } from "@chainmail/protocol/limits";
 import { PLUGIN_ID } from "./plugin-id.js";
 
 const registryOption = {
@@ -20,13 +19,14 @@ const chainmailTasks = [
   emptyTask("chainmail", "ChainMail: deploy the registry, manage channels and members, post, read and audit messages").build(),
 
   task(["chainmail", "deploy"], "Deploy the MessageRegistry with Ignition; other tasks then find it by chain")
-    .addOption({ name: "maxBodyBytes", description: "Longest body in bytes", type: ArgumentType.INT, defaultValue: DEFAULT_LIMITS.maxBodyBytes })
-    .addOption({ name: "maxAge", description: "Oldest a message may be, in seconds", type: ArgumentType.INT, defaultValue: DEFAULT_LIMITS.maxAge })
+    // Empty means the protocol's DEFAULT_LIMITS, read when the task runs: this file is
+    // loaded with the config, before the workspace packages are built.
+    .addOption({ name: "maxBodyBytes", description: "Longest body in bytes (default: the protocol's)", defaultValue: "" })
+    .addOption({ name: "maxAge", description: "Oldest a message may be, in seconds (default: the protocol's)", defaultValue: "" })
     .addOption({
       name: "maxFutureSkew",
-      description: "How far ahead of the chain's clock a timestamp may be, in seconds",
-      type: ArgumentType.INT,
-      defaultValue: DEFAULT_LIMITS.maxFutureSkew,
+      description: "How far ahead of the chain's clock a timestamp may be, in seconds (default: the protocol's)",
+      defaultValue: "",
     })
     .setAction(() => import("./deploy.js"))
     .build(),

@@ -37,7 +37,7 @@ describe("ChainMail Hardhat plugin", function () {
     // Checked before the network is touched, so no runtime environment is needed.
     const noHre = {} as HardhatRuntimeEnvironment;
     const errors = [
-      await thrownBy(() => deployRegistry({ maxBodyBytes: 0, maxAge: 3600, maxFutureSkew: 300 }, noHre)),
+      await thrownBy(() => deployRegistry({ maxBodyBytes: "0", maxAge: "", maxFutureSkew: "" }, noHre)),
       await thrownBy(() => checkedAddress("0x1234", "member address")),
       await thrownBy(() => authorKey("/nonexistent/chainmail.key")),
     ];
