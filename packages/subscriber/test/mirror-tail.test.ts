@@ -14,7 +14,7 @@ import { silentLogger } from "@chainmail/runtime";
 import { bodyFromText, channelId, digestOf, GENESIS_HEAD, nextHead, signMessage, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { ChainChecker, tail, type ChainBreak } from "@chainmail/subscriber";
 import { CHAINMAIL_CLI, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
-import { brokerReachable, kafkaBrokers, registryFixture, testKafka, uniqueTopic, uniqueTopics } from "@chainmail/testkit";
+import { brokerReachable, createTopic, kafkaBrokers, registryFixture, testKafka, uniqueTopic, uniqueTopics } from "@chainmail/testkit";
 
 const location = { chainId: 31337n, address: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
 const author = new Wallet(devPrivateKey(2));
@@ -145,10 +145,7 @@ describe("tail: the chain checker (unit, forged inputs)", function () {
 });
 
 async function produce(kafka: Kafka, topic: string, events: unknown[]) {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-  await admin.disconnect();
+  await createTopic(kafka, topic);
   const producer = kafka.producer();
   await producer.connect();
   await producer.send({ topic, messages: events.map((e) => ({ key: (e as MessageEvent).channel, value: JSON.stringify(e) })) });
