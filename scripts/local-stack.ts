@@ -6,7 +6,7 @@
  *   registry deployed through the Ignition module, so the Hardhat tasks find it
  *   channel  "demo" with development members (well-known keys, never for real use)
  *   kafka    a local broker from scripts/kafka (when Java is present and KAFKA_BROKERS is unset)
- *   relayer  HTTP on 127.0.0.1:8080
+ *   relayer  HTTP on 127.0.0.1:8080, gRPC on 127.0.0.1:8081
  *   mirror   chain events -> Kafka (when a broker is available)
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
@@ -23,6 +23,7 @@ const BIN = path.join(ROOT, "node_modules/.bin");
 const RUN_DIR = path.join(ROOT, ".run");
 const CHAIN_PORT = Number(process.env.CHAINMAIL_CHAIN_PORT ?? 8545);
 const RELAYER_PORT = Number(process.env.CHAINMAIL_PORT ?? 8080);
+const GRPC_PORT = Number(process.env.CHAINMAIL_GRPC_PORT ?? 8081);
 const DEMO_CHANNEL = "demo";
 const DEMO_MEMBERS = [2, 3, 4];
 
@@ -180,12 +181,14 @@ async function main(): Promise<void> {
 
   // 5. relayer
   const relayerUrl = `http://127.0.0.1:${RELAYER_PORT}`;
-  step(`Starting the relayer on ${relayerUrl}`);
+  const grpcAddress = `127.0.0.1:${GRPC_PORT}`;
+  step(`Starting the relayer on ${relayerUrl} (gRPC on ${grpcAddress})`);
   startPart("relayer", path.join(BIN, "chainmail"), ["relayer"], {
     CHAINMAIL_RPC_URL: rpcUrl,
     CHAINMAIL_REGISTRY: address,
     CHAINMAIL_SIGNER_KEYS: process.env.CHAINMAIL_SIGNER_KEYS ?? (externalRpc ? deployerKey : devPrivateKey(DEV_ROLES.relayer)),
     CHAINMAIL_PORT: String(RELAYER_PORT),
+    CHAINMAIL_GRPC_PORT: String(GRPC_PORT),
   });
   await waitFor("the relayer reporting ready", "relayer", async () => (await fetch(`${relayerUrl}/readyz`)).ok);
 
@@ -206,10 +209,15 @@ ChainMail is running. Logs are in .run/; press Ctrl-C to stop everything.
   chain     ${rpcUrl} (chain id ${network.chainId})
   registry  ${address}
   relayer   ${relayerUrl}   (API docs: ${relayerUrl}/docs)
+  gRPC      ${grpcAddress}   (chainmail.v1.RelayerService, with reflection and health)
   kafka     ${brokers ?? "not running (no Java)"}
 
 Post a message as development member #2 (its key is in ${path.relative(ROOT, aliceKeyFile)}):
   npx chainmail post --relayer ${relayerUrl} --key-file ${path.relative(ROOT, aliceKeyFile)} --channel ${DEMO_CHANNEL} --text "hello, ChainMail" --wait
+
+The same through gRPC (grpcurl: bash scripts/grpc-tools.sh installs it into .cache/go-bin):
+  CHAINMAIL_KEY=$(cat ${path.relative(ROOT, aliceKeyFile)}) npx chainmail sign --relayer ${relayerUrl} --channel ${DEMO_CHANNEL} --text "hello, gRPC" --grpc | .cache/go-bin/grpcurl -plaintext -d @ ${grpcAddress} chainmail.v1.RelayerService/PostMessage
+  .cache/go-bin/grpcurl -plaintext -d '{"channel": "${DEMO_CHANNEL}", "fromSeq": 1}' ${grpcAddress} chainmail.v1.RelayerService/Subscribe
 ${
   brokers
     ? `

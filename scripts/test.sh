@@ -9,6 +9,8 @@ ROOT=$PWD
 
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 export PATH="$ROOT/node_modules/.bin:$PATH"
+# grpcurl and Python's grpcio-tools for the gRPC client tests (cached in .cache/).
+bash scripts/grpc-tools.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chainmail-test.XXXXXX")
 BROKER_STARTED=0

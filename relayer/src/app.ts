@@ -21,6 +21,7 @@ import messageRoutes from "./routes/messages.js";
 import metricsRoutes from "./routes/metrics.js";
 import type { Services } from "./services.js";
 import { Submitter } from "./submitter/index.js";
+import { buildGrpcServer } from "./grpc/server.js";
 
 export interface BuildOptions {
   /** Collect Node process metrics too (off in tests that build many apps). */
@@ -29,7 +30,8 @@ export interface BuildOptions {
   logger?: Logger;
 }
 
-export type RelayerApp = FastifyInstance & { services: Services };
+/** The HTTP API's Fastify instance, with the gRPC door's (HTTP/2, its own port) as `grpc`; closing the first closes both. */
+export type RelayerApp = FastifyInstance & { services: Services; grpc: FastifyInstance };
 
 export async function buildApp(config: RelayerConfig, options: BuildOptions = {}): Promise<RelayerApp> {
   const logger = options.logger ?? createLogger({ name: "chainmail-relayer", level: config.logLevel });
@@ -73,6 +75,8 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     requestTimeout: config.waitTimeoutMs + 30_000,
   }) as unknown as RelayerApp;
   app.decorate("services", services);
+  const grpc = await buildGrpcServer(services, logger);
+  app.decorate("grpc", grpc.app);
   if (config.precheckMode === "probe" && !probe) app.log.warn("the node cannot run the batched pre-check probe; checking each message on its own (slower)");
 
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
@@ -94,10 +98,12 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   // preClose runs before the server stops taking requests' answers: waiting POSTs
   // still get their outcome (or a retryable ShuttingDown) before connections close.
   app.addHook("preClose", async () => {
+    grpc.stop(); // Subscribe streams end with a retryable UNAVAILABLE naming the seq to resume from
     const { handedBack } = await submitter.drain(config.shutdownTimeoutMs);
     if (handedBack > 0) app.log.warn({ handedBack }, "handed back unsettled messages to their clients");
   });
   app.addHook("onClose", async () => {
+    await grpc.app.close();
     chain.close();
   });
   return app;

@@ -15,6 +15,8 @@ export interface RelayerConfig {
   signerKeys: string[];
   host: string;
   port: number;
+  /** The gRPC door's port (HTTP/2 cleartext, on `host`); 0 = any free port. */
+  grpcPort: number;
   /** A batch is sent when it holds this many messages... */
   batchMaxSize: number;
   /** ...or when its oldest message has waited this long. */
@@ -61,6 +63,7 @@ export interface RelayerConfig {
 export const CONFIG_DEFAULTS = {
   host: "127.0.0.1",
   port: 8080,
+  grpcPort: 8081,
   batchMaxSize: 100,
   batchMaxWaitMs: 50,
   maxInFlightPerSigner: 4,
@@ -96,6 +99,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "signer-keys": { env: "CHAINMAIL_SIGNER_KEYS", envOnly: true, default: "(required)", description: "comma-separated private keys that pay for postBatch; one lane each" },
   host: { env: "CHAINMAIL_HOST", value: "HOST", default: CONFIG_DEFAULTS.host, description: "address to listen on" },
   port: { env: "CHAINMAIL_PORT", value: "N", default: String(CONFIG_DEFAULTS.port), description: "port to listen on (0 = any free port)" },
+  "grpc-port": { env: "CHAINMAIL_GRPC_PORT", value: "N", default: String(CONFIG_DEFAULTS.grpcPort), description: "gRPC port (HTTP/2 cleartext; 0 = any free port)" },
   "batch-max": { env: "CHAINMAIL_BATCH_MAX", value: "N", default: String(CONFIG_DEFAULTS.batchMaxSize), description: "messages per postBatch transaction (1 = no batching)" },
   "batch-wait-ms": { env: "CHAINMAIL_BATCH_WAIT_MS", value: "MS", default: String(CONFIG_DEFAULTS.batchMaxWaitMs), description: "longest a message waits for its batch to fill" },
   "max-inflight-per-signer": { env: "CHAINMAIL_MAX_INFLIGHT_PER_SIGNER", value: "N", default: String(CONFIG_DEFAULTS.maxInFlightPerSigner), description: "unconfirmed transactions per signer" },
@@ -180,6 +184,7 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
     signerKeys,
     host: read.string("host") ?? CONFIG_DEFAULTS.host,
     port: integer("port", CONFIG_DEFAULTS.port, 0, 65535),
+    grpcPort: integer("grpc-port", CONFIG_DEFAULTS.grpcPort, 0, 65535),
     batchMaxSize: integer("batch-max", CONFIG_DEFAULTS.batchMaxSize, 1, 1000),
     batchMaxWaitMs: integer("batch-wait-ms", CONFIG_DEFAULTS.batchMaxWaitMs, 0, 60_000),
     maxInFlightPerSigner: integer("max-inflight-per-signer", CONFIG_DEFAULTS.maxInFlightPerSigner, 1, 64),

@@ -61,6 +61,26 @@ export class RelayerMetrics {
     registers: [this.registry],
   });
 
+  readonly grpcRequests = new Counter({
+    name: "chainmail_relayer_grpc_requests_total",
+    help: "gRPC calls by method (package.Service/Method) and status code",
+    labelNames: ["method", "code"],
+    registers: [this.registry],
+  });
+  readonly grpcDuration = new Histogram({
+    name: "chainmail_relayer_grpc_request_duration_seconds",
+    help: "gRPC calls by method, from the call to its status (whole streams for streaming methods)",
+    labelNames: ["method"],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
+    registers: [this.registry],
+  });
+  readonly grpcStreamMessages = new Counter({
+    name: "chainmail_relayer_grpc_stream_messages_sent_total",
+    help: "Messages sent on gRPC response streams (PostMessages outcomes, Subscribe messages)",
+    labelNames: ["method"],
+    registers: [this.registry],
+  });
+
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "chainmail_relayer_" });
   }
