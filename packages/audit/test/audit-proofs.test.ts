@@ -5,11 +5,16 @@
  * as the audit was before) a consistent liar gets "clean": those runs show the defect.
  */
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { toBeHex, zeroPadValue } from "ethers";
-import { audit, ChainLogSource, type AuditResult, type ChainLogSourceOptions } from "@chainmail/audit";
+import { audit, ChainLogSource, type AuditResult, type ChainLogSourceOptions, type EvidenceBundle } from "@chainmail/audit";
 import { headerHash, RpcClient, type RawHeader, type RpcLog } from "@chainmail/chain";
-import { MESSAGE_POSTED_TOPIC, registryInterface } from "@chainmail/protocol";
-import { startHardhatNode, type RunningNode } from "@chainmail/testkit";
+import { decodeMessagePosted, MESSAGE_POSTED_TOPIC, registryInterface } from "@chainmail/protocol";
+import { CHAINMAIL_CLI, startHardhatNode, type RunningNode } from "@chainmail/testkit";
 import { buildHistory, encodeLog, fieldsOf, forgeNext, type History } from "./audit-fixture.js";
 import { RpcErrorAnswer, startLyingProxy, type LyingProxy } from "./lying-proxy.js";
 
@@ -175,5 +180,80 @@ describe("audit against a lying JSON-RPC endpoint (real node behind a forging pr
     expect(kinds(await run([proxy.url]))).to.deep.equal(["SIGNATURE_UNCHECKED@ops#2"]);
     asWallet({ code: 3, message: "execution reverted" });
     expect(kinds(await run([proxy.url]))).to.deep.equal(["BAD_SIGNATURE@ops#2"]);
+  });
+
+  describe("evidence bundles, checked offline", function () {
+    let dir: string;
+    let file: string;
+    before(async function () {
+      dir = mkdtempSync(path.join(tmpdir(), "chainmail-evidence-"));
+      file = path.join(dir, "evidence.json");
+      const cp = checkpoint();
+      const written = spawnSync(process.execPath, [CHAINMAIL_CLI, "audit", "--rpc-url", node.url, "--registry", history.location.address, "--checkpoint", `${cp.block}:${cp.hash}`, "--evidence", file], { encoding: "utf8" });
+      expect(written.status, written.stderr).to.equal(0);
+      expect(written.stdout).to.match(/Wrote the evidence bundle to/).and.match(/header trusted through the checkpoint/);
+    });
+    const verify = (f: string, ...args: string[]) =>
+      // No JSON-RPC anywhere: the variable points at a port nothing listens on.
+      spawnSync(process.execPath, [CHAINMAIL_CLI, "verify-evidence", f, ...args], { encoding: "utf8", env: { ...process.env, CHAINMAIL_RPC_URL: "http://127.0.0.1:9" } });
+    const load = () => JSON.parse(readFileSync(file, "utf8")) as EvidenceBundle;
+    /** Writes `bundle`, with the manifest's section hashes recomputed when `reseal` (as a forger would). */
+    const save = (bundle: EvidenceBundle, reseal: boolean) => {
+      if (reseal) for (const s of ["header", "proof", "messages", "membership"] as const) bundle.manifest.sections[s] = createHash("sha256").update(JSON.stringify(bundle[s])).digest("hex");
+      const out = path.join(dir, `forged-${Math.random().toString(16).slice(2)}.json`);
+      writeFileSync(out, JSON.stringify(bundle));
+      return out;
+    };
+    const flip = (hex: string, at: number) => hex.slice(0, at) + (hex[at] === "0" ? "1" : "0") + hex.slice(at + 1);
+
+    it("verifies a bundle with no network, giving the audit's verdict (and its checkpoint)", async function () {
+      const bundle = load();
+      expect(bundle.format).to.equal("chainmail.evidence.v1");
+      expect(bundle.messages).to.have.length(history.posted);
+      const ok = verify(file);
+      expect(ok.status, ok.stderr).to.equal(0);
+      expect(ok.stdout).to.match(/Verified 10 messages in 4 channels/).and.match(/proven by eth_getProof/).and.match(/Clean:/);
+      const cp = checkpoint();
+      expect(verify(file, "--checkpoint", `${cp.block}:${cp.hash}`).status).to.equal(0);
+      const wrong = verify(file, "--checkpoint", `${cp.block}:0x${"ab".repeat(32)}`);
+      expect(wrong.status).to.equal(1);
+      expect(wrong.stdout).to.match(/CHECKPOINT_MISMATCH/);
+    });
+
+    it("refuses one byte changed in a message, a proof node or the header, naming why (manifest kept or resealed)", async function () {
+      const body = (b: EvidenceBundle) => {
+        const m = b.messages[3];
+        m.log.data = flip(m.log.data, m.log.data.length - 256 - 62); // inside the body word (the signature is the last 128 bytes)
+      };
+      const proofNode = (b: EvidenceBundle) => (b.proof.answer.storageProof[1].proof[0] = flip(b.proof.answer.storageProof[1].proof[0], 40));
+      const header = (b: EvidenceBundle) => (b.header.gasUsed = "0x" + (BigInt(b.header.gasUsed) + 1n).toString(16));
+      for (const [name, tamper] of [["messages", body], ["proof", proofNode], ["header", header]] as const) {
+        const kept = load();
+        tamper(kept);
+        const refused = verify(save(kept, false));
+        expect(refused.status, name).to.equal(1);
+        expect(refused.stderr).to.match(new RegExp(`refused: The ${name} section does not match the manifest`));
+      }
+      // Resealed: the content itself gives the forgery away.
+      const b1 = load();
+      body(b1);
+      const resealed = verify(save(b1, true));
+      expect(resealed.status).to.equal(1);
+      expect(resealed.stderr, resealed.stderr).to.match(/refused: Message 3 .*its fields differ from its log's \(body\)/);
+      b1.messages[3].fields.body = decodeMessagePosted(history.location, b1.messages[3].log).body.toLowerCase();
+      const altered = verify(save(b1, true));
+      expect(altered.status).to.equal(1);
+      expect(altered.stdout, altered.stdout).to.match(/BODY_ALTERED/);
+      const b2 = load();
+      proofNode(b2);
+      const badProof = verify(save(b2, true));
+      expect(badProof.status).to.equal(1);
+      expect(badProof.stdout).to.match(/PROOF_INVALID: .*proof node 0 hashes to/);
+      const b3 = load();
+      header(b3);
+      const badHeader = verify(save(b3, true));
+      expect(badHeader.status).to.equal(1);
+      expect(badHeader.stdout).to.match(/HEADER_INVALID: .*header fields hash to 0x[0-9a-f]{64}, not to its claimed hash/);
+    });
   });
 });
