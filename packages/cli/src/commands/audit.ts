@@ -50,7 +50,8 @@ export async function run(argv: string[]): Promise<number> {
     const one = read.required("rpc-url", "the chain's JSON-RPC URL, such as http://127.0.0.1:8545");
     rpcUrls = one ? [one] : [];
   }
-  for (const url of rpcUrls) if (!/^https?:\/\/\S+$/.test(url)) read.problem(`--rpc-url "${url}" must be a URL starting with http:// or https://.`);
+  // The shared reader's sentence, for each of the repeated values.
+  for (const url of rpcUrls) if (!/^(http|https|ws|wss):\/\/\S+$/.test(url)) read.problem(`--rpc-url is "${url}"; it must be a URL starting with http:// or https:// or ws:// or wss://.`);
   let checkpoint: Checkpoint | undefined;
   const checkpointText = read.string("checkpoint");
   if (checkpointText !== undefined) {
