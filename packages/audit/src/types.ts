@@ -10,8 +10,8 @@ export { DISCREPANCY_KINDS, type DiscrepancyKind };
 
 /** Findings that do not prove tampering but that the audit could not check itself. */
 export const WARNING_KINDS = {
-  CONTRACT_WALLET_UNVERIFIED:
-    "The author is a contract wallet (EIP-1271) and the node could not answer isValidSignature at that block: verified on-chain only.",
+  HEADER_UNANCHORED:
+    "The audited block's header comes from the one endpoint that also gave the logs: the proofs hold against it, but nothing outside that endpoint vouches for it. Give --checkpoint BLOCK:HASH or several --rpc-url.",
 } as const;
 export type WarningKind = keyof typeof WARNING_KINDS;
 
@@ -89,6 +89,8 @@ export interface AuditReport {
   discrepancies: Discrepancy[];
   warnings: Warning[];
   kafka?: KafkaReport;
+  /** The audited block, what its header is trusted through, and whether the registry's state was proven against it. */
+  proof?: { block: number; hash: string; stateRoot: string; trusted: string; proven: boolean };
   recovery: string;
   timingsMs: Record<string, number>;
 }

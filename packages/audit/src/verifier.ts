@@ -6,6 +6,7 @@
  */
 import { getAddress } from "ethers";
 import { ChannelRun, channelName, GENESIS_HEAD, memberRoleOf, nextHead } from "@chainmail/protocol";
+import { stateMismatches, type Anchor } from "./anchor.js";
 import { compareWithKafka, type KafkaEventReader } from "./kafka.js";
 import type { AuditLogSource, ChannelState, RawLog } from "./log-source.js";
 import { MembershipHistory } from "./membership.js";
@@ -38,12 +39,18 @@ export interface AuditOptions {
   kafkaConfirmations?: number;
   /** Called after every batch with the number of messages read so far. */
   onProgress?: (messages: number) => void;
+  /** Keep the raw logs read (the evidence bundle needs them). */
+  keepLogs?: boolean;
 }
 
 export interface AuditResult {
   report: AuditReport;
   /** Every message, in channel then seq order, with what was found at it. */
   messages: AuditedMessage[];
+  /** The anchored header and proofs, when the source proves. */
+  anchor?: Anchor;
+  /** With keepLogs: the registry's MessagePosted and role logs that were audited. */
+  logs?: { messages: RawLog[]; roles: RawLog[] };
 }
 
 /** A channel named by the caller that the registry does not have. */
@@ -62,22 +69,71 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
   const started = performance.now();
   const registry = await source.location();
   const { fromBlock, toBlock } = await source.range();
-  const listed = await source.channels(toBlock);
+  const discrepancies: Discrepancy[] = [];
+  const warnings: Warning[] = [];
+  // The endpoint's answers (eth_call), then, when the source proves, what the proofs say:
+  // the proven list and states are the ones the audit goes by.
+  let listed = await source.channels(toBlock);
+  const answered = new Map<string, ChannelState>();
+  for (const c of listed) answered.set(c, await source.channelInfo(c, toBlock));
+  let t = performance.now();
+  const anchor = source.anchor ? await source.anchor(toBlock) : undefined;
+  timings.proofs = performance.now() - t;
+  let states = answered;
+  if (anchor) {
+    discrepancies.push(...anchor.findings, ...stateMismatches(anchor, listed, answered));
+    if (anchor.channels && anchor.states) {
+      listed = anchor.channels;
+      states = anchor.states;
+    }
+    if (anchor.trust.kind === "endpoint") {
+      warnings.push({ kind: "HEADER_UNANCHORED", blockNumber: toBlock, detail: `Block ${toBlock}'s header (hash ${anchor.header.hash}) is trusted from ${anchor.trust.detail}.` });
+    }
+  }
   const listedSet = new Set(listed);
   const selected = options.channels?.map((c) => c.toLowerCase()) ?? listed;
   for (const c of selected) {
     if (!listedSet.has(c)) throw new UnknownChannelError(`Channel "${channelName(c)}" does not exist on registry ${registry.address} (as of block ${toBlock}).`);
   }
-  const states = new Map<string, ChannelState>();
-  for (const c of selected) states.set(c, await source.channelInfo(c, toBlock));
-
-  const discrepancies: Discrepancy[] = [];
-  const warnings: Warning[] = [];
+  const registryAddress = registry.address.toLowerCase();
+  const blockHashes = new Map<number, string>();
+  const kept = options.keepLogs ? { messages: [] as RawLog[], roles: [] as RawLog[] } : undefined;
+  /** The registry's own, current logs; others are discrepancies and are not used. */
+  const genuine = (logs: RawLog[]): RawLog[] => {
+    let out: RawLog[] | undefined;
+    for (let i = 0; i < logs.length; i++) {
+      const l = logs[i];
+      let problem: string | undefined;
+      if (typeof l.address !== "string" || l.address.toLowerCase() !== registryAddress) problem = `was emitted by ${l.address}, not by the registry ${registry.address}`;
+      else if (l.removed === true) problem = "is flagged as removed (its block was reorganised away)";
+      else {
+        const known = blockHashes.get(l.blockNumber);
+        const hash = typeof l.blockHash === "string" ? l.blockHash.toLowerCase() : "";
+        if (known === undefined) blockHashes.set(l.blockNumber, hash);
+        else if (known !== hash) problem = `carries block hash ${l.blockHash}, but other logs of block ${l.blockNumber} carry ${known}`;
+      }
+      if (problem) {
+        out ??= logs.slice(0, i);
+        discrepancies.push({
+          kind: problem.includes("block hash") ? "LOG_BLOCK_HASH" : "LOG_FOREIGN",
+          blockNumber: l.blockNumber,
+          transactionHash: l.transactionHash,
+          logIndex: l.index,
+          detail: `Log ${l.index} of block ${l.blockNumber} (tx ${l.transactionHash}) ${problem}.`,
+        });
+      } else out?.push(l);
+    }
+    return out ?? logs;
+  };
 
   // Membership history for the channels' member roles.
-  let t = performance.now();
+  t = performance.now();
   const membership = new MembershipHistory();
-  for await (const batch of source.roleLogs({ fromBlock, toBlock, roles: selected.map(memberRoleOf) })) membership.add(batch);
+  for await (const batch of source.roleLogs({ fromBlock, toBlock, roles: selected.map(memberRoleOf) })) {
+    const logs = genuine(batch);
+    membership.add(logs);
+    kept?.roles.push(...logs);
+  }
   timings.fetch += performance.now() - t;
 
   // Decode and recover every MessagePosted log, keeping each channel's chain order.
@@ -120,8 +176,10 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
     };
     t = performance.now();
     const iterator = source.messageLogs({ fromBlock, toBlock, channels: options.channels ? selected : undefined });
-    for await (const logs of iterator) {
+    for await (const batch of iterator) {
       timings.fetch += performance.now() - t;
+      const logs = genuine(batch);
+      if (kept) for (const l of logs) kept.messages.push(l);
       pending.push(preparer.prepare(sortedByPosition(logs)));
       while (pending.length >= IN_FLIGHT) await collect();
       t = performance.now();
@@ -129,6 +187,21 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
     while (pending.length > 0) await collect();
   } finally {
     if (!options.preparer) await preparer.close();
+  }
+
+  // Every block that holds a log used: its hash must be the chain's (a log of a block
+  // reorganised away, or relabelled, is not part of the record).
+  if (source.blockHash) {
+    t = performance.now();
+    const numbers = [...blockHashes.keys()];
+    const answers = await Promise.all(numbers.map((n) => source.blockHash!(n)));
+    numbers.forEach((n, i) => {
+      const chain = answers[i];
+      if (chain !== undefined && chain !== blockHashes.get(n)) {
+        discrepancies.push({ kind: "LOG_BLOCK_HASH", blockNumber: n, detail: `Logs of block ${n} carry block hash ${blockHashes.get(n)}, but the chain's block ${n} is ${chain}.`, expected: chain, actual: blockHashes.get(n) });
+      }
+    });
+    timings.blockHashes = performance.now() - t;
   }
 
   // Order-dependent checks, channel by channel.
@@ -146,7 +219,14 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
   if (options.kafka) {
     t = performance.now();
     const pendingFrom = toBlock - (options.kafkaConfirmations ?? 0) + 1;
-    const compared = await compareWithKafka(options.kafka, messages, new Set(selected), pendingFrom, recoveryBackend(backend));
+    const compared = await compareWithKafka(options.kafka, messages, {
+      selected: new Set(selected),
+      listed: listedSet,
+      registry,
+      blockHashes,
+      pendingFromBlock: pendingFrom,
+      recover: recoveryBackend(backend),
+    });
     discrepancies.push(...compared.discrepancies);
     kafka = compared.report;
     timings.kafka += performance.now() - t;
@@ -173,10 +253,19 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
       discrepancies,
       warnings,
       kafka,
+      proof: anchor && {
+        block: anchor.block,
+        hash: anchor.header.hash.toLowerCase(),
+        stateRoot: anchor.header.stateRoot.toLowerCase(),
+        trusted: anchor.trust.detail,
+        proven: anchor.states !== undefined,
+      },
       recovery: preparer.description,
       timingsMs: timings,
     },
     messages,
+    anchor,
+    logs: kept,
   };
 }
 
@@ -265,12 +354,10 @@ async function verifyChannel(
     const answer = await source.contractSignature(m.author, m.digest, m.signature!, m.blockNumber);
     if (answer === "valid") record.signature = "eip1271";
     else if (answer === "unavailable") {
+      // Not verified, so never counted as verified: the ECDSA signature is not the
+      // author's, and whether the author is a wallet that accepts it could not be asked.
       record.signature = "eip1271-unverified";
-      warnings.push({
-        kind: "CONTRACT_WALLET_UNVERIFIED",
-        ...position(m),
-        detail: `Author ${m.author} is a contract wallet; isValidSignature could not be called at block ${m.blockNumber}.`,
-      });
+      flag(m, "SIGNATURE_UNCHECKED", `Seq ${m.seq}: the signature recovers to ${m.recovered ?? "no address"}, not to ${m.author}, and the node could not say whether ${m.author} is a contract wallet that accepts it (eth_getCode / isValidSignature at block ${m.blockNumber} failed).`);
     }
   }
 
@@ -284,10 +371,13 @@ async function verifyChannel(
   let previousSeq = 0n;
   for (const m of bySeq) {
     const record = audited.get(m)!;
-    const signed = record.signature !== "invalid";
+    // An unchecked signature (named SIGNATURE_UNCHECKED above) vouches for nothing: with a
+    // broken link the content is altered; with a sound one it is not named twice.
+    const unchecked = record.signature === "eip1271-unverified";
+    const signed = record.signature === "ecdsa" || record.signature === "eip1271";
     if (m.seq === previousSeq) {
       // A duplicate, reported above; it has no link of its own, only its signature.
-      if (!signed) flagSignature(m);
+      if (!signed && !unchecked) flagSignature(m);
       continue;
     }
     previousSeq = m.seq;
@@ -307,7 +397,7 @@ async function verifyChannel(
       } else if (finding.kind === "HEAD_MISMATCH") {
         flag(m, "HEAD_MISMATCH", `Seq ${m.seq}: the event's head ${m.head} is not keccak256(previous head, digest, seq).`, { actual: m.head });
       } else if (finding.kind === "BAD_SIGNATURE") {
-        flagSignature(m);
+        if (!unchecked) flagSignature(m);
       }
     }
   }

@@ -21,7 +21,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   post: { summary: "sign a message and post it through a relayer", load: () => import("./commands/post.js") },
   messages: { summary: "list a channel's messages through a relayer", load: () => import("./commands/messages.js") },
   tail: { summary: "follow a channel from Kafka, checking the hash chain", load: () => import("./commands/tail.js") },
-  audit: { summary: "verify the whole record from contract events", load: () => import("./commands/audit.js") },
+  audit: { summary: "verify the whole record from contract events, proven against a block header", load: () => import("./commands/audit.js") },
+  "verify-evidence": { summary: "check an audit's evidence bundle offline", load: () => import("./commands/verify-evidence.js") },
 };
 
 function usage(): string {

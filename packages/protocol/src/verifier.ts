@@ -33,6 +33,17 @@ export const DISCREPANCY_KINDS = {
   KAFKA_ORDER: "Kafka holds a channel's messages out of seq order.",
   KAFKA_UNEXPECTED: "Kafka holds a message the chain does not have.",
   KAFKA_MALFORMED: "A record in the Kafka topic is not a readable ChainMail message event.",
+  KAFKA_FOREIGN:
+    "Kafka holds a record that is not this registry's: another chain id or registry address, another schema value, or a channel the registry does not list.",
+  LOG_FOREIGN: "A log the node returned was not emitted by the registry (another address), or is flagged as removed by a reorganisation.",
+  LOG_BLOCK_HASH: "A log's block hash is not the hash of the chain's block at that height.",
+  SIGNATURE_UNCHECKED:
+    "The signature does not recover to the author, and the author's contract wallet (EIP-1271) could not be asked: the message is not verified.",
+  ENDPOINTS_DISAGREE: "The JSON-RPC endpoints given to the audit answer with different headers for the same block.",
+  CHECKPOINT_MISMATCH: "The audited block's header does not hash to the checkpoint the auditor gave.",
+  HEADER_INVALID: "A block header's fields do not hash to the hash the endpoint claims for it.",
+  PROOF_INVALID: "The registry's stored state (channel list, seq, head) does not verify by eth_getProof against the block header's state root.",
+  STATE_MISMATCH: "The endpoint's answer for the registry's state (channels(), channelInfo) differs from what the storage proof proves.",
 } as const;
 export type DiscrepancyKind = keyof typeof DISCREPANCY_KINDS;
 

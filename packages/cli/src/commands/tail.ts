@@ -85,6 +85,8 @@ export async function run(argv: string[]): Promise<number> {
     onBreak,
     onNote: (note) => console.error(`note: ${note}`),
   });
+  // Nothing here asks the chain: say so, so nobody mistakes a consistent copy for a confirmed one.
+  console.error("note: trusting Kafka: each message is checked against the previous ones (digest, signature, head chain), not confirmed against the chain; run `chainmail audit` to prove the record.");
   const onSignal = () => finish();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
