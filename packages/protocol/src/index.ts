@@ -8,3 +8,4 @@ export * from "./contracts.js";
 export * from "./errors.js";
 export * from "./verifier.js";
 export * from "./limits.js";
+export * from "./teams.js";
