@@ -58,9 +58,9 @@ run_suite() {
   echo "==> $name: $passing passed, $failing failed" >&2
 }
 
-run_suite typecheck bash -c 'if tsc -p .; then echo "  1 passing"; else echo "  1 failing"; exit 1; fi'
+run_suite typecheck bash -c 'if tsc -p . && tsc -p relayer/ui; then echo "  1 passing"; else echo "  1 failing"; exit 1; fi'
 run_suite contracts hardhat test
-for dir in packages/protocol packages/runtime packages/chain packages/testkit packages/client relayer packages/mirror packages/subscriber packages/audit packages/cli; do
+for dir in packages/protocol packages/runtime packages/chain packages/testkit packages/client packages/teams relayer packages/mirror packages/subscriber packages/audit packages/cli; do
   run_suite "$(basename "$dir")" bash -c "cd $dir && mocha"
 done
 

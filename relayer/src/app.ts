@@ -21,6 +21,9 @@ import messageRoutes from "./routes/messages.js";
 import metricsRoutes from "./routes/metrics.js";
 import type { Services } from "./services.js";
 import { Submitter } from "./submitter/index.js";
+import { TeamsHandle } from "./teams.js";
+import teamRoutes from "./routes/teams.js";
+import uiRoutes from "./routes/ui.js";
 
 export interface BuildOptions {
   /** Collect Node process metrics too (off in tests that build many apps). */
@@ -62,7 +65,9 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     metrics,
     authorLimiter: new RateLimiter(config.rateLimitAuthorPerSecond, config.rateLimitAuthorBurst),
     clientLimiter: new RateLimiter(config.rateLimitClientPerSecond, config.rateLimitClientBurst),
+    teams: new TeamsHandle(config, logger),
   };
+  metrics.watchDeliveries(services.teams);
 
   const app = Fastify({
     loggerInstance: logger,
@@ -90,6 +95,8 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   await app.register(channelRoutes, { services });
   await app.register(healthRoutes, { services });
   await app.register(metricsRoutes, { services });
+  await app.register(teamRoutes, { services });
+  await app.register(uiRoutes);
 
   // preClose runs before the server stops taking requests' answers: waiting POSTs
   // still get their outcome (or a retryable ShuttingDown) before connections close.
@@ -98,6 +105,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     if (handedBack > 0) app.log.warn({ handedBack }, "handed back unsettled messages to their clients");
   });
   app.addHook("onClose", async () => {
+    await services.teams.close();
     chain.close();
   });
   return app;

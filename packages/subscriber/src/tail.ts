@@ -8,7 +8,7 @@
  *   await handle.stop();
  */
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel, type Consumer } from "kafkajs";
+import { Kafka, logLevel, type Consumer, type KafkaMessage } from "kafkajs";
 import { channelId, teamGroupId, teamNameProblem } from "@chainmail/protocol";
 import { DEFAULT_MESSAGES_TOPIC, type MessageEvent } from "@chainmail/protocol";
 import { ChainChecker, type ChainBreak } from "./chain-check.js";
@@ -89,6 +89,7 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
   // messages that passed the checks: after a break nothing more is committed (the next
   // reader of the group starts at the broken message again and sees the break itself).
   let committing = true;
+  let inFlight: Promise<unknown> = Promise.resolve();
   const commitPast = async (partition: number, offset: string) => {
     if (committing) await consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
   };
@@ -96,36 +97,48 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
     autoCommit: false,
     // The key is the channel id, so one channel is one partition, in seq order.
     eachMessage: async ({ message, partition }) => {
-      if (stopped) return;
-      // Another channel's record in the same partition: nothing to check, and passing it delivers nothing.
-      if (message.key?.toString() !== channel || !message.value) return commitPast(partition, message.offset);
-      let value: unknown;
+      // Set before the handler runs: onMessage may call stop(), which waits for this.
+      let finished!: () => void;
+      inFlight = new Promise<void>((resolve) => (finished = resolve));
       try {
-        value = JSON.parse(message.value.toString());
-      } catch {
-        value = { channel, unparsable: message.value.toString().slice(0, 200) };
+        await handle(message, partition);
+      } finally {
+        finished();
       }
-      if (registry && (value as { registry?: string }).registry?.toLowerCase() !== registry) return commitPast(partition, message.offset);
-      const outcome = checker.check(value);
-      if (outcome.status === "broken") {
-        if (committing && named) options.onNote?.(`Not committing the group's position past the break or after it: the team has not received seq ${outcome.break.seq ?? "?"} of ${outcome.break.channelName} verified.`);
-        committing = false;
-        for (const problem of outcome.breaks) await options.onBreak?.(problem);
-        return;
-      }
-      if (outcome.note) options.onNote?.(outcome.note);
-      if (outcome.status === "ok") await options.onMessage(outcome.event);
-      // Committed once the message passed and its handler returned: delivered means verified and handled.
-      await commitPast(partition, message.offset);
     },
   });
+  async function handle(message: KafkaMessage, partition: number): Promise<void> {
+    if (stopped) return;
+    // Another channel's record in the same partition: nothing to check, and passing it delivers nothing.
+    if (message.key?.toString() !== channel || !message.value) return commitPast(partition, message.offset);
+    let value: unknown;
+    try {
+      value = JSON.parse(message.value.toString());
+    } catch {
+      value = { channel, unparsable: message.value.toString().slice(0, 200) };
+    }
+    if (registry && (value as { registry?: string }).registry?.toLowerCase() !== registry) return commitPast(partition, message.offset);
+    const outcome = checker.check(value);
+    if (outcome.status === "broken") {
+      if (committing && named) options.onNote?.(`Not committing the group's position past the break or after it: the team has not received seq ${outcome.break.seq ?? "?"} of ${outcome.break.channelName} verified.`);
+      committing = false;
+      for (const problem of outcome.breaks) await options.onBreak?.(problem);
+      return;
+    }
+    if (outcome.note) options.onNote?.(outcome.note);
+    if (outcome.status === "ok") await options.onMessage(outcome.event);
+    // Committed once the message passed and its handler returned: delivered means verified and handled.
+    await commitPast(partition, message.offset);
+  }
   return {
     groupId,
     done,
-    // Safe to call from onMessage/onBreak: later messages are ignored at once, and the
-    // disconnect (which waits for the handler in flight) is not awaited from inside it.
+    // May be called from onMessage/onBreak, without awaiting it there (it waits for that
+    // handler to finish): later messages are ignored at once.
     stop: async () => {
       stopped = true;
+      // A message being handled still gets its commit (stop is often called from its handler).
+      await inFlight;
       await consumer.disconnect();
       resolveDone();
     },
