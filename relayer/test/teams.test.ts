@@ -4,15 +4,34 @@
  * with `tail` (one stopped half-way). Delivery is what the broker's committed offsets
  * say; these tests check the relayer's view equals exactly who has what.
  */
+import { spawn } from "node:child_process";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { Mirror } from "@chainmail/mirror";
 import { silentLogger } from "@chainmail/runtime";
 import { channelId, teamGroupId, type ChannelDeliveries, type MessageDeliveries } from "@chainmail/protocol";
 import { tail, type TailHandle } from "@chainmail/subscriber";
-import { brokerReachable, createChannelWithMembers, kafkaBrokers, testKafka, uniqueTopic, uniqueTopics, waitFor } from "@chainmail/testkit";
+import { brokerReachable, CHAINMAIL_CLI, createChannelWithMembers, REPO_ROOT, kafkaBrokers, testKafka, uniqueTopic, uniqueTopics, waitFor } from "@chainmail/testkit";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHAINMAIL_CLI, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`chainmail ${args.join(" ")} did not exit within 60 s: ${stdout}\n${stderr}`));
+    }, 60_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 describe("teams: subscriptions and delivery confirmation (real broker, real chain)", function () {
   let fx: Fixture;
@@ -205,6 +224,45 @@ describe("teams: subscriptions and delivery confirmation (real broker, real chai
     const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
     expect(metrics).not.to.include(gamma);
     expect((await api("GET", `/v1/subscriptions?team=${gamma}`)).json.subscriptions).to.deep.equal([]);
+  });
+
+  it("chainmail deliveries and chainmail subscriptions show the same, with exit codes a script can use", async function () {
+    const address = await app.listen({ host: "127.0.0.1", port: 0 });
+    const cli = (...args: string[]) => runCli([...args, "--relayer", address]);
+    const first = await cli("deliveries", "--digest", digests[0]);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(new RegExp(`seq 1 of general, Kafka ${topics.messages.replace(/\./g, "\\.")} partition \\d+ offset \\d+`));
+    expect(first.stdout).to.match(new RegExp(`${alpha} +delivered \\(seen by 20`));
+    expect(first.stdout).to.match(new RegExp(`${beta} +delivered`));
+    const channel = await cli("deliveries", "--channel", "general");
+    expect(channel.code, "a team is behind: exit 3").to.equal(3);
+    expect(channel.stdout).to.contain("channel general: 6 messages in Kafka");
+    expect(channel.stdout).to.match(new RegExp(`${alpha} +delivered up to seq 5, 2 not delivered`));
+    const json = JSON.parse((await cli("deliveries", "--digest", digests[0], "--json")).stdout);
+    expect(json.deliveries.map((d: { team: string }) => d.team)).to.deep.equal([alpha, beta]);
+
+    const added = await cli("subscriptions", "add", "--team", team("cli"), "--channel", "general");
+    expect(added.code, added.stderr).to.equal(0);
+    expect(added.stdout).to.contain(`subscribed: ${team("cli")}`);
+    expect(added.stdout).to.contain(`npx chainmail tail --team ${team("cli")} --channel general`);
+    expect((await cli("subscriptions", "list", "--channel", "general")).stdout).to.contain(`group chainmail.team.${team("cli")}.general`);
+    const notYet = await cli("deliveries", "--digest", digests[0]);
+    expect(notYet.code, "the new team has nothing yet").to.equal(3);
+    expect(notYet.stdout).to.match(new RegExp(`${team("cli")} +NOT delivered`));
+    expect((await cli("subscriptions", "remove", "--team", team("cli"), "--channel", "general")).code).to.equal(0);
+    const again = await cli("subscriptions", "remove", "--team", team("cli"), "--channel", "general");
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.match(/is not subscribed/);
+
+    const bad = await cli("deliveries", "--digest", "0x12", "--channel", "general");
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.match(/--digest is "0x12"; it must be 0x followed by 64 hex digits/);
+    const neither = await cli("deliveries");
+    expect(neither.code).to.equal(2);
+    expect(neither.stderr).to.contain("Give either --digest 0xDIGEST or --channel NAME");
+    const badTeam = await cli("subscriptions", "add", "--team", "Not A Team", "--channel", "general");
+    expect(badTeam.code).to.equal(2);
+    expect(badTeam.stderr).to.contain('The team name "Not A Team" is not valid');
   });
 
   it("answers 404 for a message that is not on-chain, and 503 with a code when the relayer has no Kafka", async function () {
