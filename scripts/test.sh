@@ -9,6 +9,8 @@ ROOT=$PWD
 
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 export PATH="$ROOT/node_modules/.bin:$PATH"
+# The timeline page's tests run in Debian's chromium; a failure here shows up as failed tests.
+bash scripts/chromium.sh || echo "test: chromium is not installed; the browser tests will fail." >&2
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chainmail-test.XXXXXX")
 BROKER_STARTED=0

@@ -174,7 +174,9 @@ class Timeline {
         if (page.nextFromSeq === null) break;
       }
       const failed = view.messages.filter((m) => m.verdict.status === "failed").length;
-      $("channel-summary").textContent = `${view.messages.length} messages · ${failed === 0 ? "all verified in this browser" : `${failed} FAILED verification`} · channel ${view.id}`;
+      $("channel-summary").textContent = `${view.messages.length} messages · ${failed === 0 ? "all verified in this browser" : `${failed} FAILED verification`} · channel id ${view.id.slice(0, 18)}…`;
+      $("channel-summary").title = view.id;
+      await this.loadChannels();
       await this.deliveries(view);
       $("status").textContent = `updated ${new Date().toLocaleTimeString()} · refreshes every ${POLL_MS / 1000} s`;
     } catch (error) {
