@@ -34,6 +34,7 @@ export class TeamsHandle {
           brokers: this.config.kafkaBrokers,
           messagesTopic: this.config.messagesTopic,
           subscriptionsTopic: this.config.subscriptionsTopic,
+          registry: this.config.registryAddress,
           logger: this.logger,
           clientId: "chainmail-relayer",
         });

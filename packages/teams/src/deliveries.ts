@@ -36,6 +36,8 @@ export interface TeamDeliveriesOptions {
   subscriptionsTopic?: string;
   logger?: Logger;
   clientId?: string;
+  /** Only this registry's events count (a topic may carry several registries' channels under the same ids). Default: any. */
+  registry?: string;
   /** Longest a query waits for this reader to catch up with the messages topic before answering from what it has. */
   syncTimeoutMs?: number;
   /** Longest start() waits to read the subscriptions topic to its end. */
@@ -69,6 +71,7 @@ export class TeamDeliveries {
   private readonly kafka: Kafka;
   private readonly logger: Logger;
   private readonly syncTimeoutMs: number;
+  private readonly registry: string | undefined;
   private admin!: Admin;
   private producer!: Producer;
   private subscriptionReader!: Consumer;
@@ -90,6 +93,7 @@ export class TeamDeliveries {
     this.subscriptionsTopic = options.subscriptionsTopic ?? DEFAULT_SUBSCRIPTIONS_TOPIC;
     this.logger = options.logger ?? silentLogger;
     this.syncTimeoutMs = options.syncTimeoutMs ?? 3_000;
+    this.registry = options.registry?.toLowerCase();
     this.kafka = new Kafka({ clientId: options.clientId ?? "chainmail-teams", brokers: options.brokers, logLevel: logLevel.NOTHING, retry: { retries: 3 } });
   }
 
@@ -172,13 +176,14 @@ export class TeamDeliveries {
 
   private indexMessage(partition: number, offset: bigint, key: string | undefined, value: string | undefined, appendedAt: Date) {
     if (!key || !value) return;
-    let event: { channel?: unknown; seq?: unknown; digest?: unknown };
+    let event: { channel?: unknown; seq?: unknown; digest?: unknown; registry?: unknown };
     try {
       event = JSON.parse(value);
     } catch {
       return; // not a message event; the audit and tail name it, it can never count as delivered here
     }
     if (typeof event.digest !== "string" || typeof event.seq !== "string" || !/^\d{1,20}$/.test(event.seq) || event.channel !== key) return;
+    if (this.registry && (typeof event.registry !== "string" || event.registry.toLowerCase() !== this.registry)) return;
     const list = this.records.get(key) ?? [];
     list.push({ digest: event.digest.toLowerCase(), seq: BigInt(event.seq), partition, offset, appendedAt });
     this.records.set(key, list);
