@@ -249,6 +249,11 @@ describe("teams: subscriptions and delivery confirmation (real broker, real chai
     const notYet = await cli("deliveries", "--digest", digests[0]);
     expect(notYet.code, "the new team has nothing yet").to.equal(3);
     expect(notYet.stdout).to.match(new RegExp(`${team("cli")} +NOT delivered`));
+    // The new team reads with `chainmail tail --team` (a new group starts at the beginning) and then has it.
+    const read = await runCli(["tail", "--team", team("cli"), "--channel", "general", "--topic", topics.messages, "--brokers", kafkaBrokers().join(","), "--registry", fx.deployed.address, "--max-messages", "1"]);
+    expect(read.code, read.stderr).to.equal(0);
+    expect(read.stdout).to.match(/^#1 .*: one$/m);
+    await waitFor("the CLI team's commit", async () => (await cli("deliveries", "--digest", digests[0])).code === 0);
     expect((await cli("subscriptions", "remove", "--team", team("cli"), "--channel", "general")).code).to.equal(0);
     const again = await cli("subscriptions", "remove", "--team", team("cli"), "--channel", "general");
     expect(again.code).to.equal(1);

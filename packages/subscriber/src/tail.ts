@@ -84,7 +84,7 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
   consumer.on(consumer.events.CRASH, () => resolveDone());
   await consumer.connect();
   // A team's group that has never committed starts at the beginning: the whole channel is to be delivered.
-  await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? options.team !== undefined });
+  await consumer.subscribe({ topic, fromBeginning: options.fromBeginning || options.team !== undefined });
   // The group's committed offset is the team's delivery record, so it moves only past
   // messages that passed the checks: after a break nothing more is committed (the next
   // reader of the group starts at the broken message again and sees the break itself).
