@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (the functions given to page.evaluate and $$eval run in the browser, on its DOM)
 /**
  * The timeline page in a real browser: Debian's chromium, headless, driven by
  * playwright-core, against a real relayer (hardhat node, mirror, Kafka, a team reading
