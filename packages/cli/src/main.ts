@@ -21,6 +21,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   post: { summary: "sign a message and post it through a relayer", load: () => import("./commands/post.js") },
   messages: { summary: "list a channel's messages through a relayer", load: () => import("./commands/messages.js") },
   tail: { summary: "follow a channel from Kafka, checking the hash chain", load: () => import("./commands/tail.js") },
+  subscriptions: { summary: "list, add or remove teams' channel subscriptions", load: () => import("./commands/subscriptions.js") },
+  deliveries: { summary: "which teams have a message, or each team's lag in a channel", load: () => import("./commands/deliveries.js") },
   audit: { summary: "verify the whole record from contract events, proven against a block header", load: () => import("./commands/audit.js") },
   "verify-evidence": { summary: "check an audit's evidence bundle offline", load: () => import("./commands/verify-evidence.js") },
 };
