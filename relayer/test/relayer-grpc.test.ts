@@ -17,6 +17,7 @@ import { MESSAGE_POSTED_TOPIC, type SignedMessage } from "@chainmail/protocol";
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
+import { refusal } from "./helpers.js";
 
 type Relayer = Client<typeof RelayerService>;
 
@@ -26,20 +27,6 @@ async function startRelayer(f: Fixture, overrides: Partial<RelayerConfig> = {}):
   const url = await app.grpc.listen({ host: "127.0.0.1", port: 0 });
   const client = createClient(RelayerService, createGrpcTransport({ baseUrl: url }));
   return { app, client, url, httpUrl };
-}
-
-async function refusal(call: Promise<unknown>): Promise<{ code: Code; reason: string; message: string; retryMs?: number }> {
-  try {
-    await call;
-  } catch (error) {
-    const e = ConnectError.from(error);
-    const info = e.findDetails(ErrorInfoSchema)[0];
-    const retry = e.findDetails(RetryInfoSchema)[0];
-    expect(info?.domain, `ErrorInfo on ${e.message}`).to.equal("chainmail.v1");
-    const retryMs = retry?.retryDelay ? Number(retry.retryDelay.seconds) * 1000 + retry.retryDelay.nanos / 1e6 : undefined;
-    return { code: e.code, reason: info.reason, message: e.rawMessage, retryMs };
-  }
-  throw new Error("the call was not refused");
 }
 
 describe("relayer gRPC door (real hardhat node, generated client)", function () {

@@ -4,34 +4,16 @@
  * with `tail` (one stopped half-way). Delivery is what the broker's committed offsets
  * say; these tests check the relayer's view equals exactly who has what.
  */
-import { spawn } from "node:child_process";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { Mirror } from "@chainmail/mirror";
 import { silentLogger } from "@chainmail/runtime";
 import { channelId, teamGroupId, type ChannelDeliveries, type MessageDeliveries } from "@chainmail/protocol";
 import { tail, type TailHandle } from "@chainmail/subscriber";
-import { brokerReachable, CHAINMAIL_CLI, createChannelWithMembers, REPO_ROOT, kafkaBrokers, testKafka, uniqueTopic, uniqueTopics, waitFor } from "@chainmail/testkit";
+import { brokerReachable, createChannelWithMembers, kafkaBrokers, testKafka, uniqueTopic, uniqueTopics, waitFor } from "@chainmail/testkit";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHAINMAIL_CLI, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`chainmail ${args.join(" ")} did not exit within 60 s: ${stdout}\n${stderr}`));
-    }, 60_000);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { runCli } from "./helpers.js";
 
 describe("teams: subscriptions and delivery confirmation (real broker, real chain)", function () {
   let fx: Fixture;

@@ -1,7 +1,16 @@
 /** The core's answers as the gRPC messages of chainmail.v1 (plain init shapes). */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { bodyToText, contentTypeName, type PostedMessage } from "@chainmail/protocol";
-import { MessageOutcome_Status, type MessageOutcomeSchema, type PostedMessageSchema, type SignedMessage } from "@chainmail/protocol/grpc";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { bodyToText, contentTypeName, type ChannelDeliveries, type MessageDeliveries, type PostedMessage, type Subscription } from "@chainmail/protocol";
+import {
+  MessageOutcome_Status,
+  type GetChannelDeliveriesResponseSchema,
+  type GetMessageDeliveriesResponseSchema,
+  type MessageOutcomeSchema,
+  type PostedMessageSchema,
+  type SignedMessage,
+  type TeamSubscriptionSchema,
+} from "@chainmail/protocol/grpc";
 import type { SignedMessageJson } from "@chainmail/protocol";
 import type { Answer } from "../core.js";
 import { PENDING_NOTE } from "../services.js";
@@ -65,5 +74,38 @@ export function signedJsonOf(m: SignedMessage | undefined): SignedMessageJson | 
     replyTo: m.replyTo,
     nonce: m.nonce,
     signature: m.signature,
+  };
+}
+
+const timestamp = (iso: string) => timestampFromDate(new Date(iso));
+const offset = (value: string | null) => (value === null ? undefined : BigInt(value));
+
+export function subscriptionProto(s: Subscription): MessageInitShape<typeof TeamSubscriptionSchema> {
+  return { team: s.team, channel: s.channel, channelName: s.channelName, group: s.group, subscribedAt: timestamp(s.subscribedAt) };
+}
+
+export function messageDeliveriesProto(d: MessageDeliveries): MessageInitShape<typeof GetMessageDeliveriesResponseSchema> {
+  return {
+    digest: d.digest,
+    channel: d.channel,
+    channelName: d.channelName,
+    seq: BigInt(d.seq),
+    kafka: d.kafka ? { topic: d.kafka.topic, partition: d.kafka.partition, offset: BigInt(d.kafka.offset), appendedAt: timestamp(d.kafka.appendedAt) } : undefined,
+    deliveries: d.deliveries.map((t) => ({
+      team: t.team,
+      group: t.group,
+      delivered: t.delivered,
+      committedOffset: offset(t.committedOffset),
+      seenDeliveredAt: t.seenDeliveredAt === null ? undefined : timestamp(t.seenDeliveredAt),
+    })),
+  };
+}
+
+export function channelDeliveriesProto(d: ChannelDeliveries): MessageInitShape<typeof GetChannelDeliveriesResponseSchema> {
+  return {
+    channel: d.channel,
+    channelName: d.channelName,
+    kafkaSeq: BigInt(d.kafkaSeq),
+    teams: d.teams.map((t) => ({ team: t.team, group: t.group, deliveredSeq: BigInt(t.deliveredSeq), lag: BigInt(t.lag), committedOffset: offset(t.committedOffset) })),
   };
 }

@@ -24,6 +24,7 @@ function statusOf(error: ApiError): Code {
   const byCode = CODE_STATUS[error.code];
   if (byCode !== undefined) return byCode;
   const s = error.statusCode;
+  if (s === 401) return Code.Unauthenticated;
   if (s === 403) return Code.PermissionDenied;
   if (s === 404) return Code.NotFound;
   if (s === 409) return Code.FailedPrecondition;

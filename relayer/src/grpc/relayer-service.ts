@@ -5,7 +5,7 @@
  */
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { createContextKey } from "@connectrpc/connect";
-import { channelId } from "@chainmail/protocol";
+import { channelId, teamNameProblem } from "@chainmail/protocol";
 import { RelayerService, type PostMessagesResponseSchema, type PostMessagesRequest } from "@chainmail/protocol/grpc";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Logger } from "@chainmail/runtime";
@@ -13,7 +13,8 @@ import { channelMessages, listChannels, messageStatus, postSigned, shuttingDown,
 import { ApiError, ErrorCodes } from "../errors.js";
 import { followChannel } from "../follow.js";
 import type { Services } from "../services.js";
-import { outcomeProto, postedProto, signedJsonOf } from "./convert.js";
+import { channelDeliveries, messageDeliveries, subscribeTeam, unsubscribeTeam, type SubscriptionCaller } from "../teams.js";
+import { channelDeliveriesProto, messageDeliveriesProto, outcomeProto, postedProto, signedJsonOf, subscriptionProto } from "./convert.js";
 import { refusalOf } from "./errors.js";
 
 /** The client's address (for the per-client rate limit), set from the transport. */
@@ -30,6 +31,22 @@ function channelOf(nameOrId: string): string {
   } catch (error) {
     throw new ApiError(400, ErrorCodes.InvalidRequest, `channel ${(error as Error).message}`);
   }
+}
+
+function teamOf(team: string): string {
+  const problem = teamNameProblem(team);
+  if (problem) throw new ApiError(400, ErrorCodes.InvalidRequest, `team: ${problem}`);
+  return team;
+}
+
+function digestOf(digest: string): string {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(digest)) throw new ApiError(400, ErrorCodes.InvalidRequest, "digest is not 32 bytes, 0x-prefixed hex.");
+  return digest;
+}
+
+/** The caller as the subscription rule sees it: the peer's address and the `authorization` metadata. */
+function callerOf(ctx: HandlerContext): SubscriptionCaller {
+  return { ip: ctx.values.get(CLIENT_ADDRESS), authorization: ctx.requestHeader.get("authorization") ?? undefined };
 }
 
 export function relayerService(services: Services, logger: Logger, stopping: AbortSignal): ServiceImpl<typeof RelayerService> {
@@ -110,8 +127,7 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
     },
 
     async getMessageStatus(request) {
-      if (!/^0x[0-9a-fA-F]{64}$/.test(request.digest)) throw new ApiError(400, ErrorCodes.InvalidRequest, "digest is not 32 bytes, 0x-prefixed hex.");
-      return { outcome: outcomeProto(await messageStatus(services, request.digest, warn)) };
+      return { outcome: outcomeProto(await messageStatus(services, digestOf(request.digest), warn)) };
     },
 
     async listChannels() {
@@ -135,6 +151,28 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
         const e = shuttingDown();
         throw new ApiError(503, e.code, `The relayer is shutting down; subscribe again (here or to another relayer) with from_seq ${next}.`, e.headers);
       }
+    },
+
+    async subscribeTeam(request, ctx) {
+      const { subscription, created } = await subscribeTeam(services, callerOf(ctx), teamOf(request.team), channelOf(request.channel));
+      return { subscription: subscriptionProto(subscription), created };
+    },
+
+    async unsubscribeTeam(request, ctx) {
+      return { subscription: subscriptionProto(await unsubscribeTeam(services, callerOf(ctx), teamOf(request.team), channelOf(request.channel))) };
+    },
+
+    async listSubscriptions(request) {
+      const filter = { team: request.team === "" ? undefined : teamOf(request.team), channel: request.channel === "" ? undefined : channelOf(request.channel) };
+      return { subscriptions: services.teams.get().subscriptions(filter).map(subscriptionProto) };
+    },
+
+    async getMessageDeliveries(request) {
+      return messageDeliveriesProto(await messageDeliveries(services, digestOf(request.digest)));
+    },
+
+    async getChannelDeliveries(request) {
+      return channelDeliveriesProto(await channelDeliveries(services, channelOf(request.channel)));
     },
   };
 }
