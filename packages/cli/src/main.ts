@@ -22,7 +22,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   messages: { summary: "list a channel's messages through a relayer", load: () => import("./commands/messages.js") },
   tail: { summary: "follow a channel from Kafka, checking the hash chain", load: () => import("./commands/tail.js") },
   audit: { summary: "verify the whole record from contract events, proven against a block header", load: () => import("./commands/audit.js") },
-  "verify-evidence": { summary: "check an audit's evidence bundle offline", load: () => import("./commands/verify-evidence.js") },
+  prove: { summary: "write one message's proof (receipt in the block's receipts trie, header)", load: () => import("./commands/prove.js") },
+  "verify-evidence": { summary: "check an evidence bundle or a message proof offline", load: () => import("./commands/verify-evidence.js") },
 };
 
 function usage(): string {
