@@ -221,8 +221,8 @@ The same through gRPC (grpcurl: bash scripts/grpc-tools.sh installs it into .cac
 ${
   brokers
     ? `
-Watch the channel from Kafka (in another terminal):
-  npx chainmail tail --channel ${DEMO_CHANNEL}${brokerArg} --from-beginning
+Watch the channel from Kafka (in another terminal), each message confirmed against the chain:
+  npx chainmail tail --channel ${DEMO_CHANNEL}${brokerArg} --from-beginning --rpc-url ${rpcUrl} --registry ${address}
 `
     : ""
 }
