@@ -25,6 +25,7 @@ const CHAIN_PORT = Number(process.env.CHAINMAIL_CHAIN_PORT ?? 8545);
 const RELAYER_PORT = Number(process.env.CHAINMAIL_PORT ?? 8080);
 const GRPC_PORT = Number(process.env.CHAINMAIL_GRPC_PORT ?? 8081);
 const DEMO_CHANNEL = "demo";
+const DEMO_TEAM = "demo-team";
 const DEMO_MEMBERS = [2, 3, 4];
 
 const children: Array<{ name: string; child: ChildProcess }> = [];
@@ -189,8 +190,17 @@ async function main(): Promise<void> {
     CHAINMAIL_SIGNER_KEYS: process.env.CHAINMAIL_SIGNER_KEYS ?? (externalRpc ? deployerKey : devPrivateKey(DEV_ROLES.relayer)),
     CHAINMAIL_PORT: String(RELAYER_PORT),
     CHAINMAIL_GRPC_PORT: String(GRPC_PORT),
+    // Team subscriptions and deliveries (and the timeline's delivery ticks) need Kafka.
+    ...(brokers ? { KAFKA_BROKERS: brokers } : {}),
   });
   await waitFor("the relayer reporting ready", "relayer", async () => (await fetch(`${relayerUrl}/readyz`)).ok);
+  if (brokers) {
+    step(`Subscribing the team "${DEMO_TEAM}" to ${DEMO_CHANNEL}`);
+    await waitFor("the relayer's subscriptions (Kafka)", "relayer", async () => {
+      const response = await fetch(`${relayerUrl}/v1/subscriptions/${DEMO_TEAM}/${channelId(DEMO_CHANNEL)}`, { method: "PUT" });
+      return response.status === 200 || response.status === 201;
+    });
+  }
 
   // 6. mirror
   if (brokers) {
@@ -210,6 +220,7 @@ ChainMail is running. Logs are in .run/; press Ctrl-C to stop everything.
   registry  ${address}
   relayer   ${relayerUrl}   (API docs: ${relayerUrl}/docs)
   gRPC      ${grpcAddress}   (chainmail.v1.RelayerService, with reflection and health)
+  timeline  ${relayerUrl}/ui/   (open it in a browser: channels, messages verified in the page, delivery ticks)
   kafka     ${brokers ?? "not running (no Java)"}
 
 Post a message as development member #2 (its key is in ${path.relative(ROOT, aliceKeyFile)}):
@@ -223,6 +234,12 @@ ${
     ? `
 Watch the channel from Kafka (in another terminal), each message confirmed against the chain:
   npx chainmail tail --channel ${DEMO_CHANNEL}${brokerArg} --from-beginning --rpc-url ${rpcUrl} --registry ${address}
+
+Read it as the subscribed team "${DEMO_TEAM}" (its verified reads are its deliveries), then ask who has what:
+  npx chainmail tail --team ${DEMO_TEAM} --channel ${DEMO_CHANNEL}${brokerArg} --rpc-url ${rpcUrl} --registry ${address}
+  npx chainmail deliveries --relayer ${relayerUrl} --channel ${DEMO_CHANNEL}
+  npx chainmail deliveries --relayer ${relayerUrl} --digest <the digest post printed>
+  npx chainmail subscriptions add --relayer ${relayerUrl} --team another-team --channel ${DEMO_CHANNEL}
 `
     : ""
 }

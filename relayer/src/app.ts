@@ -22,6 +22,9 @@ import metricsRoutes from "./routes/metrics.js";
 import type { Services } from "./services.js";
 import { Submitter } from "./submitter/index.js";
 import { buildGrpcServer } from "./grpc/server.js";
+import { TeamsHandle } from "./teams.js";
+import teamRoutes from "./routes/teams.js";
+import uiRoutes from "./routes/ui.js";
 
 export interface BuildOptions {
   /** Collect Node process metrics too (off in tests that build many apps). */
@@ -64,7 +67,9 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     metrics,
     authorLimiter: new RateLimiter(config.rateLimitAuthorPerSecond, config.rateLimitAuthorBurst),
     clientLimiter: new RateLimiter(config.rateLimitClientPerSecond, config.rateLimitClientBurst),
+    teams: new TeamsHandle(config, logger),
   };
+  metrics.watchDeliveries(services.teams);
 
   const app = Fastify({
     loggerInstance: logger,
@@ -94,6 +99,8 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   await app.register(channelRoutes, { services });
   await app.register(healthRoutes, { services });
   await app.register(metricsRoutes, { services });
+  await app.register(teamRoutes, { services });
+  await app.register(uiRoutes);
 
   // preClose runs before the server stops taking requests' answers: waiting POSTs
   // still get their outcome (or a retryable ShuttingDown) before connections close.
@@ -104,6 +111,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   });
   app.addHook("onClose", async () => {
     await grpc.app.close();
+    await services.teams.close();
     chain.close();
   });
   return app;

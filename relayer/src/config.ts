@@ -58,6 +58,14 @@ export interface RelayerConfig {
   precheckMode: "probe" | "calls";
   /** A batch is cut before its gas bound would pass this (stays under block and tx caps). */
   maxBatchGas: number;
+  /** Kafka bootstrap brokers for team subscriptions and deliveries; empty: those routes answer 503. */
+  kafkaBrokers: string[];
+  /** The mirror's message topic (where deliveries are read). */
+  messagesTopic: string;
+  /** The compacted topic that holds the subscriptions. */
+  subscriptionsTopic: string;
+  /** Bearer token that subscribe/unsubscribe require; unset: only clients on this machine (loopback) may change subscriptions. */
+  subscriptionsToken?: string;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -86,6 +94,9 @@ export const CONFIG_DEFAULTS = {
   logLevel: "info" as LogLevel,
   precheckMode: "probe" as "probe" | "calls",
   maxBatchGas: 15_000_000,
+  kafkaBrokers: [] as string[],
+  messagesTopic: "chainmail.messages.v1",
+  subscriptionsTopic: "chainmail.subscriptions.v1",
 } satisfies Partial<RelayerConfig>;
 
 /**
@@ -121,6 +132,10 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "shutdown-timeout-ms": { env: "CHAINMAIL_SHUTDOWN_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.shutdownTimeoutMs), description: "longest graceful shutdown waits for in-flight transactions" },
   "log-level": { env: "CHAINMAIL_LOG_LEVEL", value: "LEVEL", default: CONFIG_DEFAULTS.logLevel, description: `pino log level (${LOG_LEVELS.join(", ")})` },
   "precheck-mode": { env: "CHAINMAIL_PRECHECK_MODE", value: "MODE", default: CONFIG_DEFAULTS.precheckMode, description: "probe (one batched eth_call, the node's native ecrecover) or calls (per message; used automatically if the node cannot run the probe)" },
+  "kafka-brokers": { env: "KAFKA_BROKERS", value: "HOST:PORT,...", default: "(none: no subscriptions or deliveries)", description: "Kafka brokers for team subscriptions and delivery confirmation" },
+  "messages-topic": { env: "CHAINMAIL_MESSAGES_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.messagesTopic, description: "the mirror's message topic (deliveries are read there)" },
+  "subscriptions-topic": { env: "CHAINMAIL_SUBSCRIPTIONS_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.subscriptionsTopic, description: "compacted topic holding the teams' subscriptions" },
+  "subscriptions-token": { env: "CHAINMAIL_SUBSCRIPTIONS_TOKEN", envOnly: true, default: "(none: loopback clients only)", description: "bearer token required to subscribe or unsubscribe a team" },
   "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "gas bound at which a batch is cut (below the block and transaction gas caps)" },
 };
 
@@ -207,7 +222,12 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
     logLevel,
     precheckMode,
     maxBatchGas: integer("max-batch-gas", CONFIG_DEFAULTS.maxBatchGas, 500_000, 1_000_000_000),
+    kafkaBrokers: read.string("kafka-brokers") ? read.brokers("kafka-brokers", "") : [],
+    messagesTopic: read.string("messages-topic") ?? CONFIG_DEFAULTS.messagesTopic,
+    subscriptionsTopic: read.string("subscriptions-topic") ?? CONFIG_DEFAULTS.subscriptionsTopic,
+    subscriptionsToken: read.string("subscriptions-token") || undefined,
   };
+  if (config.subscriptionsToken !== undefined && config.subscriptionsToken.length < 16) read.problem("CHAINMAIL_SUBSCRIPTIONS_TOKEN is shorter than 16 characters; use a long random token.");
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }

@@ -3,6 +3,7 @@
  * (tests, the benchmark's baseline run) never share or clash over counters.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { TeamsHandle } from "./teams.js";
 
 export class RelayerMetrics {
   readonly registry = new Registry();
@@ -80,6 +81,37 @@ export class RelayerMetrics {
     labelNames: ["method"],
     registers: [this.registry],
   });
+
+  private deliveries: TeamsHandle | undefined;
+  /** Read from the broker at each scrape (refreshDeliveries): the teams' committed offsets against the mirror's records. */
+  readonly deliveryLag = new Gauge({
+    name: "chainmail_relayer_delivery_lag_messages",
+    help: "Messages of a channel in Kafka that a subscribed team's consumer group has not committed past",
+    labelNames: ["team", "channel"],
+    registers: [this.registry],
+  });
+  readonly deliveredSeq = new Gauge({
+    name: "chainmail_relayer_delivered_seq",
+    help: "Last seq of a channel a subscribed team's consumer group has committed past",
+    labelNames: ["team", "channel"],
+    registers: [this.registry],
+  });
+
+  watchDeliveries(teams: TeamsHandle) {
+    this.deliveries = teams;
+  }
+
+  /** Before each scrape: a team removed disappears, and Kafka being unreachable leaves the gauges empty rather than stale. */
+  async refreshDeliveries() {
+    const core = this.deliveries?.peek();
+    this.deliveryLag.reset();
+    this.deliveredSeq.reset();
+    if (!core) return;
+    for (const lag of await core.lags().catch(() => [])) {
+      this.deliveryLag.set({ team: lag.team, channel: lag.channelName }, lag.lag);
+      this.deliveredSeq.set({ team: lag.team, channel: lag.channelName }, Number(lag.deliveredSeq));
+    }
+  }
 
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "chainmail_relayer_" });

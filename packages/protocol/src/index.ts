@@ -9,3 +9,4 @@ export * from "./errors.js";
 export * from "./verifier.js";
 export * from "./limits.js";
 export * from "./storage.js";
+export * from "./teams.js";

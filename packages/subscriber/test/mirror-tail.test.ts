@@ -11,7 +11,7 @@ import { Kafka } from "kafkajs";
 import { devPrivateKey } from "@chainmail/testkit";
 import { Mirror, readCursor } from "@chainmail/mirror";
 import { silentLogger } from "@chainmail/runtime";
-import { bodyFromText, channelId, digestOf, GENESIS_HEAD, nextHead, signMessage, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
+import { bodyFromText, channelId, digestOf, GENESIS_HEAD, nextHead, signMessage, teamGroupId, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { ChainChecker, tail, type ChainBreak } from "@chainmail/subscriber";
 import { CHAINMAIL_CLI, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
 import { brokerReachable, createTopic, kafkaBrokers, registryFixture, testKafka, uniqueTopic, uniqueTopics } from "@chainmail/testkit";
@@ -289,6 +289,76 @@ describe("tail against the real broker", function () {
       controller.abort();
       const handle = await starting.catch(() => undefined);
       await handle?.stop();
+    }
+  });
+
+  it("commits a team's position only past messages that passed the checks: never past a forgery, nor after it", async function () {
+    const chain = await chainOf(4);
+    const topic = uniqueTopic("tail-commit");
+    const forged = { ...chain[2], body: bodyFromText("general message 3, forged in Kafka") };
+    await produce(kafka, topic, [chain[0], chain[1], forged, chain[3]]);
+    const team = `commit-${Date.now().toString(36)}`;
+    const group = teamGroupId(team, channelId("general"));
+    const committed = async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        return t.partitions[0].offset;
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    const seen: string[] = [];
+    const breaks: ChainBreak[] = [];
+    const notes: string[] = [];
+    const handle = await tail({
+      brokers: kafkaBrokers(), topic, channel: "general", team,
+      onMessage: (e) => void seen.push(e.seq), onBreak: (b) => void breaks.push(b), onNote: (n) => void notes.push(n),
+    });
+    try {
+      expect(handle.groupId).to.equal(group);
+      await waitFor("the break and the message after it", async () => breaks.length > 0 && seen.length >= 3);
+      expect(seen).to.deep.equal(["1", "2", "4"]);
+      expect(breaks.map((b) => b.kind)).to.deep.equal(["BODY_ALTERED"]);
+      expect(notes.join(" ")).to.match(/Not committing the group's position past the break/);
+      // Offsets 0 and 1 passed; 2 is the forgery: the group stays at 2 even though 4 (offset 3) was read.
+      await waitFor("the commit of seq 2", async () => (await committed()) === "2");
+    } finally {
+      await handle.stop();
+    }
+    expect(await committed()).to.equal("2");
+
+    // The same team reading again starts at the forgery, sees the break itself, and still commits nothing past it.
+    const again: ChainBreak[] = [];
+    const second = await tail({ brokers: kafkaBrokers(), topic, channel: "general", team, onMessage: () => undefined, onBreak: (b) => void again.push(b) });
+    try {
+      await waitFor("the break again", async () => again.length > 0);
+      expect(again[0].seq).to.equal("3");
+    } finally {
+      await second.stop();
+    }
+    expect(await committed()).to.equal("2");
+  });
+
+  it("with a correct chain, a team's position ends past the last message", async function () {
+    const chain = await chainOf(3);
+    const topic = uniqueTopic("tail-commit-ok");
+    await produce(kafka, topic, [chain[0], chain[1], chain[2]]);
+    const team = `commit-ok-${Date.now().toString(36)}`;
+    const seen: string[] = [];
+    const handle = await tail({ brokers: kafkaBrokers(), topic, channel: "general", team, onMessage: (e) => void seen.push(e.seq) });
+    try {
+      await waitFor("three messages", async () => seen.length >= 3);
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await waitFor("the commit past seq 3", async () => (await admin.fetchOffsets({ groupId: handle.groupId, topics: [topic] }))[0].partitions[0].offset === "3");
+      } finally {
+        await admin.disconnect();
+      }
+    } finally {
+      await handle.stop();
     }
   });
 

@@ -6,7 +6,7 @@
  * UNCONFIRMED (never printed as a plain message).
  */
 import { isAddress } from "ethers";
-import { bodyToText, channelId } from "@chainmail/protocol";
+import { bodyToText, channelId, teamNameProblem } from "@chainmail/protocol";
 import { tail, type ChainBreak, type Confirmation, type MessageEvent } from "@chainmail/subscriber";
 import { ADDRESS, BROKERS, DEFAULT_BROKERS, readCommand, refuse, RPC_URL, type Command } from "../options.js";
 
@@ -26,6 +26,7 @@ does not vouch for is printed marked UNCONFIRMED, with the reason on stderr.`,
     "rpc-url": { ...RPC_URL["rpc-url"], default: "none: trust Kafka", description: "confirm each message against this chain's JSON-RPC endpoint" },
     topic: { env: "CHAINMAIL_MESSAGES_TOPIC", value: "NAME", default: "chainmail.messages.v1", description: "the mirror's message topic" },
     group: { value: "ID", default: "a fresh group that starts at new messages", description: "consumer group, one per team; resumes where the group left off" },
+    team: { value: "NAME", description: "read as a subscribed team: its group for this channel (chainmail.team.<team>.<channel>), from the beginning the first time; its commits are the team's deliveries" },
     "from-beginning": { type: "boolean", description: "start at the topic's beginning (also for an existing group)" },
     registry: { value: "ADDRESS", default: "any", description: "only this registry's messages" },
     "keep-going": { type: "boolean", description: "report breaks on stderr but keep following (exit 0)" },
@@ -59,6 +60,9 @@ export async function run(argv: string[]): Promise<number> {
   const registry = read.check("registry", isAddress, ADDRESS);
   const rpcUrl = read.url("rpc-url");
   const maxMessages = read.integer("max-messages", { min: 1 });
+  const team = read.string("team");
+  if (team !== undefined && teamNameProblem(team)) read.problem(teamNameProblem(team)!);
+  if (team !== undefined && read.string("group") !== undefined) read.problem("Give --team or --group, not both: a team reads with its own group.");
   if (read.problems.length > 0) return refuse(COMMAND, read.problems);
   const json = read.boolean("json");
 
@@ -81,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
     topic: read.string("topic"),
     channel: channel!,
     groupId: read.string("group"),
+    team,
     fromBeginning: read.boolean("from-beginning"),
     registry,
     rpcUrl,
