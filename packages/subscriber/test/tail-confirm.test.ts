@@ -101,6 +101,34 @@ describe("tail confirms against the chain (real hardhat node and broker)", funct
     expect(seen[3][1].detail).to.equal(`message 4 of general: the chain has no transaction ${hash32(8)}.`);
   });
 
+  it("a named group's position is committed past confirmed messages only: an unconfirmed one is not delivered", async function () {
+    const topic = uniqueTopic("tail-confirm-group");
+    await produce(kafka, topic, [...genuine, forged]);
+    const groupId = `confirm-${Date.now()}`;
+    const seen: string[] = [];
+    const notes: string[] = [];
+    const handle = await tail({
+      brokers: kafkaBrokers(), topic, channel: "general", groupId, fromBeginning: true, rpcUrl: node.url, registry: fx.address,
+      onMessage: (e, c) => void seen.push(`${e.seq}:${c.status}`),
+      onNote: (n) => void notes.push(n),
+    });
+    try {
+      await waitFor("four messages", async () => seen.length >= 4);
+    } finally {
+      await handle.stop();
+    }
+    expect(seen).to.deep.equal(["1:confirmed", "2:confirmed", "3:confirmed", "4:unconfirmed"]);
+    expect(notes.join(" ")).to.contain("Not committing the group's position past seq 4 of general or after it: the chain does not confirm it.");
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      expect(offsets.partitions.map((p) => p.offset), "committed past seq 3, not past the unconfirmed seq 4").to.deep.equal(["3"]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it("the CLI with --rpc-url marks the forged record UNCONFIRMED (text and --json); without it, says it is trusting Kafka", async function () {
     const topic = uniqueTopic("tail-confirm-cli");
     await produce(kafka, topic, [...genuine, forged]);
