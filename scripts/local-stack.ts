@@ -232,11 +232,11 @@ The same through gRPC (grpcurl: bash scripts/grpc-tools.sh installs it into .cac
 ${
   brokers
     ? `
-Watch the channel from Kafka (in another terminal):
-  npx chainmail tail --channel ${DEMO_CHANNEL}${brokerArg} --from-beginning
+Watch the channel from Kafka (in another terminal), each message confirmed against the chain:
+  npx chainmail tail --channel ${DEMO_CHANNEL}${brokerArg} --from-beginning --rpc-url ${rpcUrl} --registry ${address}
 
 Read it as the subscribed team "${DEMO_TEAM}" (its verified reads are its deliveries), then ask who has what:
-  npx chainmail tail --team ${DEMO_TEAM} --channel ${DEMO_CHANNEL}${brokerArg}
+  npx chainmail tail --team ${DEMO_TEAM} --channel ${DEMO_CHANNEL}${brokerArg} --rpc-url ${rpcUrl} --registry ${address}
   npx chainmail deliveries --relayer ${relayerUrl} --channel ${DEMO_CHANNEL}
   npx chainmail deliveries --relayer ${relayerUrl} --digest <the digest post printed>
   npx chainmail subscriptions add --relayer ${relayerUrl} --team another-team --channel ${DEMO_CHANNEL}

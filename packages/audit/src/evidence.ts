@@ -61,7 +61,8 @@ export class EvidenceError extends ChainMailError {
 
 const sha256 = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex");
 
-function fieldsOf(registry: { chainId: bigint; address: string }, log: RawLog): MessageFields {
+/** A MessagePosted log's decoded fields, as bundles and message proofs hold them. */
+export function fieldsOf(registry: { chainId: bigint; address: string }, log: RawLog): MessageFields {
   const m = decodeMessagePosted(registry, log);
   return {
     channel: m.channel.toLowerCase(),

@@ -11,3 +11,4 @@ export * from "./report.js";
 export * from "./run.js";
 export * from "./evidence.js";
 export * from "./anchor.js";
+export * from "./message-proof.js";

@@ -4,6 +4,7 @@
  * 0 clean, 1 discrepancies found, 2 the audit could not run (wrong input, unreachable
  * node or broker) — each with one sentence on stderr.
  */
+import { readFile } from "node:fs/promises";
 import os from "node:os";
 import { ChainMailError, channelId } from "@chainmail/protocol";
 import { KafkaTopicReader } from "./kafka.js";
@@ -12,6 +13,7 @@ import { exportMessages, summaryText, toJson, type ExportFormat } from "./report
 import type { RecoveryBackendName } from "./signatures.js";
 import { audit } from "./verifier.js";
 import type { Checkpoint } from "./anchor.js";
+import { MESSAGE_PROOF_FORMAT, messageProofText, verifyMessageProof, type MessageProof } from "./message-proof.js";
 import { EvidenceError, EvidenceSource, evidenceOf, readEvidence, writeEvidence } from "./evidence.js";
 
 export const EXIT_CLEAN = 0;
@@ -100,6 +102,13 @@ export async function runAudit(input: RunAuditInput, io: Output = consoleOutput)
  */
 export async function runVerifyEvidence(input: { file: string; checkpoint?: Checkpoint; json?: boolean }, io: Output = consoleOutput): Promise<number> {
   try {
+    // One verifier command for both kinds of file: a single-message proof is told by its format.
+    const single = await readMessageProof(input.file);
+    if (single) {
+      const verified = verifyMessageProof(single, input.checkpoint);
+      io.out(input.json ? JSON.stringify({ ok: true, ...verified }, null, 2) : messageProofText(verified));
+      return EXIT_CLEAN;
+    }
     const bundle = await readEvidence(input.file);
     const { report } = await audit(new EvidenceSource(bundle, input.checkpoint), { workers: 0 });
     io.out(input.json ? toJson(report) : summaryText(report));
@@ -118,6 +127,17 @@ export async function runVerifyEvidence(input: { file: string; checkpoint?: Chec
     io.err(`chainmail verify-evidence: ${explain(error)}`);
     return EXIT_USAGE;
   }
+}
+
+/** The file as a message proof, or undefined when it is something else (an evidence bundle, or not JSON: readEvidence says what). */
+async function readMessageProof(file: string): Promise<MessageProof | undefined> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, "utf8"));
+  } catch {
+    return undefined;
+  }
+  return (value as { format?: unknown })?.format === MESSAGE_PROOF_FORMAT ? (value as MessageProof) : undefined;
 }
 
 async function expectedMessages(source: AuditLogSource, channels?: string[]): Promise<number> {

@@ -8,7 +8,7 @@
  */
 import { RpcError } from "./errors.js";
 import { fromRpcLog, type RawLog, type RpcLog } from "./logs.js";
-import type { RawAccountProof, RawHeader } from "./proof.js";
+import { ProofError, type RawAccountProof, type RawHeader, type RawReceiptForTrie } from "./proof.js";
 import { toBlockTag, type BlockTag } from "./quantity.js";
 
 /** How long one call may take unless the caller says otherwise. */
@@ -125,6 +125,31 @@ export class RpcClient implements JsonRpcCaller {
       logs: r.logs.map(fromRpcLog),
     };
   }
+}
+
+/**
+ * All receipts of the block `header` heads, in transaction order: eth_getBlockReceipts
+ * where the node has it, else one eth_getTransactionReceipt per transaction (Hardhat's
+ * node has no eth_getBlockReceipts). Every receipt must name that block and its place
+ * in it; a node that answers otherwise is refused (ProofError), not believed.
+ */
+export async function blockReceipts(rpc: JsonRpcCaller, header: RawHeader): Promise<Array<RawReceiptForTrie & { blockHash: string; transactionHash: string }>> {
+  type Receipt = RawReceiptForTrie & { blockHash: string; transactionHash: string };
+  let receipts: Receipt[];
+  try {
+    receipts = await rpc.call<Receipt[]>("eth_getBlockReceipts", [header.hash]);
+  } catch (error) {
+    if (!(error instanceof RpcError && error.kind === "rpc")) throw error;
+    const block = await rpc.call<{ hash: string; transactions: string[] } | null>("eth_getBlockByHash", [header.hash, false]);
+    if (!block) throw new ProofError("BlockUnavailable", `The node has no block ${header.hash}.`);
+    receipts = await Promise.all(block.transactions.map((hash) => rpc.call<Receipt>("eth_getTransactionReceipt", [hash])));
+  }
+  receipts.forEach((r, i) => {
+    if (!r || r.blockHash?.toLowerCase() !== header.hash.toLowerCase() || Number(r.transactionIndex) !== i) {
+      throw new ProofError("ReceiptMalformed", `The node's receipt ${i} of block ${header.hash} is not that block's receipt at index ${i}.`);
+    }
+  });
+  return receipts;
 }
 
 /** A caller over an ethers provider (e.g. Hardhat's), for code handed a provider rather than a URL. */

@@ -199,3 +199,146 @@ export function verifyAccountStorage(stateRoot: string, address: string, answer:
   }
   return { storageRoot, slots: proven };
 }
+
+/** A trie node as RLP data: a branch of 17 items, or a [path, child-or-value] pair. */
+type TrieNode = RlpStructuredData;
+
+/** The compact (hex-prefix) encoding of a nibble path, flagged as a leaf's or an extension's. */
+function hexPrefix(path: number[], leaf: boolean): string {
+  const odd = path.length % 2;
+  const all = [(leaf ? 2 : 0) + odd, ...(odd ? [] : [0]), ...path];
+  const bytes = new Uint8Array(all.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (all[2 * i] << 4) | all[2 * i + 1];
+  return hexlify(bytes);
+}
+
+interface TrieEntry {
+  path: number[];
+  value: string;
+}
+
+/**
+ * A Merkle-Patricia trie built from all its entries (as a block's receipts trie is):
+ * its root, and for any key a proof in the form verifyMptProof walks (the nodes stored
+ * by hash, root first; nodes whose encoding is under 32 bytes are embedded in their
+ * parents, as Ethereum does).
+ */
+export class MerkleTrie {
+  private readonly top: TrieNode;
+  private readonly byHash = new Map<string, TrieNode>();
+
+  constructor(entries: ReadonlyArray<{ key: Uint8Array; value: string }>) {
+    this.top = this.node(entries.map((e) => ({ path: nibbles(e.key), value: hexlify(e.value) })), 0);
+  }
+
+  /** The root hash (the empty trie's is keccak256(rlp(""))). */
+  get root(): string {
+    return keccak256(encodeRlp(this.top));
+  }
+
+  /** The proof nodes on `key`'s path, root first (also for an absent key: they show its absence). */
+  proof(key: Uint8Array): string[] {
+    const path = nibbles(key);
+    const nodes = [encodeRlp(this.top)];
+    let node = this.top;
+    let position = 0;
+    for (;;) {
+      let child: TrieNode;
+      if (!Array.isArray(node)) return nodes; // the empty trie
+      if (node.length === 17) {
+        if (position === path.length) return nodes;
+        child = node[path[position++]];
+      } else {
+        const encodedPath = nibbles(getBytes(node[0] as string));
+        if (encodedPath[0] >= 2) return nodes; // a leaf
+        const part = encodedPath.slice(encodedPath[0] & 1 ? 1 : 2);
+        if (!part.every((n, i) => path[position + i] === n)) return nodes;
+        position += part.length;
+        child = node[1];
+      }
+      if (Array.isArray(child)) node = child;
+      else if (child === "0x") return nodes;
+      else {
+        node = this.byHash.get(child)!;
+        nodes.push(encodeRlp(node));
+      }
+    }
+  }
+
+  /** The node for `entries`, which share their first `depth` nibbles. */
+  private node(entries: TrieEntry[], depth: number): TrieNode {
+    if (entries.length === 0) return "0x";
+    if (entries.length === 1) return [hexPrefix(entries[0].path.slice(depth), true), entries[0].value];
+    const first = entries[0].path;
+    let common = 0;
+    while (entries.every((e) => depth + common < e.path.length && e.path[depth + common] === first[depth + common])) common++;
+    if (common > 0) return [hexPrefix(first.slice(depth, depth + common), false), this.child(entries, depth + common)];
+    const branch: TrieNode[] = [];
+    for (let n = 0; n < 16; n++) {
+      const under = entries.filter((e) => e.path.length > depth && e.path[depth] === n);
+      branch.push(under.length === 0 ? "0x" : this.child(under, depth + 1));
+    }
+    branch.push(entries.find((e) => e.path.length === depth)?.value ?? "0x");
+    return branch;
+  }
+
+  /** A child as its parent holds it: embedded when its encoding is under 32 bytes, else its hash. */
+  private child(entries: TrieEntry[], depth: number): TrieNode {
+    const node = this.node(entries, depth);
+    const encoded = encodeRlp(node);
+    if (getBytes(encoded).length < 32) return node;
+    const hash = keccak256(encoded);
+    this.byHash.set(hash, node);
+    return hash;
+  }
+}
+
+/** A transaction receipt as JSON-RPC returns it (the fields its consensus encoding covers, plus where it sits). */
+export interface RawReceiptForTrie {
+  type?: string;
+  status?: string;
+  /** Pre-Byzantium receipts carry a state root instead of a status. */
+  root?: string;
+  cumulativeGasUsed: string;
+  logsBloom: string;
+  logs: Array<{ address: string; topics: string[]; data: string }>;
+  transactionIndex: string;
+}
+
+/** The receipts trie's key for the transaction at `index`: rlp(index). */
+export function receiptKey(index: number): Uint8Array {
+  return getBytes(encodeRlp(index === 0 ? "0x" : hexlify(toBeArray(index))));
+}
+
+/**
+ * A receipt's consensus encoding (the value the receipts trie holds): rlp([status or
+ * root, cumulativeGasUsed, logsBloom, logs]) for legacy receipts, and the type byte
+ * followed by that for typed ones (EIP-2718: 0x01, 0x02, 0x03, 0x04 share the payload).
+ */
+export function encodeReceipt(receipt: RawReceiptForTrie): string {
+  const quantity = (value: string, name: string) => {
+    if (!/^0x[0-9a-fA-F]+$/.test(value ?? "")) throw new ProofError("ReceiptMalformed", `The receipt's ${name} is not a quantity.`);
+    return BigInt(value) === 0n ? "0x" : hexlify(toBeArray(BigInt(value)));
+  };
+  const bytes = (value: string, name: string) => {
+    if (typeof value !== "string" || !HEX.test(value)) throw new ProofError("ReceiptMalformed", `The receipt's ${name} is not hex bytes.`);
+    return value;
+  };
+  const outcome = receipt.status !== undefined && receipt.status !== null ? quantity(receipt.status, "status") : bytes(receipt.root!, "root");
+  if (!Array.isArray(receipt.logs)) throw new ProofError("ReceiptMalformed", "The receipt's logs are not a list.");
+  const payload = encodeRlp([
+    outcome,
+    quantity(receipt.cumulativeGasUsed, "cumulativeGasUsed"),
+    bytes(receipt.logsBloom, "logsBloom"),
+    receipt.logs.map((l, i) => [bytes(l.address, `log ${i} address`), l.topics.map((t, j) => bytes(t, `log ${i} topic ${j}`)), bytes(l.data, `log ${i} data`)]),
+  ]);
+  const type = receipt.type === undefined ? 0 : Number(quantity(receipt.type, "type") === "0x" ? 0 : BigInt(receipt.type));
+  if (type === 0) return payload;
+  if (type > 0x7f) throw new ProofError("ReceiptMalformed", `Receipt type ${type} is not an EIP-2718 type.`);
+  return hexlify(new Uint8Array([type, ...getBytes(payload)]));
+}
+
+/** The receipts trie of a block from all its receipts (in transaction order). */
+export function receiptsTrie(receipts: readonly RawReceiptForTrie[]): MerkleTrie {
+  return new MerkleTrie(receipts.map((r, i) => ({ key: receiptKey(i), value: encodeReceipt(r) })));
+}

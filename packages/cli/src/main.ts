@@ -24,7 +24,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   subscriptions: { summary: "list, add or remove teams' channel subscriptions", load: () => import("./commands/subscriptions.js") },
   deliveries: { summary: "which teams have a message, or each team's lag in a channel", load: () => import("./commands/deliveries.js") },
   audit: { summary: "verify the whole record from contract events, proven against a block header", load: () => import("./commands/audit.js") },
-  "verify-evidence": { summary: "check an audit's evidence bundle offline", load: () => import("./commands/verify-evidence.js") },
+  prove: { summary: "write one message's proof (receipt in the block's receipts trie, header)", load: () => import("./commands/prove.js") },
+  "verify-evidence": { summary: "check an evidence bundle or a message proof offline", load: () => import("./commands/verify-evidence.js") },
 };
 
 function usage(): string {

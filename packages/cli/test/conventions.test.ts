@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { CHAINMAIL_CLI, REPO_ROOT } from "@chainmail/testkit";
 
-const COMMANDS = ["relayer", "mirror", "post", "messages", "tail", "audit"];
+const COMMANDS = ["relayer", "mirror", "post", "messages", "tail", "audit", "prove"];
 const VERSION = JSON.parse(readFileSync(path.join(REPO_ROOT, "packages/cli/package.json"), "utf8")).version as string;
 
 /** Per command: a flag, a wrong value for it, and the sentence that refuses it. */
@@ -20,6 +20,7 @@ const BAD_VALUE: Record<string, [string, string, string]> = {
   messages: ["--limit", "500", '--limit is "500"; it must be a whole number from 1 to 200.'],
   tail: ["--max-messages", "0", '--max-messages is "0"; it must be a whole number of at least 1.'],
   audit: ["--block-range", "0", '--block-range is "0"; it must be a whole number of at least 1.'],
+  prove: ["--block-range", "0", '--block-range is "0"; it must be a whole number of at least 1.'],
 };
 
 /** The compiled CLI with none of the settings' environment variables, so that only the flags count. */
@@ -89,8 +90,8 @@ describe("chainmail command-line conventions", function () {
 
   it("uses one flag name per setting: --rpc-url, --registry, --brokers, --log-level", function () {
     const shared: Record<string, string[]> = {
-      "--rpc-url": ["relayer", "mirror", "audit"],
-      "--registry": ["relayer", "mirror", "tail", "audit"],
+      "--rpc-url": ["relayer", "mirror", "audit", "tail", "prove"],
+      "--registry": ["relayer", "mirror", "tail", "audit", "prove"],
       "--brokers": ["mirror", "tail", "audit"],
       "--log-level": ["relayer", "mirror"],
     };

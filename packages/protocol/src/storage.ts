@@ -4,8 +4,8 @@
  * `mapping(bytes32 channel => Channel) _channels`, and the list `bytes32[] _channelIds`.
  * The slots follow from the contract's inheritance order (AccessControl's `_roles` 0,
  * Pausable's `_paused` 1, EIP712's two fallback strings 2 and 3, then the registry's own
- * variables); the contract tests compare them with the storage the node really holds,
- * so a layout change fails there.
+ * variables); test/storage-layout.ts checks them against the compiler's storage layout and
+ * the storage a node really holds, so a layout change fails there.
  */
 import { AbiCoder, keccak256, toBeHex, zeroPadValue } from "ethers";
 

@@ -1,3 +1,4 @@
 export { tail, type TailHandle, type TailOptions } from "./tail.js";
 export { ChainChecker, type ChainBreak, type CheckOutcome } from "./chain-check.js";
 export type { MessageEvent } from "@chainmail/protocol";
+export { ChainConfirmer, TRUSTING_KAFKA, type Confirmation } from "./confirm.js";

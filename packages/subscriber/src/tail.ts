@@ -2,8 +2,8 @@
  * `tail`: follow one channel's messages from Kafka (read_committed, one consumer group
  * per team), checking every message's digest, signature and head chain as it arrives.
  *
- *   const handle = await tail({ brokers, channel: "general", groupId: "team-a",
- *     onMessage: (event) => ..., onBreak: (b) => ... });
+ *   const handle = await tail({ brokers, channel: "general", groupId: "team-a", rpcUrl,
+ *     onMessage: (event, confirmation) => ..., onBreak: (b) => ... });
  *   ...
  *   await handle.stop();
  */
@@ -12,6 +12,7 @@ import { Kafka, logLevel, type Consumer, type KafkaMessage } from "kafkajs";
 import { channelId, teamGroupId, teamNameProblem } from "@chainmail/protocol";
 import { DEFAULT_MESSAGES_TOPIC, type MessageEvent } from "@chainmail/protocol";
 import { ChainChecker, type ChainBreak } from "./chain-check.js";
+import { ChainConfirmer, TRUSTING_KAFKA, type Confirmation } from "./confirm.js";
 
 export interface TailOptions {
   brokers: string[];
@@ -31,7 +32,13 @@ export interface TailOptions {
   fromBeginning?: boolean;
   /** Only events of this registry (address); default: any. */
   registry?: string;
-  onMessage: (event: MessageEvent) => void | Promise<void>;
+  /**
+   * A JSON-RPC URL of the chain: each message is then confirmed against it (its
+   * transaction receipt holds the same event) before onMessage, which is told the outcome.
+   * Without one, every message comes with the status "trusting-kafka".
+   */
+  rpcUrl?: string;
+  onMessage: (event: MessageEvent, confirmation: Confirmation) => void | Promise<void>;
   /** A check failed. Default: nothing (the CLI stops on the first one unless --keep-going). */
   onBreak?: (problem: ChainBreak) => void | Promise<void>;
   /** Things worth saying that are not breaks: joining mid-stream, a message delivered again. */
@@ -77,6 +84,7 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
   // A reader must never create the mirror's topic (with the broker's defaults).
   const consumer: Consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 250, allowAutoTopicCreation: false });
   const checker = new ChainChecker();
+  const confirmer = options.rpcUrl ? new ChainConfirmer(options.rpcUrl, options.registry) : undefined;
   let stopped = false;
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -126,7 +134,15 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
       return;
     }
     if (outcome.note) options.onNote?.(outcome.note);
-    if (outcome.status === "ok") await options.onMessage(outcome.event);
+    if (outcome.status === "ok") {
+      const confirmation = confirmer ? await confirmer.confirm(outcome.event) : TRUSTING_KAFKA;
+      if (confirmation.status === "unconfirmed" && committing) {
+        // A message the chain does not vouch for is not delivered: the group stays before it.
+        if (named) options.onNote?.(`Not committing the group's position past seq ${outcome.event.seq} of ${outcome.event.channelName} or after it: the chain does not confirm it.`);
+        committing = false;
+      }
+      await options.onMessage(outcome.event, confirmation);
+    }
     // Committed once the message passed and its handler returned: delivered means verified and handled.
     await commitPast(partition, message.offset);
   }

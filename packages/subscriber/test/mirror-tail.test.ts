@@ -213,15 +213,20 @@ describe("tail against the real broker", function () {
       const seen: string[] = [];
       const breaks: ChainBreak[] = [];
       const notes: string[] = [];
+      const confirmations: string[] = [];
       const first = await tail({
-        brokers: kafkaBrokers(), topic: topics.messages, channel: "general", groupId: group, fromBeginning: true,
-        onMessage: (e) => void seen.push(`${e.seq}:${Buffer.from(e.body.slice(2), "hex").toString()}`),
+        brokers: kafkaBrokers(), topic: topics.messages, channel: "general", groupId: group, fromBeginning: true, rpcUrl: node.url,
+        onMessage: (e, c) => {
+          seen.push(`${e.seq}:${Buffer.from(e.body.slice(2), "hex").toString()}`);
+          confirmations.push(c.status);
+        },
         onBreak: (b) => void breaks.push(b),
         onNote: (n) => void notes.push(n),
       });
       handles.push(first);
       await waitFor("five messages", async () => seen.length >= 5);
       expect(seen).to.deep.equal(["1:one", "2:two", "3:three", "4:four", "5:five"]);
+      expect(confirmations, "what the mirror published is what the chain holds").to.deep.equal(["confirmed", "confirmed", "confirmed", "confirmed", "confirmed"]);
       expect(breaks).to.deep.equal([]);
       expect(notes).to.deep.equal([]);
       await first.stop();

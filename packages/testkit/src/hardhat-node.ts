@@ -76,7 +76,8 @@ export async function startHardhatNode({ blockTimeMs }: { blockTimeMs?: number }
   });
   const stop = async () => {
     provider.destroy();
-    if (child.exitCode !== null) return;
+    // Killed by a signal, a child has a signalCode and no exitCode: stopping twice must not wait forever.
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));
     try {
       process.kill(-child.pid!, "SIGKILL");

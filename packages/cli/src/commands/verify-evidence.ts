@@ -1,6 +1,7 @@
 /**
  * `chainmail verify-evidence FILE`: checks an evidence bundle written by
- * `chainmail audit --evidence FILE` with no network at all, and prints the same verdict.
+ * `chainmail audit --evidence FILE`, or a message proof written by `chainmail prove`,
+ * with no network at all, and prints the verdict.
  */
 import { parseCheckpoint, runVerifyEvidence, type Checkpoint } from "@chainmail/audit";
 import { readCommand, refuse, type Command } from "../options.js";
@@ -12,7 +13,9 @@ const COMMAND: Command = {
 Verifies an evidence bundle offline: the block header against its hash (and against
 --checkpoint when given: that is what you trust), the registry's storage proofs against
 the header's state root, and then the same audit as \`chainmail audit\` over the
-messages and membership events the bundle holds.`,
+messages and membership events the bundle holds. Also checks a single message's proof
+written by \`chainmail prove\`: the receipt against the header's receiptsRoot, the
+message against the receipt (the checkpoint must then be the message's block).`,
   options: {
     checkpoint: { value: "BLOCK:HASH", description: "the block header the bundle must be anchored to" },
     json: { type: "boolean", description: "print the full report as JSON" },
