@@ -10,6 +10,8 @@ CACHE="$PWD/.cache"
 GRPCURL_VERSION=v1.9.3
 GRPCIO_VERSION=1.76.0
 mkdir -p "$CACHE/go-bin"
+# Go's own install location, for shells whose PATH does not name it.
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
 
 if [ ! -x "$CACHE/go-bin/grpcurl" ]; then
   if command -v go >/dev/null; then
