@@ -13,7 +13,7 @@ missing=()
 say() { printf '==> %s\n' "$*" >&2; }
 
 apt_packages=()
-for tool in podman buildah runc debootstrap haproxy; do
+for tool in podman buildah runc catatonit debootstrap haproxy; do
   command -v "$tool" >/dev/null || apt_packages+=("$tool")
 done
 if [ ${#apt_packages[@]} -gt 0 ]; then
@@ -28,7 +28,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
       say "apt-get install failed"
   fi
 fi
-for tool in podman buildah runc debootstrap haproxy; do
+for tool in podman buildah runc catatonit debootstrap haproxy; do
   command -v "$tool" >/dev/null || missing+=("$tool (apt-get install $tool)")
 done
 
