@@ -8,13 +8,14 @@
  * of git.
  *
  *   npx tsx deploy/besu/generate.ts --out .run/besu --release cm
- *     [--chain-id 1337] [--block-period 1] [--fund 0xADDRESS ...]
+ *     [--chain-id 1337] [--block-period 1] [--fund 0xADDRESS ...] [--fund-secret FILE]
+ * --fund-secret funds every signer of a relayer keys Secret (deploy/scripts/relayer-keys.ts).
  */
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { encodeRlp, getAddress, isAddress, Wallet, zeroPadValue } from "ethers";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     "chain-id": { type: "string", default: "1337" },
     "block-period": { type: "string", default: "1" },
     fund: { type: "string", multiple: true, default: [] },
+    "fund-secret": { type: "string" },
   },
 });
 const problems: string[] = [];
@@ -31,6 +33,16 @@ if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.release!)) problems.push(`--r
 if (!/^[1-9]\d*$/.test(values["chain-id"]!)) problems.push(`--chain-id "${values["chain-id"]}" is not a positive whole number.`);
 if (!/^[1-9]\d*$/.test(values["block-period"]!)) problems.push(`--block-period "${values["block-period"]}" is not a whole number of seconds (at least 1).`);
 for (const address of values.fund!) if (!isAddress(address)) problems.push(`--fund "${address}" is not an address.`);
+const fund = [...values.fund!];
+if (values["fund-secret"]) {
+  try {
+    const secret = parse(readFileSync(values["fund-secret"], "utf8")) as { stringData?: Record<string, string> };
+    for (const keys of Object.values(secret.stringData ?? {})) for (const key of keys.split(/[,\n]/).map((k) => k.trim()).filter(Boolean)) fund.push(new Wallet(key).address);
+    if (fund.length === values.fund!.length) problems.push(`--fund-secret ${values["fund-secret"]} holds no keys under stringData.`);
+  } catch (error) {
+    problems.push(`--fund-secret ${values["fund-secret"]} is not a readable Secret of signer keys (${(error as Error).message.split("\n")[0]}).`);
+  }
+}
 if (problems.length > 0) {
   for (const p of problems) console.error(`besu generate: ${p}`);
   process.exit(2);
@@ -46,7 +58,7 @@ const validators = Array.from({ length: 4 }, (_, i) => {
 // QBFT's genesis extraData: RLP([32-byte vanity, [validators], no vote, round 0, no seals]).
 const extraData = encodeRlp([zeroPadValue("0x", 32), validators.map((v) => v.address), [], "0x", []]);
 const alloc: Record<string, { balance: string }> = {};
-for (const address of values.fund!) alloc[getAddress(address).slice(2).toLowerCase()] = { balance: "0x33b2e3c9fd0803ce8000000" };
+for (const address of fund) alloc[getAddress(address).slice(2).toLowerCase()] = { balance: "0x33b2e3c9fd0803ce8000000" };
 const genesis = {
   config: {
     chainId: Number(values["chain-id"]),
@@ -93,4 +105,4 @@ writeFileSync(
 );
 chmodSync(valuesFile, 0o600);
 chmodSync(secretFile, 0o600);
-console.log(`wrote ${valuesFile} (genesis, 4 validators: ${validators.map((v) => v.address).join(", ")}) and ${secretFile} (their node keys)`);
+console.log(`wrote ${valuesFile} (genesis, 4 validators: ${validators.map((v) => v.address).join(", ")}; ${fund.length} funded accounts) and ${secretFile} (their node keys)`);

@@ -148,7 +148,17 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
 
   it("renders a Besu QBFT network from deploy/besu/generate.ts: four validators named in the genesis, the relayer and mirror on it", async function () {
     const out = path.join(scratch, "besu");
-    await ok(path.join(REPO_ROOT, "node_modules/.bin/tsx"), [path.join(REPO_ROOT, "deploy/besu/generate.ts"), "--out", out, "--release", "cm", "--fund", new Wallet(devPrivateKey(13)).address]);
+    const tsx = path.join(REPO_ROOT, "node_modules/.bin/tsx");
+    // The relayer's keys first (every ordinal its own), then a genesis funding them all.
+    await ok(tsx, [path.join(REPO_ROOT, "deploy/scripts/relayer-keys.ts"), "--out", out, "--release", "cm", "--pods", "3", "--keys-per-pod", "2"]);
+    const relayerSecretText = await ok("cat", [path.join(out, "relayer-keys-secret.yaml")]);
+    await validate(relayerSecretText, "relayer-keys");
+    const relayerSecret = parseAllDocuments(relayerSecretText)[0].toJS() as Manifest;
+    expect(relayerSecret.metadata.name).to.equal("cm-chainmail-relayer-keys");
+    expect(Object.keys(relayerSecret.stringData)).to.deep.equal(["cm-chainmail-relayer-0", "cm-chainmail-relayer-1", "cm-chainmail-relayer-2"]);
+    const signerKeys = Object.values<string>(relayerSecret.stringData).flatMap((k) => k.split("\n"));
+    expect(new Set(signerKeys).size).to.equal(6);
+    await ok(tsx, [path.join(REPO_ROOT, "deploy/besu/generate.ts"), "--out", out, "--release", "cm", "--fund", new Wallet(devPrivateKey(13)).address, "--fund-secret", path.join(out, "relayer-keys-secret.yaml")]);
     const { text, manifests } = await template(["-f", path.join(CHART, "ci/default-values.yaml"), "-f", path.join(out, "besu-values.yaml")]);
     await validate(text, "besu");
     const secretText = (await ok("cat", [path.join(out, "besu-keys-secret.yaml")]));
@@ -159,6 +169,8 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
     const genesis = JSON.parse(find(manifests, "ConfigMap", "cm-chainmail-besu-genesis").data["genesis.json"]);
     expect(genesis.config.qbft.blockperiodseconds).to.equal(1);
     expect(genesis.config.zeroBaseFee).to.equal(true);
+    const funded = [devPrivateKey(13), ...signerKeys].map((k) => new Wallet(k).address.slice(2).toLowerCase());
+    expect(Object.keys(genesis.alloc).sort()).to.deep.equal(funded.sort());
     // Each validator's key in the Secret is the one the genesis names, in pod order.
     const pods = ["cm-chainmail-besu-0", "cm-chainmail-besu-1", "cm-chainmail-besu-2", "cm-chainmail-besu-3"];
     expect(Object.keys(secret.stringData)).to.deep.equal(pods);
