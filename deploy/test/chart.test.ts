@@ -44,7 +44,7 @@ const envOf = (container: any) => Object.fromEntries(container.env.map((e: any) 
 async function validate(text: string, name: string): Promise<string[]> {
   const file = path.join(scratch, `${name}.yaml`);
   writeFileSync(file, text);
-  const result = await run("kubernetes-validate", ["-k", KUBE_VERSION, "--strict", file]);
+  const result = await run("python3", ["-m", "kubernetes_validate", "-k", KUBE_VERSION, "--strict", file]);
   const out = result.stdout + result.stderr;
   expect(result.code, out).to.equal(0);
   expect(out).to.not.match(/ERROR|failed/);
@@ -211,6 +211,7 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
     let keys: ReturnType<typeof keyFolder>;
     let playFile: string;
     let relayerUrl: string;
+    let mirrorMetricsUrl: string;
     const topics = uniqueTopics("kube");
     const brokers = kafkaBrokers().join(",");
 
@@ -219,6 +220,7 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
       chain = await startLocalChain();
       const [httpPort, metricsPort] = [await freePort(), await freePort()];
       relayerUrl = `http://127.0.0.1:${httpPort}`;
+      mirrorMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
       const { manifests } = await template([
         "-f", path.join(CHART, "ci/podman-values.yaml"),
         "--set", `chain.rpcUrl=${chain.node.url}`, "--set", `chain.registry=${chain.registry}`, "--set", `kafka.brokers=${brokers.replaceAll(",", "\\,")}`,
@@ -226,7 +228,8 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
         "--set", `relayer.http.port=${httpPort}`, "--set", `mirror.metricsPort=${metricsPort}`,
         "--set", `mirror.env.CHAINMAIL_MIRROR_TRANSACTIONAL_ID=${topics.messages}.mirror`,
       ]);
-      keys = keyFolder({ "cm-chainmail-relayer-0": devPrivateKey(13) });
+      // Entries for two ordinals: pod 0 must take its own.
+      keys = keyFolder({ "cm-chainmail-relayer-0": devPrivateKey(13), "cm-chainmail-relayer-1": devPrivateKey(14) });
       const pods = statefulSetPods(find(manifests, "StatefulSet", "cm-chainmail-relayer"), keys.dir);
       expect(pods.map((p) => p.metadata.name)).to.deep.equal(["cm-chainmail-relayer-0"]);
       const mirror = structuredClone(find(manifests, "Deployment", "cm-chainmail-mirror"));
@@ -248,6 +251,8 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
 
     it("serves /readyz and /healthz, takes a message to the chain and Kafka, and the audit is clean", async function () {
       expect((await fetch(`${relayerUrl}/healthz`)).status).to.equal(200);
+      const info = (await (await fetch(`${relayerUrl}/v1/info`)).json()) as { signers: string[] };
+      expect(info.signers).to.deep.equal([new Wallet(devPrivateKey(13)).address]);
       const alice = new Wallet(chain.alice.privateKey);
       const result = await postMessage({ relayerUrl, signer: alice, channel: "general", text: "hello from a pod" }, { wait: true });
       expect(result.status).to.equal("confirmed");
@@ -256,6 +261,9 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
         return read.length >= 1 ? read : undefined;
       }, { timeoutMs: 60_000, intervalMs: 500 });
       expect(records.map((r) => r.value.seq)).to.deep.equal(["1"]);
+      // The mirror's metrics listen on every address (the chart's probes and Prometheus need it).
+      const metrics = await (await fetch(mirrorMetricsUrl)).text();
+      expect(metrics).to.match(/^chainmail_mirror_events_published_total\{topic="[^"]+"\} [1-9]/m);
       const audited = await ok(path.join(REPO_ROOT, "node_modules/.bin/chainmail"), ["audit", "--rpc-url", chain.node.url, "--registry", chain.registry, "--brokers", brokers, "--topic", topics.messages]);
       expect(audited).to.match(/Kafka .* 1 message events compared\s+ok/);
       expect(audited).to.include("Clean:");
