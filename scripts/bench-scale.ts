@@ -6,7 +6,7 @@
  * /readyz), same chain and broker, in one run. Each replica is a `chainmail relayer`
  * process with its own signer keys, as a StatefulSet pod is.
  *
- * Faults, in the 3-replica run: one replica picked at random is killed with SIGKILL three
+ * Faults, in a third run with 3 replicas (after the two clean ones): one replica picked at random is killed with SIGKILL three
  * times and started again (what the StatefulSet controller does); the mirror is killed
  * with SIGKILL twice and started again (the chart's single writer with a fast restart).
  * Clients are the SDK's submitSigned (wait for a definitive outcome, retry the same
@@ -33,7 +33,8 @@ const USAGE = `Usage: pnpm bench:scale [--json] [--messages N] [--concurrency C]
   --concurrency C   concurrent clients, each waiting for a definitive outcome [256]
   --authors A       distinct authors [100]
   --signers S       signer keys per replica [2]
-  --faults 0|1      kill -9 a relayer replica 3 times and the mirror twice in the 3-replica run [1]
+  --faults 0|1      a third run with 3 replicas in which a random replica is killed with
+                    SIGKILL 3 times and the mirror twice [1]
   --json            one JSON object on stdout
 
 Needs haproxy (deploy/scripts/tools.sh installs it). Uses KAFKA_BROKERS when set;
@@ -47,8 +48,10 @@ class Relayer {
   constructor(readonly index: number, readonly port: number, readonly env: Record<string, string>) {}
 
   start(): void {
-    this.child = spawn(process.execPath, [CHAINMAIL_CLI, "relayer"], { env: { ...process.env, ...this.env, CHAINMAIL_PORT: String(this.port) }, stdio: ["ignore", "ignore", "pipe"], detached: true });
-    this.child.stderr!.on("data", (d) => (this.output = (this.output + d).slice(-4000)));
+    this.child = spawn(process.execPath, [CHAINMAIL_CLI, "relayer"], { env: { ...process.env, ...this.env, CHAINMAIL_PORT: String(this.port) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const keep = (d: Buffer) => (this.output = (this.output + d).slice(-4000));
+    this.child.stdout!.on("data", keep);
+    this.child.stderr!.on("data", keep);
   }
   get running() {
     return this.child.exitCode === null && this.child.signalCode === null;
@@ -71,7 +74,9 @@ class Relayer {
     await waitFor(`relayer ${this.index} ready`, async () => {
       if (!this.running) throw new Error(`relayer ${this.index} exited: ${this.output}`);
       return (await fetch(`http://127.0.0.1:${this.port}/readyz`)).ok;
-    }, { timeoutMs: 60_000 });
+    }, { timeoutMs: 60_000 }).catch((error: Error) => {
+      throw new Error(`${error.message}\nrelayer ${this.index}'s last output:\n${this.output}`);
+    });
   }
 }
 
@@ -106,7 +111,8 @@ async function main(argv: string[]): Promise<number> {
     messages: { default: 3000, min: 10, max: 1_000_000 },
     concurrency: { default: 256, min: 1, max: 5000 },
     authors: { default: 100, min: 1, max: 10_000 },
-    signers: { default: 2, min: 1, max: 4 },
+    // Replica i uses development accounts 10 + S·i ...: at most 3 keys each stays within the 20 funded accounts.
+    signers: { default: 2, min: 1, max: 3 },
     faults: { default: 1, min: 0, max: 1 },
   });
   if ("exit" in parsed) return parsed.exit;
@@ -139,13 +145,16 @@ async function main(argv: string[]): Promise<number> {
     }
     const setup = await setUpBenchRegistry(node, "scale", num.authors);
     const topics = uniqueTopics("scale");
-    const mirrorArgs = ["--rpc-url", node.url, "--registry", setup.address, "--brokers", brokers.join(","), "--messages-topic", topics.messages, "--membership-topic", topics.membership, "--cursor-topic", topics.cursor, "--finality", "latest", "--poll-interval-ms", "150"];
+    const mirrorArgs = ["--rpc-url", node.url, "--registry", setup.address, "--brokers", brokers.join(","), "--messages-topic", topics.messages, "--membership-topic", topics.membership, "--cursor-topic", topics.cursor, "--transactional-id", `${topics.messages}.mirror`, "--finality", "latest", "--poll-interval-ms", "150"];
     mirror = new MirrorProcess(mirrorArgs);
     refreshGuard();
     let mirrorCpuDead = 0;
     // CPU of every mirror process of the run: the killed ones' (read just before the
     // kill) plus the current one's.
-    const mirrorCpu = () => mirrorCpuDead + processCpuSeconds(mirror!.child.pid!);
+    const mirrorCpu = () => {
+      if (!mirror!.running) throw new Error(`the mirror exited unexpectedly (${mirror!.child.exitCode}): ${mirror!.stderr}${JSON.stringify(mirror!.lines.slice(-5))}`);
+      return mirrorCpuDead + processCpuSeconds(mirror!.child.pid!);
+    };
 
     // Deliveries: the first time each digest reaches Kafka, and how many times.
     const seen = new Map<string, number>();
@@ -165,16 +174,25 @@ async function main(argv: string[]): Promise<number> {
     const results: Record<string, unknown> = {};
     const allPosted: string[] = [];
     let nonceStart = 0;
-    let keyIndex = 10;
     const faults = { relayerKills: [] as Array<{ replica: number; atMessage: number; backInMs: number }>, mirrorKills: [] as Array<{ atMessage: number; startedMs: number; firstNewDeliveryMs: number }> };
-    for (const replicas of [1, 3]) {
+    // The scaling figures come from clean runs; the faults get a run of their own, so
+    // restarts and client back-off do not blur the comparison.
+    const phases = [
+      { replicas: 1, faults: false, key: "1" },
+      { replicas: 3, faults: false, key: "3" },
+      ...(num.faults ? [{ replicas: 3, faults: true, key: "3 with faults" }] : []),
+    ];
+    let faultRun: unknown = null;
+    for (const { replicas, faults: withFaults, key } of phases) {
       const messages = await presign(setup.authors, setup.location, setup.channel, num.messages, nonceStart, setup.timestamp);
       nonceStart += Math.ceil(num.messages / setup.authors.length) + 1;
       const digests = messages.map((m: SignedMessage) => digestOf(setup.location, m));
       allPosted.push(...digests);
       relayers.length = 0;
       for (let i = 0; i < replicas; i++) {
-        const keys = Array.from({ length: num.signers }, () => devPrivateKey(keyIndex++));
+        // Replica i has the same funded development keys in every run (10 + S·i, ...), as
+        // StatefulSet pod i keeps its Secret entry; runs never overlap.
+        const keys = Array.from({ length: num.signers }, (_, k) => devPrivateKey(10 + num.signers * i + k));
         relayers.push(new Relayer(i, await freePort(), { CHAINMAIL_RPC_URL: node.url, CHAINMAIL_REGISTRY: setup.address, CHAINMAIL_SIGNER_KEYS: keys.join(","), CHAINMAIL_RATE_AUTHOR_PER_S: "0", CHAINMAIL_RATE_CLIENT_PER_S: "0", CHAINMAIL_RECEIPT_POLL_MS: "20", CHAINMAIL_LOG_LEVEL: "warn" }));
       }
       for (const r of relayers) r.start();
@@ -186,15 +204,15 @@ async function main(argv: string[]): Promise<number> {
       refreshGuard();
       const lb = `http://127.0.0.1:${lbPort}`;
       await waitFor("haproxy", async () => (await fetch(`${lb}/readyz`)).ok, { timeoutMs: 20_000 });
-      progress(`${replicas} replica(s): posting ${messages.length} messages through HAProxy with ${num.concurrency} clients...`);
+      progress(`${key}: ${replicas} replica(s), posting ${messages.length} messages through HAProxy with ${num.concurrency} clients...`);
 
       const cpu0 = { relayers: relayers.map((r) => r.cpu()), node: nodeCpuSeconds(node), mirror: mirrorCpu(), haproxy: processCpuSeconds(haproxy.pid!), bench: process.cpuUsage() };
       const started = performance.now();
       let done = 0;
       let retries = 0;
       const outcomes = { confirmed: 0, rejected: 0, failed: 0 };
-      const faultsDue = replicas === 3 && num.faults ? [0.15, 0.35, 0.55].map((f) => Math.floor(f * messages.length)) : [];
-      const mirrorKillsDue = replicas === 3 && num.faults ? [0.25, 0.5].map((f) => Math.floor(f * messages.length)) : [];
+      const faultsDue = withFaults ? [0.15, 0.35, 0.55].map((f) => Math.floor(f * messages.length)) : [];
+      const mirrorKillsDue = withFaults ? [0.25, 0.5].map((f) => Math.floor(f * messages.length)) : [];
       // Faults run beside the clients, each kind in its own loop: a replica killed with
       // SIGKILL is started again at once (as the StatefulSet controller would) and comes
       // back while the others carry the load; the mirror likewise.
@@ -265,7 +283,7 @@ async function main(argv: string[]): Promise<number> {
         clients: (bench.user + bench.system) / 1e6,
       };
       const perMessageMs = (s: number) => round2((s * 1000) / delivered);
-      results[String(replicas)] = {
+      const result = {
         messages: messages.length,
         delivered,
         ...outcomes,
@@ -281,7 +299,9 @@ async function main(argv: string[]): Promise<number> {
           clients: perMessageMs(cpu.clients),
         },
       };
-      progress(`  ${replicas} replica(s): ${delivered}/${messages.length} delivered in ${round2(seconds)} s = ${round2(delivered / seconds)}/s; relayer CPU per message ${perMessageMs(cpu.relayers.reduce((a, b) => a + b, 0))} ms (per process ${cpu.relayers.map(perMessageMs).join(", ")}), node ${perMessageMs(cpu.node)} ms, mirror ${perMessageMs(cpu.mirror)} ms`);
+      if (withFaults) faultRun = { replicas, ...result };
+      else results[key] = result;
+      progress(`  ${key}: ${delivered}/${messages.length} delivered in ${round2(seconds)} s = ${round2(delivered / seconds)}/s; relayer CPU per message ${perMessageMs(cpu.relayers.reduce((a, b) => a + b, 0))} ms (per process ${cpu.relayers.map(perMessageMs).join(", ")}), node ${perMessageMs(cpu.node)} ms, mirror ${perMessageMs(cpu.mirror)} ms`);
       haproxy.kill("SIGKILL");
       for (const r of relayers) if (r.running) await r.kill9();
     }
@@ -296,7 +316,7 @@ async function main(argv: string[]): Promise<number> {
     const report = JSON.parse(audit.stdout);
     const summary = {
       replicas: results,
-      faults,
+      faults: { ...faults, run: faultRun },
       exactlyOnce: { posted: allPosted.length, lost, duplicated, auditExitCode: audit.code, auditDiscrepancies: report.totals?.discrepancies ?? null },
       cores: (await import("node:os")).cpus().length,
     };
@@ -306,7 +326,7 @@ async function main(argv: string[]): Promise<number> {
     if (json) process.stdout.write(JSON.stringify(summary) + "\n");
     else process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
     if (num.faults && (faults.relayerKills.length < 3 || faults.mirrorKills.length < 2)) {
-      progress(`the 3-replica run ended before every fault was injected (${faults.relayerKills.length} of 3 relayer kills, ${faults.mirrorKills.length} of 2 mirror kills): use more --messages.`);
+      progress(`the fault run ended before every fault was injected (${faults.relayerKills.length} of 3 relayer kills, ${faults.mirrorKills.length} of 2 mirror kills): use more --messages.`);
       return 1;
     }
     return lost === 0 && duplicated === 0 && audit.code === 0 ? 0 : 1;
