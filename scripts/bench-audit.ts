@@ -36,7 +36,7 @@ import {
   MESSAGE_POSTED_TOPIC,
   memberRoleOf,
   MessagePostedDecoder,
-  nextHeadFast,
+  nextHead,
   randomNonce,
   recoverAuthor,
   ROLE_GRANTED_TOPIC,
@@ -180,7 +180,7 @@ export function synthesize(count: number) {
     const digest = decoder.decode({ topics, data: head7(placeholder, word(0n)), ...position }).digest;
     const { signature, recid } = native.ecdsaSign(Buffer.from(digest.slice(2), "hex"), Buffer.from(key.privateKey.slice(2), "hex"));
     const sig = Buffer.from(signature).toString("hex") + (27 + recid).toString(16);
-    const head = nextHeadFast(s.head, digest, seq);
+    const head = nextHead(s.head, digest, seq);
     messages.push({ topics, data: head7(sig, head.slice(2)), ...position });
     s.seq = seq;
     s.head = head;

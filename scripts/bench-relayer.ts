@@ -12,10 +12,14 @@
 import os from "node:os";
 import { devPrivateKey } from "@chainmail/testkit";
 import type { SignedMessage } from "@chainmail/protocol";
+import { MessageOutcome_Status, RelayerService } from "@chainmail/protocol/grpc";
+import { signedMessageJson } from "@chainmail/client";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { startHardhatNode, type RunningNode } from "@chainmail/testkit";
 import { nodeCpuSeconds, percentile, postAll, presign, loadFlags, parseBenchFlags, progress, runBench, setUpBenchRegistry, startBenchRelayer } from "./bench/relayer-load.js";
 
-const USAGE = `Usage: pnpm bench:relayer [--json] [--messages N] [--concurrency C] [--authors A] [--signers S] [--batch B] [--baseline-messages N]
+const USAGE = `Usage: pnpm bench:relayer [--json] [--transport http|grpc] [--messages N] [--concurrency C] [--authors A] [--signers S] [--batch B] [--baseline-messages N]
 
   --messages N           messages in the batched run [2000]
   --baseline-messages N  messages in the batch-size-1 baseline run [300]
@@ -24,6 +28,8 @@ const USAGE = `Usage: pnpm bench:relayer [--json] [--messages N] [--concurrency 
   --signers S            relayer signer keys (lanes) [2]
   --batch B              batch size of the batched run [100]
   --inflight F           unconfirmed transactions per signer [4]
+  --transport T          http (default) or grpc: also run the load through gRPC PostMessages streams
+  --streams N            gRPC streams sharing the load (default 8)
   --json                 print one JSON object on stdout (progress goes to stderr)`;
 
 interface RunResult {
@@ -138,11 +144,68 @@ async function runOnce(
   return result;
 }
 
+/**
+ * The same load through gRPC: `streams` PostMessages streams share the messages, each
+ * message asking to wait, so its reply is its definitive outcome (latency: from sending
+ * it on the stream to its reply).
+ */
+async function runGrpcOnce(node: RunningNode, registryAddress: string, signerKeys: string[], batchMaxSize: number, messages: SignedMessage[], streams: number, inflight: number) {
+  const { app } = await startBenchRelayer(node.url, registryAddress, signerKeys, batchMaxSize, inflight);
+  const url = await app.grpc.listen({ host: "127.0.0.1", port: 0 });
+  const client = createClient(RelayerService, createGrpcTransport({ baseUrl: url }));
+  const latencies: number[] = [];
+  let confirmed = 0;
+  let other = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: streams }, async (_, s) => {
+      const mine = messages.filter((_m, i) => i % streams === s);
+      const sentAt: number[] = [];
+      async function* requests() {
+        for (const m of mine) {
+          sentAt.push(performance.now());
+          yield { message: signedMessageJson(m), wait: true };
+        }
+      }
+      for await (const reply of client.postMessages(requests())) {
+        latencies.push(performance.now() - sentAt[Number(reply.index)]);
+        if (reply.result.case === "outcome" && reply.result.value.status === MessageOutcome_Status.CONFIRMED) confirmed++;
+        else other++;
+      }
+    }),
+  );
+  const wall = (performance.now() - t0) / 1000;
+  await app.close();
+  latencies.sort((a, b) => a - b);
+  const result = {
+    messages: messages.length,
+    streams,
+    confirmed,
+    notConfirmed: other,
+    wallSeconds: Math.round(wall * 100) / 100,
+    confirmedPerSecond: Math.round(confirmed / wall),
+    p50ConfirmMs: Math.round(percentile(latencies, 50)),
+    p99ConfirmMs: Math.round(percentile(latencies, 99)),
+  };
+  progress(`  gRPC streaming (${streams} streams): ${confirmed}/${messages.length} confirmed in ${result.wallSeconds} s: ${result.confirmedPerSecond} confirmed/s, p50/p99 ${result.p50ConfirmMs}/${result.p99ConfirmMs} ms`);
+  return result;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const flags = parseBenchFlags(argv, USAGE, { ...loadFlags({ messages: 2000, baselineMessages: 300 }), batch: { default: 100, min: 1, max: 1000 } });
+  const flags = parseBenchFlags(
+    argv,
+    USAGE,
+    { ...loadFlags({ messages: 2000, baselineMessages: 300 }), batch: { default: 100, min: 1, max: 1000 }, streams: { default: 8, min: 1, max: 256 } },
+    { transport: "http" },
+  );
   if ("exit" in flags) return flags.exit;
   const { messages: n, "baseline-messages": baselineN, concurrency, authors: authorCount, signers: signerCount, batch, inflight } = flags.num;
   const values = { json: flags.json };
+  const transport = flags.str.transport;
+  if (transport !== "http" && transport !== "grpc") {
+    process.stderr.write(`--transport must be http or grpc, not ${transport}.\n`);
+    return 2;
+  }
 
   progress("starting hardhat node (automine)...");
   const node = await startHardhatNode();
@@ -154,6 +217,7 @@ async function main(argv: string[]): Promise<number> {
     progress(`pre-signing ${n + baselineN} messages...`);
     const batched = await presign(authors, location, channel, n, 0, timestamp);
     const baselineMessages = await presign(authors, location, channel, baselineN, 1_000_000, timestamp);
+    const grpcMessages = transport === "grpc" ? await presign(authors, location, channel, n, 2_000_000, timestamp) : [];
     const signerKeys = Array.from({ length: signerCount }, (_, i) => devPrivateKey(10 + i));
 
     progress(`baseline: batch size 1, ${baselineN} messages, concurrency ${concurrency}, ${signerCount} signer(s)`);
@@ -161,6 +225,11 @@ async function main(argv: string[]): Promise<number> {
     progress(`batched: batch size ${batch}, ${n} messages, concurrency ${concurrency}, ${signerCount} signer(s)`);
     const result = await runOnce(`batched (batch ${batch})`, node, deployed.address, signerKeys, batch, batched, concurrency, inflight);
 
+    let grpc: Awaited<ReturnType<typeof runGrpcOnce>> | undefined;
+    if (transport === "grpc") {
+      progress(`gRPC: batch size ${batch}, ${n} messages on ${flags.num.streams} PostMessages streams`);
+      grpc = await runGrpcOnce(node, deployed.address, signerKeys, batch, grpcMessages, flags.num.streams, inflight);
+    }
     const [, , seq] = await deployed.registry.channelInfo(channel);
     const summary = {
       machine: { cpus: os.cpus().length, node: process.version, loadAverageAtStart: os.loadavg()[0] },
@@ -184,6 +253,13 @@ async function main(argv: string[]): Promise<number> {
       channelSeqAfter: Number(seq),
       batched: result,
       baseline,
+      ...(grpc
+        ? {
+            http: { confirmedPerSecond: result.confirmedPerSecond, p99ConfirmMs: result.p99ConfirmMs },
+            grpc,
+            grpcOverHttp: Math.round((grpc.confirmedPerSecond / result.confirmedPerSecond) * 100) / 100,
+          }
+        : {}),
     };
     if (values.json) {
       process.stdout.write(JSON.stringify(summary) + "\n");
@@ -202,9 +278,10 @@ async function main(argv: string[]): Promise<number> {
       ];
       for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(34)} ${String(b).padEnd(22)} ${c}\n`);
       process.stdout.write(`speed-up vs baseline: ${summary.speedupVsBaseline}x\n`);
+      if (grpc) process.stdout.write(`gRPC streaming: ${grpc.confirmedPerSecond} confirmed/s, p99 ${grpc.p99ConfirmMs} ms (HTTP in the same run: ${result.confirmedPerSecond}/s, p99 ${result.p99ConfirmMs} ms): ${summary.grpcOverHttp}x\n`);
       process.stdout.write(`CPU-bound estimate with ${summary.machine.cpus} free cores (derived from CPU ms/msg): ${summary.cpuBoundConfirmedPerSecond} confirmed/s\n`);
     }
-    return result.failed === 0 && baseline.failed === 0 ? 0 : 1;
+    return result.failed === 0 && baseline.failed === 0 && (grpc?.notConfirmed ?? 0) === 0 ? 0 : 1;
   } finally {
     await node.stop();
   }

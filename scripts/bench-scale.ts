@@ -45,10 +45,10 @@ class Relayer {
   output = "";
   cpuBefore = 0;
   cpuDead = 0;
-  constructor(readonly index: number, readonly port: number, readonly env: Record<string, string>) {}
+  constructor(readonly index: number, readonly port: number, readonly grpcPort: number, readonly env: Record<string, string>) {}
 
   start(): void {
-    this.child = spawn(process.execPath, [CHAINMAIL_CLI, "relayer"], { env: { ...process.env, ...this.env, CHAINMAIL_PORT: String(this.port) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    this.child = spawn(process.execPath, [CHAINMAIL_CLI, "relayer"], { env: { ...process.env, ...this.env, CHAINMAIL_PORT: String(this.port), CHAINMAIL_GRPC_PORT: String(this.grpcPort) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
     const keep = (d: Buffer) => (this.output = (this.output + d).slice(-4000));
     this.child.stdout!.on("data", keep);
     this.child.stderr!.on("data", keep);
@@ -193,7 +193,7 @@ async function main(argv: string[]): Promise<number> {
         // Replica i has the same funded development keys in every run (10 + S·i, ...), as
         // StatefulSet pod i keeps its Secret entry; runs never overlap.
         const keys = Array.from({ length: num.signers }, (_, k) => devPrivateKey(10 + num.signers * i + k));
-        relayers.push(new Relayer(i, await freePort(), { CHAINMAIL_RPC_URL: node.url, CHAINMAIL_REGISTRY: setup.address, CHAINMAIL_SIGNER_KEYS: keys.join(","), CHAINMAIL_RATE_AUTHOR_PER_S: "0", CHAINMAIL_RATE_CLIENT_PER_S: "0", CHAINMAIL_RECEIPT_POLL_MS: "20", CHAINMAIL_LOG_LEVEL: "warn" }));
+        relayers.push(new Relayer(i, await freePort(), await freePort(), { CHAINMAIL_RPC_URL: node.url, CHAINMAIL_REGISTRY: setup.address, CHAINMAIL_SIGNER_KEYS: keys.join(","), CHAINMAIL_RATE_AUTHOR_PER_S: "0", CHAINMAIL_RATE_CLIENT_PER_S: "0", CHAINMAIL_RECEIPT_POLL_MS: "20", CHAINMAIL_LOG_LEVEL: "warn" }));
       }
       for (const r of relayers) r.start();
       await Promise.all(relayers.map((r) => r.ready()));

@@ -6,7 +6,7 @@
  *   registry deployed through the Ignition module, so the Hardhat tasks find it
  *   channel  "demo" with development members (well-known keys, never for real use)
  *   kafka    a local broker from scripts/kafka (when Java is present and KAFKA_BROKERS is unset)
- *   relayer  HTTP on 127.0.0.1:8080
+ *   relayer  HTTP on 127.0.0.1:8080, gRPC on 127.0.0.1:8081
  *   mirror   chain events -> Kafka (when a broker is available)
  *
  * With CHAINMAIL_CONTAINERS=1 the relayer and the mirror run as containers of the image
@@ -27,7 +27,9 @@ const BIN = path.join(ROOT, "node_modules/.bin");
 const RUN_DIR = path.join(ROOT, ".run");
 const CHAIN_PORT = Number(process.env.CHAINMAIL_CHAIN_PORT ?? 8545);
 const RELAYER_PORT = Number(process.env.CHAINMAIL_PORT ?? 8080);
+const GRPC_PORT = Number(process.env.CHAINMAIL_GRPC_PORT ?? 8081);
 const DEMO_CHANNEL = "demo";
+const DEMO_TEAM = "demo-team";
 const DEMO_MEMBERS = [2, 3, 4];
 const CONTAINERS = process.env.CHAINMAIL_CONTAINERS === "1";
 const IMAGE = process.env.CHAINMAIL_IMAGE ?? "localhost/chainmail:dev";
@@ -215,16 +217,27 @@ async function main(): Promise<void> {
 
   // 5. relayer
   const relayerUrl = `http://127.0.0.1:${RELAYER_PORT}`;
-  step(`Starting the relayer on ${relayerUrl}`);
+  const grpcAddress = `127.0.0.1:${GRPC_PORT}`;
+  step(`Starting the relayer on ${relayerUrl} (gRPC on ${grpcAddress})`);
   ensureImage();
   const relayerEnv = {
     CHAINMAIL_RPC_URL: rpcUrl,
     CHAINMAIL_REGISTRY: address,
     CHAINMAIL_SIGNER_KEYS: process.env.CHAINMAIL_SIGNER_KEYS ?? (externalRpc ? deployerKey : devPrivateKey(DEV_ROLES.relayer)),
     CHAINMAIL_PORT: String(RELAYER_PORT),
+    CHAINMAIL_GRPC_PORT: String(GRPC_PORT),
+    // Team subscriptions and deliveries (and the timeline's delivery ticks) need Kafka.
+    ...(brokers ? { KAFKA_BROKERS: brokers } : {}),
   };
   startPart("relayer", ...serviceCommand("relayer", relayerEnv), relayerEnv);
   await waitFor("the relayer reporting ready", "relayer", async () => (await fetch(`${relayerUrl}/readyz`)).ok);
+  if (brokers) {
+    step(`Subscribing the team "${DEMO_TEAM}" to ${DEMO_CHANNEL}`);
+    await waitFor("the relayer's subscriptions (Kafka)", "relayer", async () => {
+      const response = await fetch(`${relayerUrl}/v1/subscriptions/${DEMO_TEAM}/${channelId(DEMO_CHANNEL)}`, { method: "PUT" });
+      return response.status === 200 || response.status === 201;
+    });
+  }
 
   // 6. mirror
   if (brokers) {
@@ -240,15 +253,27 @@ ChainMail is running. Logs are in .run/; press Ctrl-C to stop everything.
   chain     ${rpcUrl} (chain id ${network.chainId})
   registry  ${address}
   relayer   ${relayerUrl}   (API docs: ${relayerUrl}/docs)
+  gRPC      ${grpcAddress}   (chainmail.v1.RelayerService, with reflection and health)
+  timeline  ${relayerUrl}/ui/   (open it in a browser: channels, messages verified in the page, delivery ticks)
   kafka     ${brokers ?? "not running (no Java)"}
 
 Post a message as development member #2 (its key is in ${path.relative(ROOT, aliceKeyFile)}):
   npx chainmail post --relayer ${relayerUrl} --key-file ${path.relative(ROOT, aliceKeyFile)} --channel ${DEMO_CHANNEL} --text "hello, ChainMail" --wait
+
+The same through gRPC (grpcurl: bash scripts/grpc-tools.sh installs it into .cache/go-bin):
+  CHAINMAIL_KEY=$(cat ${path.relative(ROOT, aliceKeyFile)}) npx chainmail sign --relayer ${relayerUrl} --channel ${DEMO_CHANNEL} --text "hello, gRPC" --grpc | .cache/go-bin/grpcurl -plaintext -d @ ${grpcAddress} chainmail.v1.RelayerService/PostMessage
+  .cache/go-bin/grpcurl -plaintext -d '{"channel": "${DEMO_CHANNEL}", "fromSeq": 1}' ${grpcAddress} chainmail.v1.RelayerService/Subscribe
 ${
   brokers
     ? `
 Watch the channel from Kafka (in another terminal):
   npx chainmail tail --channel ${DEMO_CHANNEL}${brokerArg} --from-beginning
+
+Read it as the subscribed team "${DEMO_TEAM}" (its verified reads are its deliveries), then ask who has what:
+  npx chainmail tail --team ${DEMO_TEAM} --channel ${DEMO_CHANNEL}${brokerArg}
+  npx chainmail deliveries --relayer ${relayerUrl} --channel ${DEMO_CHANNEL}
+  npx chainmail deliveries --relayer ${relayerUrl} --digest <the digest post printed>
+  npx chainmail subscriptions add --relayer ${relayerUrl} --team another-team --channel ${DEMO_CHANNEL}
 `
     : ""
 }

@@ -9,6 +9,10 @@ ROOT=$PWD
 
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 export PATH="$ROOT/node_modules/.bin:$PATH"
+# grpcurl and Python's grpcio-tools for the gRPC client tests (cached in .cache/).
+bash scripts/grpc-tools.sh
+# The timeline page's tests run in Debian's chromium; a failure here shows up as failed tests.
+bash scripts/chromium.sh || echo "test: chromium is not installed; the browser tests will fail." >&2
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chainmail-test.XXXXXX")
 BROKER_STARTED=0
@@ -58,9 +62,9 @@ run_suite() {
   echo "==> $name: $passing passed, $failing failed" >&2
 }
 
-run_suite typecheck bash -c 'if tsc -p .; then echo "  1 passing"; else echo "  1 failing"; exit 1; fi'
+run_suite typecheck bash -c 'if tsc -p . && tsc -p relayer/ui; then echo "  1 passing"; else echo "  1 failing"; exit 1; fi'
 run_suite contracts hardhat test
-for dir in packages/protocol packages/runtime packages/chain packages/testkit packages/client relayer packages/mirror packages/subscriber packages/audit packages/cli deploy; do
+for dir in packages/protocol packages/runtime packages/chain packages/testkit packages/client packages/teams relayer packages/mirror packages/subscriber packages/audit packages/cli deploy; do
   run_suite "$(basename "$dir")" bash -c "cd $dir && mocha"
 done
 

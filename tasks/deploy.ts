@@ -1,13 +1,20 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { DEFAULT_LIMITS } from "@chainmail/protocol/limits";
 import MessageRegistryModule from "../ignition/modules/MessageRegistry.js";
 import { deployedAddressesFile, IGNITION_FUTURE_ID, UserError } from "./support.js";
 
+/** Whole numbers as typed; "" takes the protocol's default. */
 interface DeployArgs {
-  maxBodyBytes: number;
-  maxAge: number;
-  maxFutureSkew: number;
+  maxBodyBytes: string;
+  maxAge: string;
+  maxFutureSkew: string;
+}
+
+function limit(value: string, fallback: number): number {
+  if (value === "") return fallback;
+  return /^\d{1,15}$/.test(value) ? Number(value) : NaN;
 }
 
 // Chains that forget everything on restart: a recorded deployment with no code behind it
@@ -15,8 +22,13 @@ interface DeployArgs {
 const DEV_CHAIN_IDS = new Set([31337n, 1337n]);
 
 export default async function deployRegistry(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
-  if (args.maxBodyBytes <= 0 || args.maxAge <= 0 || args.maxFutureSkew < 0) {
-    throw new UserError("--max-body-bytes and --max-age must be positive and --max-future-skew not negative.");
+  const limits = {
+    maxBodyBytes: limit(args.maxBodyBytes, DEFAULT_LIMITS.maxBodyBytes),
+    maxAge: limit(args.maxAge, DEFAULT_LIMITS.maxAge),
+    maxFutureSkew: limit(args.maxFutureSkew, DEFAULT_LIMITS.maxFutureSkew),
+  };
+  if (!(limits.maxBodyBytes > 0 && limits.maxAge > 0 && limits.maxFutureSkew >= 0)) {
+    throw new UserError("--max-body-bytes and --max-age must be positive and --max-future-skew not negative (whole numbers).");
   }
   const connection = await hre.network.getOrCreate();
   const chainId = (await connection.ethers.provider.getNetwork()).chainId;
@@ -29,7 +41,7 @@ export default async function deployRegistry(args: DeployArgs, hre: HardhatRunti
     }
   }
   const { registry } = await connection.ignition.deploy(MessageRegistryModule, {
-    parameters: { MessageRegistryModule: { ...args } },
+    parameters: { MessageRegistryModule: limits },
     displayUi: false,
   });
   const address = await registry.getAddress();

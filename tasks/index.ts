@@ -19,13 +19,14 @@ const chainmailTasks = [
   emptyTask("chainmail", "ChainMail: deploy the registry, manage channels and members, post, read and audit messages").build(),
 
   task(["chainmail", "deploy"], "Deploy the MessageRegistry with Ignition; other tasks then find it by chain")
-    .addOption({ name: "maxBodyBytes", description: "Longest body in bytes", type: ArgumentType.INT, defaultValue: 4096 })
-    .addOption({ name: "maxAge", description: "Oldest a message may be, in seconds", type: ArgumentType.INT, defaultValue: 3600 })
+    // Empty means the protocol's DEFAULT_LIMITS, read when the task runs: this file is
+    // loaded with the config, before the workspace packages are built.
+    .addOption({ name: "maxBodyBytes", description: "Longest body in bytes (default: the protocol's)", defaultValue: "" })
+    .addOption({ name: "maxAge", description: "Oldest a message may be, in seconds (default: the protocol's)", defaultValue: "" })
     .addOption({
       name: "maxFutureSkew",
-      description: "How far ahead of the chain's clock a timestamp may be, in seconds",
-      type: ArgumentType.INT,
-      defaultValue: 300,
+      description: "How far ahead of the chain's clock a timestamp may be, in seconds (default: the protocol's)",
+      defaultValue: "",
     })
     .setAction(() => import("./deploy.js"))
     .build(),

@@ -3,6 +3,7 @@ import { network } from "hardhat";
 import { ZeroAddress, ZeroHash, hexlify, randomBytes } from "ethers";
 import {
   Reason,
+  DEFAULT_LIMITS,
   bodyFromText,
   channelId,
   digestOf,
@@ -15,7 +16,7 @@ import {
   signMessage,
   type SignedMessage,
 } from "@chainmail/protocol";
-import { DEFAULT_LIMITS, GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
+import { GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
 
 const { ethers, networkHelpers } = await network.create();
 

@@ -8,6 +8,7 @@
  */
 import { expect } from "chai";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
@@ -91,7 +92,12 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
 
     const service = find(manifests, "Service", "cm-chainmail-relayer");
     expect(service.spec.ports.map((p: any) => p.name)).to.deep.equal(["http"]);
-    expect(manifests.some((m) => m.metadata.name === "cm-chainmail-relayer-grpc")).to.equal(false);
+    // The relayer always serves gRPC; the headless Service for it is on by default.
+    expect(find(manifests, "Service", "cm-chainmail-relayer-grpc").spec.clusterIP).to.equal("None");
+    expect(container.ports.map((p: any) => [p.name, p.containerPort])).to.deep.equal([["http", 8080], ["grpc", 8081]]);
+    expect(envOf(container)).to.include({ CHAINMAIL_GRPC_PORT: "8081", KAFKA_BROKERS: "kafka-0.example.internal:9092,kafka-1.example.internal:9092" });
+    const withoutGrpcService = await template(["-f", path.join(CHART, "ci/default-values.yaml"), "--set", "relayer.grpc.enabled=false"]);
+    expect(withoutGrpcService.manifests.some((m) => m.metadata.name === "cm-chainmail-relayer-grpc")).to.equal(false);
     expect(find(manifests, "PodDisruptionBudget", "cm-chainmail-relayer").spec.maxUnavailable).to.equal(1);
     const hpa = find(manifests, "HorizontalPodAutoscaler", "cm-chainmail-relayer");
     expect(hpa.spec.scaleTargetRef).to.deep.equal({ apiVersion: "apps/v1", kind: "StatefulSet", name: "cm-chainmail-relayer" });
@@ -212,20 +218,22 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
     let playFile: string;
     let relayerUrl: string;
     let mirrorMetricsUrl: string;
+    let relayerGrpcPort: number;
     const topics = uniqueTopics("kube");
     const brokers = kafkaBrokers().join(",");
 
     before(async function () {
       await buildImage();
       chain = await startLocalChain();
-      const [httpPort, metricsPort] = [await freePort(), await freePort()];
+      const [httpPort, grpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+      relayerGrpcPort = grpcPort;
       relayerUrl = `http://127.0.0.1:${httpPort}`;
       mirrorMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
       const { manifests } = await template([
         "-f", path.join(CHART, "ci/podman-values.yaml"),
         "--set", `chain.rpcUrl=${chain.node.url}`, "--set", `chain.registry=${chain.registry}`, "--set", `kafka.brokers=${brokers.replaceAll(",", "\\,")}`,
         "--set", `kafka.topics.messages=${topics.messages}`, "--set", `kafka.topics.membership=${topics.membership}`, "--set", `kafka.topics.cursor=${topics.cursor}`,
-        "--set", `relayer.http.port=${httpPort}`, "--set", `mirror.metricsPort=${metricsPort}`,
+        "--set", `relayer.http.port=${httpPort}`, "--set", `relayer.grpc.port=${grpcPort}`, "--set", `mirror.metricsPort=${metricsPort}`,
         "--set", `mirror.env.CHAINMAIL_MIRROR_TRANSACTIONAL_ID=${topics.messages}.mirror`,
       ]);
       // Entries for two ordinals: pod 0 must take its own.
@@ -251,6 +259,11 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
 
     it("serves /readyz and /healthz, takes a message to the chain and Kafka, and the audit is clean", async function () {
       expect((await fetch(`${relayerUrl}/healthz`)).status).to.equal(200);
+      // The gRPC door answers on the port the chart gave it (HTTP/2 cleartext).
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(relayerGrpcPort, "127.0.0.1", () => (socket.end(), resolve()));
+        socket.once("error", reject);
+      });
       const info = (await (await fetch(`${relayerUrl}/v1/info`)).json()) as { signers: string[] };
       expect(info.signers).to.deep.equal([new Wallet(devPrivateKey(13)).address]);
       const alice = new Wallet(chain.alice.privateKey);

@@ -56,14 +56,14 @@ describe("the ChainMail image", function () {
       chain = await startLocalChain();
       // As the chart mounts the relayer's Secret: one file per pod name.
       keys = keyFolder({ "chainmail-relayer-0": devPrivateKey(13) });
-      const port = await freePort();
+      const [port, grpcPort] = [await freePort(), await freePort()];
       relayerUrl = `http://127.0.0.1:${port}`;
       const common = ["run", "-d", "--read-only", "--network", "host", "--tmpfs", "/tmp"];
       await podmanOk([
         ...common, "--name", names.relayer, "-v", `${keys.dir}:/var/run/chainmail/signer-keys:ro`,
         "-e", `CHAINMAIL_RPC_URL=${chain.node.url}`, "-e", `CHAINMAIL_REGISTRY=${chain.registry}`,
         "-e", "CHAINMAIL_SIGNER_KEYS_FILE=/var/run/chainmail/signer-keys/chainmail-relayer-0",
-        "-e", "CHAINMAIL_HOST=127.0.0.1", "-e", `CHAINMAIL_PORT=${port}`,
+        "-e", "CHAINMAIL_HOST=127.0.0.1", "-e", `CHAINMAIL_PORT=${port}`, "-e", `CHAINMAIL_GRPC_PORT=${grpcPort}`,
         IMAGE, "relayer",
       ]);
       await podmanOk([

@@ -1,4 +1,5 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+import { DEFAULT_LIMITS } from "@chainmail/protocol/limits";
 
 /**
  * Deploys the registry with the deploying account as registry admin. Limits are
@@ -6,9 +7,9 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
  */
 export default buildModule("MessageRegistryModule", (m) => {
   const limits = {
-    maxBodyBytes: m.getParameter("maxBodyBytes", 4096),
-    maxAge: m.getParameter("maxAge", 3600),
-    maxFutureSkew: m.getParameter("maxFutureSkew", 300),
+    maxBodyBytes: m.getParameter("maxBodyBytes", DEFAULT_LIMITS.maxBodyBytes),
+    maxAge: m.getParameter("maxAge", DEFAULT_LIMITS.maxAge),
+    maxFutureSkew: m.getParameter("maxFutureSkew", DEFAULT_LIMITS.maxFutureSkew),
   };
   const registry = m.contract("MessageRegistry", [m.getAccount(0), limits]);
   return { registry };

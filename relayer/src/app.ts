@@ -21,6 +21,10 @@ import messageRoutes from "./routes/messages.js";
 import metricsRoutes from "./routes/metrics.js";
 import type { Services } from "./services.js";
 import { Submitter } from "./submitter/index.js";
+import { buildGrpcServer } from "./grpc/server.js";
+import { TeamsHandle } from "./teams.js";
+import teamRoutes from "./routes/teams.js";
+import uiRoutes from "./routes/ui.js";
 
 export interface BuildOptions {
   /** Collect Node process metrics too (off in tests that build many apps). */
@@ -29,7 +33,8 @@ export interface BuildOptions {
   logger?: Logger;
 }
 
-export type RelayerApp = FastifyInstance & { services: Services };
+/** The HTTP API's Fastify instance, with the gRPC door's (HTTP/2, its own port) as `grpc`; closing the first closes both. */
+export type RelayerApp = FastifyInstance & { services: Services; grpc: FastifyInstance };
 
 export async function buildApp(config: RelayerConfig, options: BuildOptions = {}): Promise<RelayerApp> {
   const logger = options.logger ?? createLogger({ name: "chainmail-relayer", level: config.logLevel });
@@ -62,7 +67,9 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     metrics,
     authorLimiter: new RateLimiter(config.rateLimitAuthorPerSecond, config.rateLimitAuthorBurst),
     clientLimiter: new RateLimiter(config.rateLimitClientPerSecond, config.rateLimitClientBurst),
+    teams: new TeamsHandle(config, logger),
   };
+  metrics.watchDeliveries(services.teams);
 
   const app = Fastify({
     loggerInstance: logger,
@@ -73,6 +80,8 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     requestTimeout: config.waitTimeoutMs + 30_000,
   }) as unknown as RelayerApp;
   app.decorate("services", services);
+  const grpc = await buildGrpcServer(services, logger);
+  app.decorate("grpc", grpc.app);
   if (config.precheckMode === "probe" && !probe) app.log.warn("the node cannot run the batched pre-check probe; checking each message on its own (slower)");
 
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
@@ -90,14 +99,19 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   await app.register(channelRoutes, { services });
   await app.register(healthRoutes, { services });
   await app.register(metricsRoutes, { services });
+  await app.register(teamRoutes, { services });
+  await app.register(uiRoutes);
 
   // preClose runs before the server stops taking requests' answers: waiting POSTs
   // still get their outcome (or a retryable ShuttingDown) before connections close.
   app.addHook("preClose", async () => {
+    grpc.stop(); // Subscribe streams end with a retryable UNAVAILABLE naming the seq to resume from
     const { handedBack } = await submitter.drain(config.shutdownTimeoutMs);
     if (handedBack > 0) app.log.warn({ handedBack }, "handed back unsettled messages to their clients");
   });
   app.addHook("onClose", async () => {
+    await grpc.app.close();
+    await services.teams.close();
     chain.close();
   });
   return app;

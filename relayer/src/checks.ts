@@ -4,7 +4,7 @@
  * order puts the local, CPU-only checks first and runs the chain reads together.
  */
 import { getAddress } from "ethers";
-import { isCanonicalSignature, messageDigester, reasonSentence, recoverAuthor, type Message, type SignedMessage } from "@chainmail/protocol";
+import { digestOf, isCanonicalSignature, reasonSentence, recoverAuthor, type Message, type SignedMessage } from "@chainmail/protocol";
 import type { Chain } from "./chain.js";
 import { ApiError, ErrorCodes, reasonError } from "./errors.js";
 import type { Outcome, OutcomeIndex } from "./outcomes.js";
@@ -62,7 +62,7 @@ export class PreChecker {
     /** When set, signature, nonce and membership come from one batched eth_call. */
     private readonly probe?: MessageProbe,
   ) {
-    this.digest = messageDigester(chain.location);
+    this.digest = (message) => digestOf(chain.location, message);
   }
 
   get mode(): "probe" | "calls" {

@@ -16,6 +16,8 @@ export interface RelayerConfig {
   signerKeys: string[];
   host: string;
   port: number;
+  /** The gRPC door's port (HTTP/2 cleartext, on `host`); 0 = any free port. */
+  grpcPort: number;
   /** A batch is sent when it holds this many messages... */
   batchMaxSize: number;
   /** ...or when its oldest message has waited this long. */
@@ -57,11 +59,20 @@ export interface RelayerConfig {
   precheckMode: "probe" | "calls";
   /** A batch is cut before its gas bound would pass this (stays under block and tx caps). */
   maxBatchGas: number;
+  /** Kafka bootstrap brokers for team subscriptions and deliveries; empty: those routes answer 503. */
+  kafkaBrokers: string[];
+  /** The mirror's message topic (where deliveries are read). */
+  messagesTopic: string;
+  /** The compacted topic that holds the subscriptions. */
+  subscriptionsTopic: string;
+  /** Bearer token that subscribe/unsubscribe require; unset: only clients on this machine (loopback) may change subscriptions. */
+  subscriptionsToken?: string;
 }
 
 export const CONFIG_DEFAULTS = {
   host: "127.0.0.1",
   port: 8080,
+  grpcPort: 8081,
   batchMaxSize: 100,
   batchMaxWaitMs: 50,
   maxInFlightPerSigner: 4,
@@ -84,6 +95,9 @@ export const CONFIG_DEFAULTS = {
   logLevel: "info" as LogLevel,
   precheckMode: "probe" as "probe" | "calls",
   maxBatchGas: 15_000_000,
+  kafkaBrokers: [] as string[],
+  messagesTopic: "chainmail.messages.v1",
+  subscriptionsTopic: "chainmail.subscriptions.v1",
 } satisfies Partial<RelayerConfig>;
 
 /**
@@ -98,6 +112,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "signer-keys-file": { env: "CHAINMAIL_SIGNER_KEYS_FILE", value: "FILE", default: "none", description: "file holding the signer keys (comma- or newline-separated) instead of CHAINMAIL_SIGNER_KEYS: a mounted Kubernetes Secret" },
   host: { env: "CHAINMAIL_HOST", value: "HOST", default: CONFIG_DEFAULTS.host, description: "address to listen on" },
   port: { env: "CHAINMAIL_PORT", value: "N", default: String(CONFIG_DEFAULTS.port), description: "port to listen on (0 = any free port)" },
+  "grpc-port": { env: "CHAINMAIL_GRPC_PORT", value: "N", default: String(CONFIG_DEFAULTS.grpcPort), description: "gRPC port (HTTP/2 cleartext; 0 = any free port)" },
   "batch-max": { env: "CHAINMAIL_BATCH_MAX", value: "N", default: String(CONFIG_DEFAULTS.batchMaxSize), description: "messages per postBatch transaction (1 = no batching)" },
   "batch-wait-ms": { env: "CHAINMAIL_BATCH_WAIT_MS", value: "MS", default: String(CONFIG_DEFAULTS.batchMaxWaitMs), description: "longest a message waits for its batch to fill" },
   "max-inflight-per-signer": { env: "CHAINMAIL_MAX_INFLIGHT_PER_SIGNER", value: "N", default: String(CONFIG_DEFAULTS.maxInFlightPerSigner), description: "unconfirmed transactions per signer" },
@@ -119,6 +134,10 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "shutdown-timeout-ms": { env: "CHAINMAIL_SHUTDOWN_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.shutdownTimeoutMs), description: "longest graceful shutdown waits for in-flight transactions" },
   "log-level": { env: "CHAINMAIL_LOG_LEVEL", value: "LEVEL", default: CONFIG_DEFAULTS.logLevel, description: `pino log level (${LOG_LEVELS.join(", ")})` },
   "precheck-mode": { env: "CHAINMAIL_PRECHECK_MODE", value: "MODE", default: CONFIG_DEFAULTS.precheckMode, description: "probe (one batched eth_call, the node's native ecrecover) or calls (per message; used automatically if the node cannot run the probe)" },
+  "kafka-brokers": { env: "KAFKA_BROKERS", value: "HOST:PORT,...", default: "(none: no subscriptions or deliveries)", description: "Kafka brokers for team subscriptions and delivery confirmation" },
+  "messages-topic": { env: "CHAINMAIL_MESSAGES_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.messagesTopic, description: "the mirror's message topic (deliveries are read there)" },
+  "subscriptions-topic": { env: "CHAINMAIL_SUBSCRIPTIONS_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.subscriptionsTopic, description: "compacted topic holding the teams' subscriptions" },
+  "subscriptions-token": { env: "CHAINMAIL_SUBSCRIPTIONS_TOKEN", envOnly: true, default: "(none: loopback clients only)", description: "bearer token required to subscribe or unsubscribe a team" },
   "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "gas bound at which a batch is cut (below the block and transaction gas caps)" },
 };
 
@@ -204,6 +223,7 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
     signerKeys,
     host: read.string("host") ?? CONFIG_DEFAULTS.host,
     port: integer("port", CONFIG_DEFAULTS.port, 0, 65535),
+    grpcPort: integer("grpc-port", CONFIG_DEFAULTS.grpcPort, 0, 65535),
     batchMaxSize: integer("batch-max", CONFIG_DEFAULTS.batchMaxSize, 1, 1000),
     batchMaxWaitMs: integer("batch-wait-ms", CONFIG_DEFAULTS.batchMaxWaitMs, 0, 60_000),
     maxInFlightPerSigner: integer("max-inflight-per-signer", CONFIG_DEFAULTS.maxInFlightPerSigner, 1, 64),
@@ -226,7 +246,12 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
     logLevel,
     precheckMode,
     maxBatchGas: integer("max-batch-gas", CONFIG_DEFAULTS.maxBatchGas, 500_000, 1_000_000_000),
+    kafkaBrokers: read.string("kafka-brokers") ? read.brokers("kafka-brokers", "") : [],
+    messagesTopic: read.string("messages-topic") ?? CONFIG_DEFAULTS.messagesTopic,
+    subscriptionsTopic: read.string("subscriptions-topic") ?? CONFIG_DEFAULTS.subscriptionsTopic,
+    subscriptionsToken: read.string("subscriptions-token") || undefined,
   };
+  if (config.subscriptionsToken !== undefined && config.subscriptionsToken.length < 16) read.problem("CHAINMAIL_SUBSCRIPTIONS_TOKEN is shorter than 16 characters; use a long random token.");
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }

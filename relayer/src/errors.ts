@@ -48,5 +48,10 @@ export const ErrorCodes = {
   ShuttingDown: "ShuttingDown",
   SubmitFailed: "SubmitFailed",
   ChainUnavailable: "ChainUnavailable",
+  KafkaUnavailable: "KafkaUnavailable",
+  DeliveriesDisabled: "DeliveriesDisabled",
+  NotSubscribed: "NotSubscribed",
+  Unauthorized: "Unauthorized",
+  Forbidden: "Forbidden",
   Internal: "Internal",
 } as const;

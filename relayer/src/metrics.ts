@@ -3,6 +3,7 @@
  * (tests, the benchmark's baseline run) never share or clash over counters.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { TeamsHandle } from "./teams.js";
 
 export class RelayerMetrics {
   readonly registry = new Registry();
@@ -60,6 +61,57 @@ export class RelayerMetrics {
     labelNames: ["cause"],
     registers: [this.registry],
   });
+
+  readonly grpcRequests = new Counter({
+    name: "chainmail_relayer_grpc_requests_total",
+    help: "gRPC calls by method (package.Service/Method) and status code",
+    labelNames: ["method", "code"],
+    registers: [this.registry],
+  });
+  readonly grpcDuration = new Histogram({
+    name: "chainmail_relayer_grpc_request_duration_seconds",
+    help: "gRPC calls by method, from the call to its status (whole streams for streaming methods)",
+    labelNames: ["method"],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
+    registers: [this.registry],
+  });
+  readonly grpcStreamMessages = new Counter({
+    name: "chainmail_relayer_grpc_stream_messages_sent_total",
+    help: "Messages sent on gRPC response streams (PostMessages outcomes, Subscribe messages)",
+    labelNames: ["method"],
+    registers: [this.registry],
+  });
+
+  private deliveries: TeamsHandle | undefined;
+  /** Read from the broker at each scrape (refreshDeliveries): the teams' committed offsets against the mirror's records. */
+  readonly deliveryLag = new Gauge({
+    name: "chainmail_relayer_delivery_lag_messages",
+    help: "Messages of a channel in Kafka that a subscribed team's consumer group has not committed past",
+    labelNames: ["team", "channel"],
+    registers: [this.registry],
+  });
+  readonly deliveredSeq = new Gauge({
+    name: "chainmail_relayer_delivered_seq",
+    help: "Last seq of a channel a subscribed team's consumer group has committed past",
+    labelNames: ["team", "channel"],
+    registers: [this.registry],
+  });
+
+  watchDeliveries(teams: TeamsHandle) {
+    this.deliveries = teams;
+  }
+
+  /** Before each scrape: a team removed disappears, and Kafka being unreachable leaves the gauges empty rather than stale. */
+  async refreshDeliveries() {
+    const core = this.deliveries?.peek();
+    this.deliveryLag.reset();
+    this.deliveredSeq.reset();
+    if (!core) return;
+    for (const lag of await core.lags().catch(() => [])) {
+      this.deliveryLag.set({ team: lag.team, channel: lag.channelName }, lag.lag);
+      this.deliveredSeq.set({ team: lag.team, channel: lag.channelName }, Number(lag.deliveredSeq));
+    }
+  }
 
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "chainmail_relayer_" });

@@ -7,6 +7,7 @@ import type { Outcome, OutcomeIndex } from "./outcomes.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { ConfirmedOutcome, PendingOutcome, RejectedOutcome } from "@chainmail/protocol";
 import type { Submitter } from "./submitter/index.js";
+import type { TeamsHandle } from "./teams.js";
 
 export interface Services {
   config: RelayerConfig;
@@ -17,6 +18,8 @@ export interface Services {
   metrics: RelayerMetrics;
   authorLimiter: RateLimiter;
   clientLimiter: RateLimiter;
+  /** Team subscriptions and deliveries (Kafka); 503 from its routes until connected. */
+  teams: TeamsHandle;
 }
 
 export function statusUrl(digest: string): string {

@@ -111,7 +111,7 @@ describe("relayer crash: kill -9 during a batch, restart, clients retry", functi
     expect(seq).to.equal(30n);
     const posted = await postedLogs(f.node.provider, f.location, f.channel);
     expect(posted).to.have.length(30);
-    expectContiguousChain(posted, head, results.map((r) => r.digest));
+    expectContiguousChain(f.location, posted, head, results.map((r) => r.digest));
     // What each client was told is what the chain says.
     for (const r of results) {
       const onChain = posted.find((p) => p.digest === r.digest)!;

@@ -62,7 +62,7 @@ for (const mode of [{ name: "automine", blockTimeMs: undefined }, { name: "1-sec
       const [, , seq, head] = await f.deployed.registry.channelInfo(f.channel);
       expect(seq).to.equal(24n);
       const posted = await postedLogs(f.node.provider, f.location, f.channel);
-      expectContiguousChain(posted, head, confirmed.map((r) => r.digest));
+      expectContiguousChain(f.location, posted, head, confirmed.map((r) => r.digest));
       // Batching happened: fewer transactions than messages.
       expect(new Set(confirmed.map((r) => r.transactionHash)).size).to.be.lessThan(24);
       const page = await listChannel(url, "general", { fromSeq: 1, limit: 100 });

@@ -75,7 +75,7 @@ describe("submitter: nonces and stuck transactions on a real node", function () 
     expect(tx!.maxFeePerGas! * 100n >= BigInt(original.maxFeePerGas) * 120n).to.equal(true);
     const [, , seq, head] = await f.deployed.registry.channelInfo(f.channel);
     expect(seq).to.equal(1n);
-    expectContiguousChain(await postedLogs(f.node.provider, f.location, f.channel), head, [digest]);
+    expectContiguousChain(f.location, await postedLogs(f.node.provider, f.location, f.channel), head, [digest]);
   });
 
   it("the gas bound is enough for worst-case messages (4096 random bytes, fresh nonce words, cold authors)", async function () {
@@ -118,7 +118,7 @@ describe("submitter: nonces and stuck transactions on a real node", function () 
       expect(fromB).to.deep.equal(fromA);
       const [, , seq, head] = await f.deployed.registry.channelInfo(f.channel);
       expect(seq).to.equal(1n);
-      expectContiguousChain(await postedLogs(f.node.provider, f.location, f.channel), head, [digest]);
+      expectContiguousChain(f.location, await postedLogs(f.node.provider, f.location, f.channel), head, [digest]);
       // The loser's copy was refused on-chain as a replay, and counted as no new confirmation.
       expect(await metric(app, "chainmail_relayer_messages_confirmed_total") + (await metric(other, "chainmail_relayer_messages_confirmed_total"))).to.equal(1);
     } finally {

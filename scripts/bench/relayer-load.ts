@@ -9,7 +9,7 @@ import { HDNodeWallet, Wallet } from "ethers";
 import { createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
 import { signedMessageJson } from "@chainmail/client";
 import { devPrivateKey } from "@chainmail/testkit";
-import { channelId, memberRoleOf, signMessage, type SignedMessage } from "@chainmail/protocol";
+import { channelId, DEFAULT_LIMITS, memberRoleOf, signMessage, type SignedMessage } from "@chainmail/protocol";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
 import { configFrom } from "@chainmail/relayer";
 import type { RunningNode } from "@chainmail/testkit";
@@ -69,7 +69,7 @@ export interface BenchRegistry {
 export async function setUpBenchRegistry(node: RunningNode, name: string, authorCount: number): Promise<BenchRegistry> {
   const deployer = new Wallet(devPrivateKey(0), node.provider);
   const admin = new Wallet(devPrivateKey(1), node.provider);
-  const deployed = await deployRegistry(deployer, { maxBodyBytes: 4096, maxAge: 86_400, maxFutureSkew: 300 });
+  const deployed = await deployRegistry(deployer, { ...DEFAULT_LIMITS, maxAge: 86_400 });
   const authors = Array.from({ length: authorCount }, () => Wallet.createRandom());
   progress(`creating channel "${name}" with ${authorCount} members...`);
   const channel = await createChannelWithMembers(deployed.registry, name, admin, []);

@@ -50,8 +50,8 @@ if [ ! -s "$ROOTFS_TAR" ]; then
 fi
 
 # 2. The build context: the CLI and its production dependencies (workspace packages are
-#    copied in, not linked), Node's binary (debug symbols stripped when `strip` exists:
-#    126 -> 108 MB) and the launcher.
+#    copied in, not linked), Node's binary (debug sections stripped when `strip` exists:
+#    127 -> 124 MB) and the launcher.
 CONTEXT=$CACHE/context
 rm -rf "$CONTEXT"
 mkdir -p "$CONTEXT"

@@ -9,7 +9,6 @@ import {
   type SignedMessage,
 } from "@chainmail/protocol";
 
-export const DEFAULT_LIMITS = { maxBodyBytes: 4096, maxAge: 3600, maxFutureSkew: 300 };
 export const GENERAL = channelId("general");
 
 /** Signs messages for one registry, with a fresh nonce per message unless told. */

@@ -9,3 +9,5 @@ export * from "./signatures.js";
 export * from "./verifier.js";
 export * from "./report.js";
 export * from "./run.js";
+export * from "./evidence.js";
+export * from "./anchor.js";

@@ -1,35 +1,50 @@
 /**
  * Kafka against the chain: the mirror must have published every on-chain message
- * exactly once, unchanged, in seq order per channel. Reading is behind a small
+ * exactly once, unchanged, in seq order per channel. Each copy is also re-verified by
+ * its own fields with the protocol's rules, as tail verifies it: an altered body under
+ * the original digest, or a signature by someone else, is named like on the chain. Reading is behind a small
  * interface (tests feed forged records to it); `KafkaTopicReader` reads the real topic
  * from its beginning up to the end offsets it saw when the audit started.
  */
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
-import { channelName } from "@chainmail/protocol";
-import { DEFAULT_MESSAGES_TOPIC, MESSAGE_EVENT_SCHEMA } from "@chainmail/protocol";
+import {
+  ChannelRun,
+  channelName,
+  DEFAULT_MESSAGES_TOPIC,
+  digestOf,
+  MESSAGE_EVENT_SCHEMA,
+  messageEventProblem,
+  registryOf,
+  signedMessageOf,
+  type MessageEvent,
+} from "@chainmail/protocol";
+import { recoverHex, type RecoverSigner } from "./signatures.js";
 import { position, type AuditedMessage, type Discrepancy, type KafkaReport } from "./types.js";
 import { ChainMailError } from "@chainmail/protocol";
 
 export { DEFAULT_MESSAGES_TOPIC };
 
-/** One message event as Kafka holds it (only the fields the comparison needs). */
+/** One message event as Kafka holds it, re-verified by its own fields. */
 export interface KafkaMessageRecord {
   partition: number;
   offset: string;
+  /** The event as published (schema-checked). */
+  event: MessageEvent;
   channel: string;
   seq: bigint;
+  /** The digest the record claims. */
   digest: string;
-  head?: string;
-  blockNumber?: number;
-  transactionHash?: string;
-  logIndex?: number;
+  /** The digest recomputed from the record's own fields (EIP-712, with the record's chain id and registry). */
+  recomputed: string;
 }
 
 export interface KafkaMalformedRecord {
   partition: number;
   offset: string;
   error: string;
+  /** Set when the record is well-formed but of another schema: not this topic's kind of record. */
+  foreign?: boolean;
 }
 
 export type KafkaRecordResult = KafkaMessageRecord | KafkaMalformedRecord;
@@ -41,14 +56,13 @@ export interface KafkaEventReader {
   read(): Promise<{ records: number; events: KafkaRecordResult[] }>;
 }
 
-const HEX32 = /^0x[0-9a-fA-F]{64}$/;
-
 /**
  * Parses one record value of the mirror's topic (`chainmail.message-event.v1`, see
- * relayer/src/mirror/events.ts). Values without a `schema` field are accepted when they
- * carry {channel, seq, digest}; values of another schema are not message events (null).
+ * @chainmail/protocol's kafka-events.ts): it must be a complete, valid event, and its
+ * digest is recomputed from its fields. Anything else (another schema value, no schema,
+ * not JSON) is a finding, never skipped: the topic holds message events only.
  */
-export function parseMessageEvent(value: Buffer | string | null): Omit<KafkaMessageRecord, "partition" | "offset"> | { error: string } | null {
+export function parseMessageEvent(value: Buffer | string | null): Omit<KafkaMessageRecord, "partition" | "offset"> | { error: string; foreign?: boolean } {
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(value === null ? "null" : value.toString());
@@ -56,21 +70,20 @@ export function parseMessageEvent(value: Buffer | string | null): Omit<KafkaMess
     return { error: "The value is not JSON." };
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) return { error: "The value is not a JSON object." };
-  if (json.schema !== undefined && json.schema !== MESSAGE_EVENT_SCHEMA) return null;
-  const { channel, seq, digest, head, blockNumber, transactionHash, logIndex } = json;
-  if (typeof channel !== "string" || !HEX32.test(channel)) return { error: "channel is not a 32-byte hex id." };
-  if (!(typeof seq === "string" && /^(0|[1-9][0-9]*)$/.test(seq)) && !(typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0)) {
-    return { error: "seq is not a decimal integer." };
+  if (json.schema !== MESSAGE_EVENT_SCHEMA) {
+    return typeof json.schema === "string"
+      ? { error: `The record is a ${JSON.stringify(json.schema.slice(0, 80))} value, not a ${MESSAGE_EVENT_SCHEMA} one.`, foreign: true }
+      : { error: `The record has no schema field; a ${MESSAGE_EVENT_SCHEMA} value was expected.` };
   }
-  if (typeof digest !== "string" || !HEX32.test(digest)) return { error: "digest is not 32 bytes of hex." };
+  const problem = messageEventProblem(json);
+  if (problem !== null) return { error: problem };
+  const event = json as MessageEvent;
   return {
-    channel: channel.toLowerCase(),
-    seq: BigInt(seq),
-    digest: digest.toLowerCase(),
-    head: typeof head === "string" ? head.toLowerCase() : undefined,
-    blockNumber: typeof blockNumber === "number" ? blockNumber : undefined,
-    transactionHash: typeof transactionHash === "string" ? transactionHash.toLowerCase() : undefined,
-    logIndex: typeof logIndex === "number" ? logIndex : undefined,
+    event,
+    channel: event.channel,
+    seq: BigInt(event.seq),
+    digest: event.digest,
+    recomputed: digestOf(registryOf(event), signedMessageOf(event)),
   };
 }
 
@@ -142,10 +155,7 @@ export class KafkaTopicReader implements KafkaEventReader {
           const offset = BigInt(message.offset);
           if (offset >= (ends.get(partition) ?? 0n)) return; // published after the audit began
           records++;
-          const parsed = parseMessageEvent(message.value);
-          if (parsed === null) return;
-          if ("error" in parsed) events.push({ partition, offset: message.offset, error: parsed.error });
-          else events.push({ partition, offset: message.offset, ...parsed });
+          events.push({ partition, offset: message.offset, ...parseMessageEvent(message.value) });
         },
       });
       let timer: NodeJS.Timeout | undefined;
@@ -176,12 +186,29 @@ export class KafkaTopicMissingError extends ChainMailError {
   }
 }
 
-/** Compares Kafka's message events with the chain's, per channel. */
+export interface KafkaComparison {
+  /** The channels audited (records of other listed channels are not compared). */
+  selected: Set<string>;
+  /** Every channel the registry lists (proven, when the source proves). */
+  listed: Set<string>;
+  registry: { chainId: bigint; address: string };
+  /** The chain's hash of every block that holds an audited log. */
+  blockHashes: Map<number, string>;
+  /** Messages from this block on are not yet expected in Kafka. */
+  pendingFromBlock: number;
+  recover: RecoverSigner;
+}
+
+/**
+ * Compares Kafka's message events with the chain's, per channel, and re-verifies each
+ * copy by itself, as tail does: its digest recomputed from its fields, its signature
+ * recovered to its author, its head chained from the previous copy's head; then every
+ * field against the chain's event.
+ */
 export async function compareWithKafka(
   reader: KafkaEventReader,
   messages: AuditedMessage[],
-  channels: Set<string>,
-  pendingFromBlock: number,
+  c: KafkaComparison,
 ): Promise<{ discrepancies: Discrepancy[]; report: KafkaReport }> {
   const { records, events } = await reader.read();
   const discrepancies: Discrepancy[] = [];
@@ -189,55 +216,85 @@ export async function compareWithKafka(
   for (const m of messages) if (!chain.has(key(m.channel, m.seq))) chain.set(key(m.channel, m.seq), m);
   const inKafka = new Set<string>();
   const highest = new Map<string, bigint>();
+  const runs = new Map<string, ChannelRun>();
+  const chainId = c.registry.chainId.toString();
+  const registry = c.registry.address.toLowerCase();
   let messageEvents = 0;
-  for (const e of events) {
-    if ("error" in e) {
-      discrepancies.push({ kind: "KAFKA_MALFORMED", detail: `Partition ${e.partition}, offset ${e.offset}: ${e.error}` });
+  for (const record of events) {
+    const where = `partition ${record.partition}, offset ${record.offset}`;
+    if ("error" in record) {
+      discrepancies.push({ kind: record.foreign ? "KAFKA_FOREIGN" : "KAFKA_MALFORMED", detail: `Partition ${record.partition}, offset ${record.offset}: ${record.error}` });
       continue;
     }
-    if (!channels.has(e.channel)) continue; // a channel this audit was not asked about
+    const e = record.event;
+    const base = { channel: record.channel, channelName: channelName(record.channel), seq: record.seq.toString() };
+    if (e.chainId !== chainId || e.registry.toLowerCase() !== registry) {
+      discrepancies.push({ kind: "KAFKA_FOREIGN", ...base, detail: `Seq ${e.seq} of ${e.channelName} in Kafka (${where}) names chain ${e.chainId}, registry ${e.registry}; the audit is of chain ${chainId}, registry ${c.registry.address}.` });
+      continue;
+    }
+    if (!c.listed.has(record.channel)) {
+      discrepancies.push({ kind: "KAFKA_FOREIGN", ...base, detail: `Kafka (${where}) holds seq ${e.seq} of channel ${e.channelName}, which the registry does not list.` });
+      continue;
+    }
+    if (!c.selected.has(record.channel)) continue; // a listed channel this audit was not asked about
     messageEvents++;
-    const where = `partition ${e.partition}, offset ${e.offset}`;
-    const base = { channel: e.channel, channelName: channelName(e.channel), seq: e.seq.toString() };
-    const k = key(e.channel, e.seq);
+    const k = key(record.channel, record.seq);
     if (inKafka.has(k)) {
-      discrepancies.push({ kind: "KAFKA_DUPLICATE", ...base, detail: `Seq ${e.seq} of ${channelName(e.channel)} is in Kafka again at ${where}.` });
+      discrepancies.push({ kind: "KAFKA_DUPLICATE", ...base, detail: `Seq ${e.seq} of ${e.channelName} is in Kafka again at ${where}.` });
       continue;
     }
     inKafka.add(k);
-    const top = highest.get(e.channel) ?? 0n;
-    if (e.seq < top) {
-      discrepancies.push({ kind: "KAFKA_ORDER", ...base, detail: `Seq ${e.seq} of ${channelName(e.channel)} comes after seq ${top} in Kafka (${where}).` });
-    } else highest.set(e.channel, e.seq);
+    const top = highest.get(record.channel) ?? 0n;
+    if (record.seq < top) {
+      discrepancies.push({ kind: "KAFKA_ORDER", ...base, detail: `Seq ${e.seq} of ${e.channelName} comes after seq ${top} in Kafka (${where}).` });
+    } else highest.set(record.channel, record.seq);
     const m = chain.get(k);
     if (!m) {
-      discrepancies.push({ kind: "KAFKA_UNEXPECTED", ...base, detail: `Kafka holds seq ${e.seq} of ${channelName(e.channel)} (${where}), which the chain does not have.` });
+      discrepancies.push({ kind: "KAFKA_UNEXPECTED", ...base, detail: `Kafka holds seq ${e.seq} of ${e.channelName} (${where}), which the chain does not have.` });
       continue;
     }
+    const at = { ...base, blockNumber: m.blockNumber, transactionHash: m.transactionHash, logIndex: m.logIndex };
+    // The copy by itself, by the protocol's rules. A contract wallet's signature is judged
+    // on the chain (EIP-1271 at that block); the copy is checked for ECDSA authors.
+    let run = runs.get(record.channel);
+    if (!run) runs.set(record.channel, (run = new ChannelRun({ joinMidStream: true })));
+    const signed = m.signature !== "ecdsa" || recoverHex(c.recover, record.recomputed, e.signature) === e.author.toLowerCase();
+    const step = run.step({ seq: record.seq, digest: record.recomputed, claimedDigest: record.digest, head: e.head, signed });
+    let altered = false;
+    for (const f of step.findings) {
+      altered ||= f.kind === "BODY_ALTERED";
+      if (f.kind !== "BODY_ALTERED" && f.kind !== "HEAD_MISMATCH" && f.kind !== "BAD_SIGNATURE") continue; // gaps and order: named above as KAFKA_*
+      const detail =
+        f.kind === "BODY_ALTERED"
+          ? f.actual
+            ? `its fields hash to ${f.expected}, but the record claims digest ${f.actual}; the copy was altered`
+            : `its fields hash to ${f.expected}, which neither its signature nor its head chain vouches for; the copy was altered`
+          : f.kind === "HEAD_MISMATCH"
+            ? `its head ${e.head} does not follow the previous copy's head (expected ${f.expected})`
+            : `its signature does not recover to the author ${e.author}`;
+      discrepancies.push({ kind: f.kind, ...at, detail: `Seq ${e.seq} of ${e.channelName} in Kafka (${where}): ${detail}.`, expected: f.kind === "BAD_SIGNATURE" ? e.author : f.expected, actual: f.actual });
+      m.problems.push(f.kind);
+    }
+    // Then every field against the chain's event (the recomputed digest covers the signed fields).
     const differences: string[] = [];
-    if (e.digest !== m.digest.toLowerCase()) differences.push(`digest ${e.digest} instead of ${m.digest}`);
-    if (e.head !== undefined && e.head !== m.head.toLowerCase()) differences.push(`head ${e.head} instead of ${m.head}`);
-    if (e.blockNumber !== undefined && e.blockNumber !== m.blockNumber) differences.push(`block ${e.blockNumber} instead of ${m.blockNumber}`);
-    if (e.transactionHash !== undefined && e.transactionHash !== m.transactionHash.toLowerCase()) differences.push(`transaction ${e.transactionHash} instead of ${m.transactionHash}`);
-    if (e.logIndex !== undefined && e.logIndex !== m.logIndex) differences.push(`log index ${e.logIndex} instead of ${m.logIndex}`);
+    // (An altered copy, named above, is not named twice for its digest.)
+    if (!altered && record.digest !== m.digest.toLowerCase()) differences.push(`digest ${record.digest} instead of ${m.digest}`);
+    if (e.author.toLowerCase() !== m.author.toLowerCase()) differences.push(`author ${e.author} instead of ${m.author}`);
+    if (e.head !== m.head.toLowerCase()) differences.push(`head ${e.head} instead of ${m.head}`);
+    if (e.blockNumber !== m.blockNumber) differences.push(`block ${e.blockNumber} instead of ${m.blockNumber}`);
+    const blockHash = c.blockHashes.get(m.blockNumber);
+    if (blockHash !== undefined && e.blockHash !== blockHash) differences.push(`block hash ${e.blockHash} instead of ${blockHash}`);
+    if (e.transactionHash !== m.transactionHash.toLowerCase()) differences.push(`transaction ${e.transactionHash} instead of ${m.transactionHash}`);
+    if (e.logIndex !== m.logIndex) differences.push(`log index ${e.logIndex} instead of ${m.logIndex}`);
     if (differences.length > 0) {
-      discrepancies.push({
-        kind: "KAFKA_MISMATCH",
-        ...base,
-        blockNumber: m.blockNumber,
-        transactionHash: m.transactionHash,
-        logIndex: m.logIndex,
-        detail: `Seq ${e.seq} of ${channelName(e.channel)} differs in Kafka (${where}): ${differences.join("; ")}.`,
-        expected: m.digest,
-        actual: e.digest,
-      });
+      discrepancies.push({ kind: "KAFKA_MISMATCH", ...at, detail: `Seq ${e.seq} of ${e.channelName} differs in Kafka (${where}): ${differences.join("; ")}.`, expected: m.digest, actual: record.digest });
       m.problems.push("KAFKA_MISMATCH");
     }
   }
   let pending = 0;
   for (const m of messages) {
     if (inKafka.has(key(m.channel, m.seq))) continue;
-    if (m.blockNumber >= pendingFromBlock) {
+    if (m.blockNumber >= c.pendingFromBlock) {
       pending++;
       continue;
     }

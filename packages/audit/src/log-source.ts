@@ -5,6 +5,7 @@
  */
 import type { RegistryLocation } from "@chainmail/protocol";
 import type { RawLog } from "@chainmail/chain";
+import type { Anchor } from "./anchor.js";
 
 export type { RawLog };
 
@@ -37,6 +38,10 @@ export interface AuditLogSource {
   roleLogs(range: BlockRange & { roles: string[] }): AsyncIterable<RawLog[]>;
   /** EIP-1271: asks `author` whether `signature` is valid for `digest`, as of `atBlock`. */
   contractSignature(author: string, digest: string, signature: string, atBlock: number): Promise<ContractSignatureResult>;
+  /** The chain's hash of block `n` (to check the logs' blockHash); undefined when the source does not know it. */
+  blockHash?(n: number): Promise<string | undefined>;
+  /** The audited block's header, anchored and checked, and the registry's state proven against it (see anchor.ts). */
+  anchor?(atBlock: number): Promise<Anchor>;
   close?(): Promise<void>;
 }
 
@@ -54,6 +59,8 @@ export class MemoryLogSource implements AuditLogSource {
     public batchSize = 2000,
     /** Contract wallets' answers, by lowercase author address. */
     public wallets: Map<string, ContractSignatureResult> = new Map(),
+    /** The chain's block hashes, by number (recorded from the source). */
+    public hashes: Map<number, string> = new Map(),
   ) {}
 
   /** Records everything `source` holds, so a test can tamper with it. */
@@ -68,7 +75,11 @@ export class MemoryLogSource implements AuditLogSource {
     const roles: RawLog[] = [];
     const { memberRoleOf } = await import("@chainmail/protocol");
     for await (const batch of source.roleLogs({ ...blocks, roles: ids.map(memberRoleOf) })) roles.push(...batch);
-    return new MemoryLogSource(registry, blocks, messages, roles, states);
+    const hashes = new Map<number, string>();
+    if (source.blockHash) {
+      for (const l of [...messages, ...roles]) if (!hashes.has(l.blockNumber)) hashes.set(l.blockNumber, (await source.blockHash(l.blockNumber))!);
+    }
+    return new MemoryLogSource(registry, blocks, messages, roles, states, 2000, new Map(), hashes);
   }
 
   async location() {
@@ -93,6 +104,9 @@ export class MemoryLogSource implements AuditLogSource {
   async *roleLogs(range: BlockRange & { roles: string[] }) {
     const wanted = new Set(range.roles.map((r) => r.toLowerCase()));
     yield this.roles.filter((l) => l.blockNumber >= range.fromBlock && l.blockNumber <= range.toBlock && wanted.has(l.topics[1]?.toLowerCase()));
+  }
+  async blockHash(n: number): Promise<string | undefined> {
+    return this.hashes.get(n);
   }
   async contractSignature(author: string): Promise<ContractSignatureResult> {
     return this.wallets.get(author.toLowerCase()) ?? "not-contract";

@@ -6,7 +6,7 @@
  */
 import os from "node:os";
 import { Worker } from "node:worker_threads";
-import { MessagePostedDecoder, nextHeadFast, type RegistryLocation } from "@chainmail/protocol";
+import { headLinks, MessagePostedDecoder, type RegistryLocation } from "@chainmail/protocol";
 import type { RawLog } from "./log-source.js";
 import { recoveryBackend, type RecoveryBackendName, type RecoverSigner } from "./signatures.js";
 
@@ -88,7 +88,7 @@ export function prepareBatch(decoder: MessagePostedDecoder, recover: RecoverSign
     let link: PreparedMessage["link"];
     const previous = last.get(m.channel);
     if (previous && previous.seq + 1n === m.seq) {
-      link = { from: previous.head, ok: nextHeadFast(previous.head, m.digest, m.seq) === m.head };
+      link = { from: previous.head, ok: headLinks(previous.head, m.digest, m.seq, m.head) };
     }
     last.set(m.channel, { seq: m.seq, head: m.head });
     const t1 = performance.now();

@@ -19,12 +19,17 @@ export function summaryText(report: AuditReport): string {
     const k = report.kafka;
     lines.push(`  Kafka ${k.topic} on ${k.brokers.join(",")}: ${k.messageEvents} message events compared${k.pending ? `, ${k.pending} too recent to expect` : ""}  ${k.ok ? "ok" : "DISCREPANCIES"}`);
   }
+  if (report.proof) {
+    const p = report.proof;
+    lines.push(`  Block ${p.block} ${p.hash}: header trusted through ${p.trusted}; registry state ${p.proven ? `proven by eth_getProof against state root ${p.stateRoot}` : "NOT proven"}.`);
+  }
   const t = report.timingsMs;
   const rate = t.total > 0 ? Math.round((report.totals.messages / t.total) * 1000) : 0;
   const speed = report.totals.messages >= 1000 ? `${rate}/s; ` : "";
   lines.push(`Verified ${report.totals.messages} messages in ${report.totals.channels} channels in ${(t.total / 1000).toFixed(1)} s (${speed}signatures: ${report.recovery}).`);
   if (report.ok) {
-    lines.push("Clean: every seq present once and in order, every head and the stored heads recomputed, every signature by its author, every author a member when posting" + (report.kafka ? ", Kafka identical." : "."));
+    const stored = report.proof?.proven ? "the proven stored heads" : "the stored heads (as the endpoint reports them, not proven)";
+    lines.push(`Clean: every seq present once and in order, every head and ${stored} recomputed, every signature by its author, every author a member when posting` + (report.kafka ? ", every Kafka copy re-verified and identical." : "."));
   } else {
     lines.push(`FOUND ${report.totals.discrepancies} DISCREPANCIES:`);
     const counts = Object.entries(report.totals.byKind).filter(([k]) => k in DISCREPANCY_KINDS);

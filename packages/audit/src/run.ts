@@ -11,6 +11,8 @@ import type { AuditLogSource } from "./log-source.js";
 import { exportMessages, summaryText, toJson, type ExportFormat } from "./report.js";
 import type { RecoveryBackendName } from "./signatures.js";
 import { audit } from "./verifier.js";
+import type { Checkpoint } from "./anchor.js";
+import { EvidenceError, EvidenceSource, evidenceOf, readEvidence, writeEvidence } from "./evidence.js";
 
 export const EXIT_CLEAN = 0;
 export const EXIT_DISCREPANCY = 1;
@@ -27,6 +29,10 @@ export interface RunAuditInput {
   progressEvery?: number;
   workers?: number;
   recovery?: RecoveryBackendName;
+  /** Write an evidence bundle (see evidence.ts) to this file. */
+  evidence?: string;
+  /** Names the tool in the bundle's manifest. */
+  tool?: string;
 }
 
 export interface Output {
@@ -57,10 +63,11 @@ export async function runAudit(input: RunAuditInput, io: Output = consoleOutput)
     if (workers === undefined) {
       workers = (await expectedMessages(source, channels)) >= WORKER_THRESHOLD ? os.availableParallelism() : 0;
     }
-    const { report, messages } = await audit(source, {
+    const result = await audit(source, {
       channels,
       workers,
       recovery: input.recovery,
+      keepLogs: input.evidence !== undefined,
       kafka: input.kafka && new KafkaTopicReader(input.kafka.brokers, input.kafka.topic, input.kafka.timeoutMs),
       kafkaConfirmations: input.kafka?.confirmations,
       onProgress: (n) => {
@@ -71,9 +78,12 @@ export async function runAudit(input: RunAuditInput, io: Output = consoleOutput)
         }
       },
     });
+    const { report, messages } = result;
     if (input.export) await exportMessages(messages, input.export.format, input.export.file);
+    if (input.evidence) await writeEvidence(input.evidence, evidenceOf(result, input.tool ?? "@chainmail/audit"));
     io.out(input.json ? toJson(report) : summaryText(report));
     if (input.export && !input.json) io.out(`Wrote ${messages.length} messages with their status to ${input.export.file} (${input.export.format}).`);
+    if (input.evidence && !input.json) io.out(`Wrote the evidence bundle to ${input.evidence}; check it offline with: chainmail verify-evidence ${input.evidence}`);
     if (!report.ok) io.err(`chainmail audit: found ${report.totals.discrepancies} discrepancies; the record does not verify.`);
     return report.ok ? EXIT_CLEAN : EXIT_DISCREPANCY;
   } catch (error) {
@@ -81,6 +91,32 @@ export async function runAudit(input: RunAuditInput, io: Output = consoleOutput)
     return EXIT_USAGE;
   } finally {
     await source?.close?.();
+  }
+}
+
+/**
+ * `verify-evidence`: the same audit on a bundle alone (no network). Exit 0 when it
+ * verifies clean, 1 when the bundle is refused or the record it holds does not verify.
+ */
+export async function runVerifyEvidence(input: { file: string; checkpoint?: Checkpoint; json?: boolean }, io: Output = consoleOutput): Promise<number> {
+  try {
+    const bundle = await readEvidence(input.file);
+    const { report } = await audit(new EvidenceSource(bundle, input.checkpoint), { workers: 0 });
+    io.out(input.json ? toJson(report) : summaryText(report));
+    const expected = bundle.manifest.verdict;
+    if (report.ok !== expected.ok || report.totals.messages !== expected.messages) {
+      io.err(`chainmail verify-evidence: the bundle's manifest says ${expected.ok ? "clean" : "discrepancies"} over ${expected.messages} messages, but it verifies as ${report.ok ? "clean" : "discrepancies"} over ${report.totals.messages}.`);
+      return EXIT_DISCREPANCY;
+    }
+    if (!report.ok) io.err(`chainmail verify-evidence: found ${report.totals.discrepancies} discrepancies; the record does not verify.`);
+    return report.ok ? EXIT_CLEAN : EXIT_DISCREPANCY;
+  } catch (error) {
+    if (error instanceof EvidenceError) {
+      io.err(`chainmail verify-evidence: refused: ${error.message}`);
+      return EXIT_DISCREPANCY;
+    }
+    io.err(`chainmail verify-evidence: ${explain(error)}`);
+    return EXIT_USAGE;
   }
 }
 

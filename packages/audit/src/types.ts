@@ -1,37 +1,17 @@
 /**
- * The audit's vocabulary: discrepancy kinds (stable, machine-readable names that
- * scripts may match on), the per-message record, and the report.
+ * The audit's vocabulary: discrepancy kinds (the protocol's DISCREPANCY_KINDS: stable,
+ * machine-readable names that scripts may match on), warnings, the per-message record,
+ * and the report.
  */
-import { channelName } from "@chainmail/protocol";
+import { channelName, DISCREPANCY_KINDS, type DiscrepancyKind } from "@chainmail/protocol";
 
-/** Every kind of discrepancy the audit can report, with the sentence a person reads. */
-export const DISCREPANCY_KINDS = {
-  MALFORMED_LOG: "A MessagePosted log from the registry cannot be decoded as one.",
-  UNLISTED_CHANNEL: "A message was posted to a channel the registry does not list.",
-  SEQ_GAP: "Sequence numbers are missing: the log does not hold every message the channel sealed.",
-  SEQ_DUPLICATE: "A sequence number appears more than once in the channel.",
-  SEQ_ORDER: "A message appears in the log after a message with a higher sequence number.",
-  BODY_ALTERED:
-    "The message's content is not what was sealed: its recomputed digest matches neither the author's signature nor the channel's head chain.",
-  HEAD_MISMATCH:
-    "The head in the event is not keccak256(previous head, digest, seq) recomputed from the log: the message is not the one sealed at this position.",
-  BAD_SIGNATURE: "The signature does not recover to the message's author (and no EIP-1271 wallet accepted it).",
-  AUTHOR_NOT_MEMBER: "The author was not a member of the channel when the message was posted (from the RoleGranted/RoleRevoked history).",
-  STORED_HEAD_MISMATCH: "The channel's last head recomputed from the log differs from the head stored in the contract.",
-  STORED_SEQ_MISMATCH: "The log holds messages beyond the last sequence number stored in the contract.",
-  KAFKA_MISSING: "A message on the chain is not in Kafka.",
-  KAFKA_DUPLICATE: "Kafka holds the same message (channel and seq) more than once.",
-  KAFKA_MISMATCH: "Kafka's copy of a message differs from the chain (digest, head or position).",
-  KAFKA_ORDER: "Kafka holds a channel's messages out of seq order.",
-  KAFKA_UNEXPECTED: "Kafka holds a message the chain does not have.",
-  KAFKA_MALFORMED: "A record in the Kafka topic is not a readable ChainMail message event.",
-} as const;
-export type DiscrepancyKind = keyof typeof DISCREPANCY_KINDS;
+// The discrepancy vocabulary is the protocol's, shared with tail: one name, one sentence each.
+export { DISCREPANCY_KINDS, type DiscrepancyKind };
 
 /** Findings that do not prove tampering but that the audit could not check itself. */
 export const WARNING_KINDS = {
-  CONTRACT_WALLET_UNVERIFIED:
-    "The author is a contract wallet (EIP-1271) and the node could not answer isValidSignature at that block: verified on-chain only.",
+  HEADER_UNANCHORED:
+    "The audited block's header comes from the one endpoint that also gave the logs: the proofs hold against it, but nothing outside that endpoint vouches for it. Give --checkpoint BLOCK:HASH or several --rpc-url.",
 } as const;
 export type WarningKind = keyof typeof WARNING_KINDS;
 
@@ -109,6 +89,8 @@ export interface AuditReport {
   discrepancies: Discrepancy[];
   warnings: Warning[];
   kafka?: KafkaReport;
+  /** The audited block, what its header is trusted through, and whether the registry's state was proven against it. */
+  proof?: { block: number; hash: string; stateRoot: string; trusted: string; proven: boolean };
   recovery: string;
   timingsMs: Record<string, number>;
 }

@@ -5,12 +5,13 @@
  * through an AuditLogSource, so forged histories can be fed to it in tests.
  */
 import { getAddress } from "ethers";
-import { channelName, GENESIS_HEAD, memberRoleOf, nextHeadFast } from "@chainmail/protocol";
+import { ChannelRun, channelName, GENESIS_HEAD, memberRoleOf, nextHead } from "@chainmail/protocol";
+import { stateMismatches, type Anchor } from "./anchor.js";
 import { compareWithKafka, type KafkaEventReader } from "./kafka.js";
 import type { AuditLogSource, ChannelState, RawLog } from "./log-source.js";
 import { MembershipHistory } from "./membership.js";
 import { createPreparer, type PreparedMessage, type Preparer } from "./prepare.js";
-import { defaultRecoveryBackend, type RecoveryBackendName } from "./signatures.js";
+import { defaultRecoveryBackend, recoveryBackend, type RecoveryBackendName } from "./signatures.js";
 import {
   position,
   DISCREPANCY_KINDS,
@@ -38,12 +39,18 @@ export interface AuditOptions {
   kafkaConfirmations?: number;
   /** Called after every batch with the number of messages read so far. */
   onProgress?: (messages: number) => void;
+  /** Keep the raw logs read (the evidence bundle needs them). */
+  keepLogs?: boolean;
 }
 
 export interface AuditResult {
   report: AuditReport;
   /** Every message, in channel then seq order, with what was found at it. */
   messages: AuditedMessage[];
+  /** The anchored header and proofs, when the source proves. */
+  anchor?: Anchor;
+  /** With keepLogs: the registry's MessagePosted and role logs that were audited. */
+  logs?: { messages: RawLog[]; roles: RawLog[] };
 }
 
 /** A channel named by the caller that the registry does not have. */
@@ -62,22 +69,71 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
   const started = performance.now();
   const registry = await source.location();
   const { fromBlock, toBlock } = await source.range();
-  const listed = await source.channels(toBlock);
+  const discrepancies: Discrepancy[] = [];
+  const warnings: Warning[] = [];
+  // The endpoint's answers (eth_call), then, when the source proves, what the proofs say:
+  // the proven list and states are the ones the audit goes by.
+  let listed = await source.channels(toBlock);
+  const answered = new Map<string, ChannelState>();
+  for (const c of listed) answered.set(c, await source.channelInfo(c, toBlock));
+  let t = performance.now();
+  const anchor = source.anchor ? await source.anchor(toBlock) : undefined;
+  timings.proofs = performance.now() - t;
+  let states = answered;
+  if (anchor) {
+    discrepancies.push(...anchor.findings, ...stateMismatches(anchor, listed, answered));
+    if (anchor.channels && anchor.states) {
+      listed = anchor.channels;
+      states = anchor.states;
+    }
+    if (anchor.trust.kind === "endpoint") {
+      warnings.push({ kind: "HEADER_UNANCHORED", blockNumber: toBlock, detail: `Block ${toBlock}'s header (hash ${anchor.header.hash}) is trusted from ${anchor.trust.detail}.` });
+    }
+  }
   const listedSet = new Set(listed);
   const selected = options.channels?.map((c) => c.toLowerCase()) ?? listed;
   for (const c of selected) {
     if (!listedSet.has(c)) throw new UnknownChannelError(`Channel "${channelName(c)}" does not exist on registry ${registry.address} (as of block ${toBlock}).`);
   }
-  const states = new Map<string, ChannelState>();
-  for (const c of selected) states.set(c, await source.channelInfo(c, toBlock));
-
-  const discrepancies: Discrepancy[] = [];
-  const warnings: Warning[] = [];
+  const registryAddress = registry.address.toLowerCase();
+  const blockHashes = new Map<number, string>();
+  const kept = options.keepLogs ? { messages: [] as RawLog[], roles: [] as RawLog[] } : undefined;
+  /** The registry's own, current logs; others are discrepancies and are not used. */
+  const genuine = (logs: RawLog[]): RawLog[] => {
+    let out: RawLog[] | undefined;
+    for (let i = 0; i < logs.length; i++) {
+      const l = logs[i];
+      let problem: string | undefined;
+      if (typeof l.address !== "string" || l.address.toLowerCase() !== registryAddress) problem = `was emitted by ${l.address}, not by the registry ${registry.address}`;
+      else if (l.removed === true) problem = "is flagged as removed (its block was reorganised away)";
+      else {
+        const known = blockHashes.get(l.blockNumber);
+        const hash = typeof l.blockHash === "string" ? l.blockHash.toLowerCase() : "";
+        if (known === undefined) blockHashes.set(l.blockNumber, hash);
+        else if (known !== hash) problem = `carries block hash ${l.blockHash}, but other logs of block ${l.blockNumber} carry ${known}`;
+      }
+      if (problem) {
+        out ??= logs.slice(0, i);
+        discrepancies.push({
+          kind: problem.includes("block hash") ? "LOG_BLOCK_HASH" : "LOG_FOREIGN",
+          blockNumber: l.blockNumber,
+          transactionHash: l.transactionHash,
+          logIndex: l.index,
+          detail: `Log ${l.index} of block ${l.blockNumber} (tx ${l.transactionHash}) ${problem}.`,
+        });
+      } else out?.push(l);
+    }
+    return out ?? logs;
+  };
 
   // Membership history for the channels' member roles.
-  let t = performance.now();
+  t = performance.now();
   const membership = new MembershipHistory();
-  for await (const batch of source.roleLogs({ fromBlock, toBlock, roles: selected.map(memberRoleOf) })) membership.add(batch);
+  for await (const batch of source.roleLogs({ fromBlock, toBlock, roles: selected.map(memberRoleOf) })) {
+    const logs = genuine(batch);
+    membership.add(logs);
+    kept?.roles.push(...logs);
+  }
   timings.fetch += performance.now() - t;
 
   // Decode and recover every MessagePosted log, keeping each channel's chain order.
@@ -120,8 +176,10 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
     };
     t = performance.now();
     const iterator = source.messageLogs({ fromBlock, toBlock, channels: options.channels ? selected : undefined });
-    for await (const logs of iterator) {
+    for await (const batch of iterator) {
       timings.fetch += performance.now() - t;
+      const logs = genuine(batch);
+      if (kept) for (const l of logs) kept.messages.push(l);
       pending.push(preparer.prepare(sortedByPosition(logs)));
       while (pending.length >= IN_FLIGHT) await collect();
       t = performance.now();
@@ -129,6 +187,21 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
     while (pending.length > 0) await collect();
   } finally {
     if (!options.preparer) await preparer.close();
+  }
+
+  // Every block that holds a log used: its hash must be the chain's (a log of a block
+  // reorganised away, or relabelled, is not part of the record).
+  if (source.blockHash) {
+    t = performance.now();
+    const numbers = [...blockHashes.keys()];
+    const answers = await Promise.all(numbers.map((n) => source.blockHash!(n)));
+    numbers.forEach((n, i) => {
+      const chain = answers[i];
+      if (chain !== undefined && chain !== blockHashes.get(n)) {
+        discrepancies.push({ kind: "LOG_BLOCK_HASH", blockNumber: n, detail: `Logs of block ${n} carry block hash ${blockHashes.get(n)}, but the chain's block ${n} is ${chain}.`, expected: chain, actual: blockHashes.get(n) });
+      }
+    });
+    timings.blockHashes = performance.now() - t;
   }
 
   // Order-dependent checks, channel by channel.
@@ -146,7 +219,14 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
   if (options.kafka) {
     t = performance.now();
     const pendingFrom = toBlock - (options.kafkaConfirmations ?? 0) + 1;
-    const compared = await compareWithKafka(options.kafka, messages, new Set(selected), pendingFrom);
+    const compared = await compareWithKafka(options.kafka, messages, {
+      selected: new Set(selected),
+      listed: listedSet,
+      registry,
+      blockHashes,
+      pendingFromBlock: pendingFrom,
+      recover: recoveryBackend(backend),
+    });
     discrepancies.push(...compared.discrepancies);
     kafka = compared.report;
     timings.kafka += performance.now() - t;
@@ -173,10 +253,19 @@ export async function audit(source: AuditLogSource, options: AuditOptions = {}):
       discrepancies,
       warnings,
       kafka,
+      proof: anchor && {
+        block: anchor.block,
+        hash: anchor.header.hash.toLowerCase(),
+        stateRoot: anchor.header.stateRoot.toLowerCase(),
+        trusted: anchor.trust.detail,
+        proven: anchor.states !== undefined,
+      },
       recovery: preparer.description,
       timingsMs: timings,
     },
     messages,
+    anchor,
+    logs: kept,
   };
 }
 
@@ -219,6 +308,13 @@ async function verifyChannel(
     discrepancies.push({ kind, ...position(m), detail, ...extra });
     audited.get(m)!.problems.push(kind);
   };
+  const flagSignature = (m: PreparedMessage) => {
+    const recovered = m.recovered ?? "no address (the signature is not a canonical ECDSA signature)";
+    flag(m, "BAD_SIGNATURE", `Seq ${m.seq}: the signature recovers to ${recovered}, not to the author ${m.author}.`, {
+      expected: m.author,
+      actual: m.recovered ?? undefined,
+    });
+  };
   for (const m of inChainOrder) {
     audited.set(m, {
       channel,
@@ -248,81 +344,77 @@ async function verifyChannel(
     seen.add(m.seq);
     if (m.seq > highest) highest = m.seq;
   }
+  timings.sequence += performance.now() - t;
 
-  // 2. Continuity and the head chain, in seq order. After a failed link the walk goes on
-  // from the logged head, so one forgery is reported once, where it is.
+  // 2. Signatures the workers could not recover to the author: a contract wallet (EIP-1271) may still have signed.
   const bySeq = inChainOrder.slice().sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
-  let expected = 1n;
-  let previousHead = GENESIS_HEAD;
+  for (const m of bySeq) {
+    const record = audited.get(m)!;
+    if (record.signature !== "invalid") continue;
+    const answer = await source.contractSignature(m.author, m.digest, m.signature!, m.blockNumber);
+    if (answer === "valid") record.signature = "eip1271";
+    else if (answer === "unavailable") {
+      // Not verified, so never counted as verified: the ECDSA signature is not the
+      // author's, and whether the author is a wallet that accepts it could not be asked.
+      record.signature = "eip1271-unverified";
+      flag(m, "SIGNATURE_UNCHECKED", `Seq ${m.seq}: the signature recovers to ${m.recovered ?? "no address"}, not to ${m.author}, and the node could not say whether ${m.author} is a contract wallet that accepts it (eth_getCode / isValidSignature at block ${m.blockNumber} failed).`);
+    }
+  }
+
+  // 3. The run in seq order, by the protocol's rules: continuity, the head chain (links the
+  // workers already checked are reused) and each message's verdict. After a failed link
+  // the run goes on from the logged head, so one forgery is reported once, where it is.
+  t = performance.now();
+  const run = new ChannelRun();
   let recomputed: string | null = GENESIS_HEAD;
   let allLinked = true;
   let previousSeq = 0n;
-  const headOk = new Map<PreparedMessage, boolean>();
   for (const m of bySeq) {
-    if (m.seq === previousSeq) continue; // a duplicate, reported above
-    previousSeq = m.seq;
-    if (m.seq > expected) {
-      const missing = m.seq - expected === 1n ? `seq ${expected} is` : `seqs ${expected}..${m.seq - 1n} are`;
-      flag(m, "SEQ_GAP", `In channel ${name}, ${missing} missing before seq ${m.seq}.`);
-      recomputed = null;
-    } else {
-      // The worker already linked it when the predecessor it used has the head we follow.
-      const linked = m.link && m.link.from === previousHead ? m.link.ok : nextHeadFast(previousHead, m.digest, m.seq) === m.head.toLowerCase();
-      headOk.set(m, linked);
-      if (!linked) allLinked = false;
+    const record = audited.get(m)!;
+    // An unchecked signature (named SIGNATURE_UNCHECKED above) vouches for nothing: with a
+    // broken link the content is altered; with a sound one it is not named twice.
+    const unchecked = record.signature === "eip1271-unverified";
+    const signed = record.signature === "ecdsa" || record.signature === "eip1271";
+    if (m.seq === previousSeq) {
+      // A duplicate, reported above; it has no link of its own, only its signature.
+      if (!signed && !unchecked) flagSignature(m);
+      continue;
     }
-    previousHead = m.head.toLowerCase();
-    expected = m.seq + 1n;
+    previousSeq = m.seq;
+    const step = run.step({ seq: m.seq, digest: m.digest, head: m.head, signed, checkedLink: m.link });
+    if (step.linked === false) allLinked = false;
+    for (const finding of step.findings) {
+      if (finding.kind === "SEQ_GAP") {
+        const missing = m.seq - step.expectedSeq! === 1n ? `seq ${step.expectedSeq} is` : `seqs ${step.expectedSeq}..${m.seq - 1n} are`;
+        flag(m, "SEQ_GAP", `In channel ${name}, ${missing} missing before seq ${m.seq}.`);
+        recomputed = null;
+      } else if (finding.kind === "BODY_ALTERED") {
+        const recovered = m.recovered ?? "no address (the signature is not a canonical ECDSA signature)";
+        flag(m, "BODY_ALTERED", `Seq ${m.seq}: the content recomputes to digest ${m.digest}, which is neither what ${m.author} signed (the signature recovers to ${recovered}) nor what the head chain sealed.`, {
+          expected: m.author,
+          actual: m.recovered ?? undefined,
+        });
+      } else if (finding.kind === "HEAD_MISMATCH") {
+        flag(m, "HEAD_MISMATCH", `Seq ${m.seq}: the event's head ${m.head} is not keccak256(previous head, digest, seq).`, { actual: m.head });
+      } else if (finding.kind === "BAD_SIGNATURE") {
+        if (!unchecked) flagSignature(m);
+      }
+    }
   }
   // When every link held, the chain recomputed from GENESIS_HEAD is the logged one; only
   // after a failed link does the full recomputation differ (and cost a second pass).
   if (recomputed !== null) {
-    if (allLinked) recomputed = previousHead;
+    if (allLinked) recomputed = run.head;
     else {
       let previous = 0n;
       for (const m of bySeq) {
         if (m.seq === previous) continue;
         previous = m.seq;
-        recomputed = nextHeadFast(recomputed!, m.digest, m.seq);
+        recomputed = nextHead(recomputed!, m.digest, m.seq);
       }
     }
   }
   timings.sequence += performance.now() - t;
-
-  // 3. Signatures (EIP-1271 for contract wallets) and their verdict together with the head link.
-  for (const m of bySeq) {
-    const record = audited.get(m)!;
-    if (record.signature === "invalid") {
-      const answer = await source.contractSignature(m.author, m.digest, m.signature!, m.blockNumber);
-      if (answer === "valid") record.signature = "eip1271";
-      else if (answer === "unavailable") {
-        record.signature = "eip1271-unverified";
-        warnings.push({
-          kind: "CONTRACT_WALLET_UNVERIFIED",
-          ...position(m),
-          detail: `Author ${m.author} is a contract wallet; isValidSignature could not be called at block ${m.blockNumber}.`,
-        });
-      }
-    }
-    const signed = record.signature !== "invalid";
-    const linked = headOk.get(m);
-    const recovered = m.recovered ?? "no address (the signature is not a canonical ECDSA signature)";
-    if (linked === false && !signed) {
-      flag(m, "BODY_ALTERED", `Seq ${m.seq}: the content recomputes to digest ${m.digest}, which is neither what ${m.author} signed (the signature recovers to ${recovered}) nor what the head chain sealed.`, {
-        expected: m.author,
-        actual: m.recovered ?? undefined,
-      });
-    } else if (linked === false) {
-      flag(m, "HEAD_MISMATCH", `Seq ${m.seq}: the event's head ${m.head} is not keccak256(previous head, digest, seq).`, {
-        actual: m.head,
-      });
-    } else if (!signed) {
-      flag(m, "BAD_SIGNATURE", `Seq ${m.seq}: the signature recovers to ${recovered}, not to the author ${m.author}.`, {
-        expected: m.author,
-        actual: m.recovered ?? undefined,
-      });
-    }
-  }
 
   // 4. Membership at the moment of posting.
   t = performance.now();

@@ -13,10 +13,13 @@ import {
   ChainLogSource,
   MemoryLogSource,
   type AuditResult,
+  parseMessageEvent,
   type KafkaEventReader,
+  type KafkaMessageRecord,
   type KafkaRecordResult,
   type RawLog,
 } from "@chainmail/audit";
+import { decodeMessagePosted, signMessage, signedMessageOf, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { buildHistory, encodeLog, fieldsOf, forgeNext, type History } from "./audit-fixture.js";
 import { CHAINMAIL_CLI, REPO_ROOT, startHardhatNode, type RunningNode } from "@chainmail/testkit";
 
@@ -47,6 +50,10 @@ describe("audit on a real hardhat node", function () {
       recorded.roles.map((l) => ({ ...l })),
       new Map([...recorded.states].map(([k, v]) => [k, { ...v }])),
     );
+  }
+  /** The hash the recorded logs give block n (a forger keeps it consistent), or a made-up one for a block without logs. */
+  function hashAt(source: MemoryLogSource, n: number): string {
+    return [...source.messages, ...source.roles].find((l) => l.blockNumber === n)?.blockHash ?? "0x" + "77".repeat(32);
   }
   function find(source: MemoryLogSource, channel: string, seq: bigint): number {
     const i = source.messages.findIndex((l) => l.topics[1] === channel && fieldsOf(l).seq === seq);
@@ -123,6 +130,15 @@ describe("audit on a real hardhat node", function () {
     expect(kinds(await audit(forged))).to.deep.equal(["HEAD_MISMATCH@ops#1", "HEAD_MISMATCH@ops#2"]);
   });
 
+  it("catches a forged head (message intact): there and at the next link, which no longer follows", async function () {
+    const forged = copy();
+    const i = find(forged, history.channels.general, 2n);
+    forged.messages[i] = encodeLog({ ...fieldsOf(forged.messages[i]), head: "0x" + "42".repeat(32) }, forged.messages[i]);
+    const result = await audit(forged);
+    expect(kinds(result)).to.deep.equal(["HEAD_MISMATCH@general#2", "HEAD_MISMATCH@general#3"]);
+    expect(result.report.discrepancies.find((d) => d.seq === "2")!.actual).to.equal("0x" + "42".repeat(32));
+  });
+
   it("catches a missing seq in the middle and at the end", async function () {
     const forged = copy();
     forged.messages.splice(find(forged, history.channels.general, 2n), 1);
@@ -138,7 +154,7 @@ describe("audit on a real hardhat node", function () {
     const forged = copy();
     const original = forged.messages[find(forged, history.channels.general, 2n)];
     const last = forged.messages[forged.messages.length - 1];
-    forged.messages.push({ ...original, blockNumber: last.blockNumber + 1, index: 0 });
+    forged.messages.push({ ...original, blockNumber: last.blockNumber + 1, blockHash: hashAt(forged, last.blockNumber + 1), index: 0 });
     forged.blocks.toBlock = last.blockNumber + 1;
     expect(kinds(await audit(forged))).to.deep.equal(["SEQ_DUPLICATE@general#2"]);
   });
@@ -156,7 +172,7 @@ describe("audit on a real hardhat node", function () {
     expect(result.report.discrepancies[0].actual).to.equal(history.wallets.carol.address.toLowerCase());
   });
 
-  it("asks EIP-1271 when a signature is not the author's ECDSA one: valid passes, unreachable warns, refused is BAD_SIGNATURE", async function () {
+  it("asks EIP-1271 when a signature is not the author's ECDSA one: valid passes, unanswerable is SIGNATURE_UNCHECKED (never verified), refused is BAD_SIGNATURE", async function () {
     const forge = (answer?: "valid" | "invalid" | "unavailable") => {
       const forged = copy();
       const i = find(forged, history.channels.ops, 2n);
@@ -169,8 +185,9 @@ describe("audit on a real hardhat node", function () {
     expect(kinds(valid)).to.deep.equal([]);
     expect(valid.messages.find((m) => m.channel === history.channels.ops && m.seq === 2n)!.signature).to.equal("eip1271");
     const unverified = await audit(forge("unavailable"));
-    expect(unverified.report.ok).to.equal(true);
-    expect(unverified.report.warnings.map((w) => w.kind)).to.deep.equal(["CONTRACT_WALLET_UNVERIFIED"]);
+    expect(unverified.report.ok).to.equal(false);
+    expect(kinds(unverified)).to.deep.equal(["SIGNATURE_UNCHECKED@ops#2"]);
+    expect(unverified.messages.find((m) => m.channel === history.channels.ops && m.seq === 2n)!.signature).to.equal("eip1271-unverified");
     expect(kinds(await audit(forge("invalid")))).to.deep.equal(["BAD_SIGNATURE@ops#2"]);
     expect(kinds(await audit(forge()))).to.deep.equal(["BAD_SIGNATURE@ops#2"]);
   });
@@ -194,7 +211,7 @@ describe("audit on a real hardhat node", function () {
     const last = forged.messages[find(forged, history.channels.hr, 2n)];
     const { log, fields } = await forgeNext(history.location, history.wallets.dave, fieldsOf(last), "still here", {
       blockNumber: history.revokedAt + 1,
-      blockHash: "0x" + "77".repeat(32),
+      blockHash: hashAt(forged, history.revokedAt + 1),
       transactionHash: "0x" + "78".repeat(32),
       index: 0,
     });
@@ -204,7 +221,7 @@ describe("audit on a real hardhat node", function () {
     expect(kinds(await audit(forged))).to.deep.equal(["AUTHOR_NOT_MEMBER@hr#3"]);
     // The same message before the revocation's block would have been fine.
     const before = copy();
-    before.messages.push({ ...log, blockNumber: history.revokedAt - 1, index: 99 });
+    before.messages.push({ ...log, blockNumber: history.revokedAt - 1, blockHash: hashAt(before, history.revokedAt - 1), index: 99 });
     before.states.set(history.channels.hr, { ...before.states.get(history.channels.hr)!, seq: fields.seq, head: fields.head });
     expect(kinds(await audit(before))).to.deep.equal([]);
   });
@@ -225,19 +242,13 @@ describe("audit on a real hardhat node", function () {
   });
 
   describe("against Kafka (forged records through the reader interface)", function () {
+    /** The chain's events as the mirror publishes them, parsed back as the audit reads them; `tamper` works on the parsed records. */
     async function kafkaCheck(tamper: (events: KafkaRecordResult[]) => KafkaRecordResult[]) {
-      const clean = await audit(copy());
-      let offset = 0;
-      const events: KafkaRecordResult[] = clean.messages.map((m) => ({
+      const context = { chainId: history.location.chainId, registry: history.location.address };
+      const events: KafkaRecordResult[] = copy().messages.map((l, i) => ({
         partition: 0,
-        offset: String(offset++),
-        channel: m.channel,
-        seq: m.seq,
-        digest: m.digest,
-        head: m.head.toLowerCase(),
-        blockNumber: m.blockNumber,
-        transactionHash: m.transactionHash.toLowerCase(),
-        logIndex: m.logIndex,
+        offset: String(i),
+        ...(parseMessageEvent(JSON.stringify(toMessageEvent(context, decodeMessagePosted(history.location, l)))) as Omit<KafkaMessageRecord, "partition" | "offset">),
       }));
       const tampered = tamper(events);
       const reader: KafkaEventReader = { brokers: ["test"], topic: "forged", read: async () => ({ records: tampered.length, events: tampered }) };
@@ -259,9 +270,52 @@ describe("audit on a real hardhat node", function () {
       const result = await kafkaCheck((e) => [...e, { ...e[at(e, "general", 3n)], offset: "99" }]);
       expect(kinds(result)).to.deep.equal(["KAFKA_DUPLICATE@general#3"]);
     });
-    it("names an event whose digest differs in Kafka", async function () {
+    it("names an event whose claimed digest differs in Kafka (its fields still hash to the chain's): BODY_ALTERED, once", async function () {
       const result = await kafkaCheck((e) => e.map((x, i) => (i === at(e, "hr", 1n) ? { ...x, digest: "0x" + "ee".repeat(32) } : x)));
-      expect(kinds(result)).to.deep.equal(["KAFKA_MISMATCH@hr#1"]);
+      expect(kinds(result)).to.deep.equal(["BODY_ALTERED@hr#1"]);
+    });
+    /** The chain's events as the mirror publishes them (full message events), tampered with, then read back by the audit's parser. */
+    async function kafkaEventsCheck(tamper: (events: MessageEvent[]) => MessageEvent[], options: { channels?: string[] } = {}) {
+      const context = { chainId: history.location.chainId, registry: history.location.address };
+      const events = copy().messages.map((l) => toMessageEvent(context, decodeMessagePosted(history.location, l)));
+      const records = tamper(events).map((e, i): KafkaRecordResult => {
+        return { partition: 0, offset: String(i), ...parseMessageEvent(JSON.stringify(e)) };
+      });
+      const reader: KafkaEventReader = { brokers: ["test"], topic: "forged", read: async () => ({ records: records.length, events: records }) };
+      return audit(copy(), { kafka: reader, ...options });
+    }
+    const isAt = (e: MessageEvent, name: string, seq: string) => e.channelName === name && e.seq === seq;
+
+    it("re-verifies full copies by their own fields: a clean topic passes", async function () {
+      const result = await kafkaEventsCheck((e) => e);
+      expect(kinds(result)).to.deep.equal([]);
+      expect(result.report.kafka).to.include({ messageEvents: 10, ok: true });
+    });
+    it("catches a copy whose body was altered under the original digest (as tail does)", async function () {
+      const result = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "general", "3") ? { ...x, body: "0x" + Buffer.from("agenda REPLACED").toString("hex") } : x)));
+      expect(kinds(result)).to.deep.equal(["BODY_ALTERED@general#3"]);
+      expect(result.report.discrepancies[0].detail).to.match(/in Kafka \(partition 0, offset \d+\): its fields hash to 0x[0-9a-f]{64}, but the record claims digest/);
+      expect(result.messages.find((m) => m.seq === 3n && m.channel === history.channels.general)!.problems).to.deep.equal(["BODY_ALTERED"]);
+    });
+    it("catches a copy signed by someone else (as tail does)", async function () {
+      // carol (a member too) signs exactly what bob signed: digest and head intact, the signature by the wrong key.
+      const context = { chainId: history.location.chainId, registry: history.location.address };
+      const target = copy().messages.map((l) => toMessageEvent(context, decodeMessagePosted(history.location, l))).find((x) => isAt(x, "general", "4"))!;
+      expect(target.author).to.equal(history.wallets.bob.address);
+      const signature = (await signMessage(history.wallets.carol, history.location, signedMessageOf(target))).signature.toLowerCase();
+      const result = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "general", "4") ? { ...x, signature } : x)));
+      expect(kinds(result)).to.deep.equal(["BAD_SIGNATURE@general#4"]);
+    });
+    it("catches a copy with a wrong head, and a gap in the copies (as tail does)", async function () {
+      // The copy's head does not follow its predecessor's, nor does the next copy's follow it; and it is not the chain's.
+      const wrongHead = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "general", "2") ? { ...x, head: "0x" + "42".repeat(32) } : x)));
+      expect(kinds(wrongHead)).to.deep.equal(["HEAD_MISMATCH@general#2", "HEAD_MISMATCH@general#3", "KAFKA_MISMATCH@general#2"]);
+      const gap = await kafkaEventsCheck((e) => e.filter((x) => !isAt(x, "general", "2")));
+      expect(kinds(gap)).to.deep.equal(["KAFKA_MISSING@general#2"]);
+    });
+    it("names a message event that is not complete: KAFKA_MALFORMED, as tail names it", async function () {
+      const result = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "ops", "1") ? ({ ...x, body: undefined } as unknown as MessageEvent) : x)));
+      expect(kinds(result)).to.deep.equal(["KAFKA_MALFORMED@-", "KAFKA_MISSING@ops#1"]);
     });
     it("names events out of order in Kafka", async function () {
       const result = await kafkaCheck((e) => {
@@ -272,6 +326,41 @@ describe("audit on a real hardhat node", function () {
         return copyOf;
       });
       expect(kinds(result)).to.deep.equal(["KAFKA_ORDER@general#1"]);
+    });
+    it("catches a copy whose author, timestamp or nonce was changed under the original digest", async function () {
+      for (const change of [
+        (x: MessageEvent) => ({ ...x, author: history.wallets.carol.address }),
+        (x: MessageEvent) => ({ ...x, timestamp: String(BigInt(x.timestamp) + 1n) }),
+        (x: MessageEvent) => ({ ...x, nonce: String(BigInt(x.nonce) ^ 1n) }),
+        (x: MessageEvent) => ({ ...x, replyTo: "1" }),
+        (x: MessageEvent) => ({ ...x, contentType: 2 }),
+      ]) {
+        const result = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "general", "3") ? change(x) : x)));
+        expect(kinds(result)).to.include("BODY_ALTERED@general#3");
+        expect(result.report.ok).to.equal(false);
+      }
+    });
+    it("refuses copies relabelled with another chain id or registry (KAFKA_FOREIGN, and the real one is missing) and another block hash (KAFKA_MISMATCH)", async function () {
+      const chainId = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "ops", "1") ? { ...x, chainId: "999" } : x)));
+      expect(kinds(chainId)).to.deep.equal(["KAFKA_FOREIGN@ops#1", "KAFKA_MISSING@ops#1"]);
+      const registry = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "ops", "1") ? { ...x, registry: history.wallets.mallory.address } : x)));
+      expect(kinds(registry)).to.deep.equal(["KAFKA_FOREIGN@ops#1", "KAFKA_MISSING@ops#1"]);
+      const blockHash = await kafkaEventsCheck((e) => e.map((x) => (isAt(x, "ops", "1") ? { ...x, blockHash: "0x" + "77".repeat(32) } : x)));
+      expect(kinds(blockHash)).to.deep.equal(["KAFKA_MISMATCH@ops#1"]);
+      expect(blockHash.report.discrepancies[0].detail).to.match(/block hash 0x(77){32} instead of 0x[0-9a-f]{64}/);
+    });
+    it("names records of a channel the registry does not list, and records of another schema, instead of skipping them", async function () {
+      const ghost = "0x" + Buffer.from("ghost").toString("hex").padEnd(64, "0");
+      const unknown = await kafkaEventsCheck((e) => [...e, { ...e[0], channel: ghost, channelName: "ghost" }]);
+      expect(kinds(unknown)).to.deep.equal(["KAFKA_FOREIGN@ghost#1"]);
+      // Even when the audit was asked about one channel only.
+      const narrowed = await kafkaEventsCheck((e) => [...e, { ...e[0], channel: ghost, channelName: "ghost" }], { channels: [history.channels.hr] });
+      expect(kinds(narrowed)).to.deep.equal(["KAFKA_FOREIGN@ghost#1"]);
+      const foreign = await kafkaEventsCheck((e) => [...e, { ...e[0], schema: "chainmail.message-event.v2" } as unknown as MessageEvent]);
+      expect(kinds(foreign)).to.deep.equal(["KAFKA_FOREIGN@-"]);
+      expect(foreign.report.discrepancies[0].detail).to.match(/"chainmail.message-event.v2" value, not a chainmail.message-event.v1 one/);
+      const schemaless = await kafkaEventsCheck((e) => [...e, { ...e[0], schema: undefined } as unknown as MessageEvent]);
+      expect(kinds(schemaless)).to.deep.equal(["KAFKA_MALFORMED@-"]);
     });
   });
 

@@ -8,6 +8,7 @@
  */
 import { RpcError } from "./errors.js";
 import { fromRpcLog, type RawLog, type RpcLog } from "./logs.js";
+import type { RawAccountProof, RawHeader } from "./proof.js";
 import { toBlockTag, type BlockTag } from "./quantity.js";
 
 /** How long one call may take unless the caller says otherwise. */
@@ -98,6 +99,16 @@ export class RpcClient implements JsonRpcCaller {
   async block(tag: BlockTag): Promise<BlockRef | null> {
     const raw = await this.call<{ number: string; hash: string; timestamp: string } | null>("eth_getBlockByNumber", [toBlockTag(tag), false]);
     return raw ? { number: Number(raw.number), hash: raw.hash.toLowerCase(), timestamp: Number(raw.timestamp) } : null;
+  }
+
+  /** The full header (every field its hash covers), or null when the node does not have the block. */
+  async header(tag: BlockTag): Promise<RawHeader | null> {
+    return this.call<RawHeader | null>("eth_getBlockByNumber", [toBlockTag(tag), false]);
+  }
+
+  /** eth_getProof: the account's and `slots`' Merkle proofs at `block`; check them with verifyAccountStorage. */
+  async proof(address: string, slots: readonly string[], block: BlockTag): Promise<RawAccountProof> {
+    return this.call<RawAccountProof>("eth_getProof", [address, slots, toBlockTag(block)]);
   }
 
   async receipt(hash: string): Promise<RawReceipt | null> {

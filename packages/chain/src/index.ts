@@ -4,3 +4,4 @@ export * from "./client.js";
 export * from "./provider.js";
 export * from "./logs.js";
 export * from "./finality.js";
+export * from "./proof.js";

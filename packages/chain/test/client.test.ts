@@ -2,16 +2,7 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { createProvider, isRangeTooLarge, isTransient, RpcClient, RpcError, toBlockTag, toQuantity } from "@chainmail/chain";
 import { deployRegistry, devPrivateKey, startHardhatNode, type RunningNode } from "@chainmail/testkit";
-import { startFakeNode, type FakeNode } from "./fake-node.js";
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
+import { type FakeNode, rejection, startFakeNode } from "./fake-node.js";
 
 describe("chain: quantities", function () {
   it("are canonical hex: no leading zeros, so geth accepts them", function () {

@@ -66,3 +66,13 @@ export function fakeLog(block: number, extra: Record<string, unknown> = {}) {
     ...extra,
   };
 }
+
+/** The error `promise` rejects with; fails the test if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { collectLogs, readLogs, RpcClient, RpcError, type LogRetry } from "@chainmail/chain";
 import { deployRegistry, devPrivateKey, startHardhatNode, type RunningNode } from "@chainmail/testkit";
-import { fakeLog, startFakeNode, strictQuantity, type FakeNode } from "./fake-node.js";
+import { fakeLog, type FakeNode, rejection, startFakeNode, strictQuantity } from "./fake-node.js";
 
 /** A fake node with one log per block, over eth_getLogs only, parsing quantities as geth does. */
 function logsPerBlock(refuse: (from: number, to: number) => ReturnType<Parameters<typeof startFakeNode>[0]> | null = () => null) {
@@ -20,15 +20,6 @@ function logsPerBlock(refuse: (from: number, to: number) => ReturnType<Parameter
     // Out of order on purpose: the reader puts each chunk in chain order.
     return { result: Array.from({ length: to - from + 1 }, (_, i) => fakeLog(to - i)) };
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("chain: log reader against a hostile node", function () {

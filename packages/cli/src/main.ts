@@ -15,12 +15,16 @@ process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
 }) as typeof process.emitWarning;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
-  relayer: { summary: "run the relayer HTTP service", load: () => import("./commands/relayer.js") },
+  relayer: { summary: "run the relayer (HTTP and gRPC)", load: () => import("./commands/relayer.js") },
   mirror: { summary: "run the mirror (chain events -> Kafka)", load: () => import("./commands/mirror.js") },
+  sign: { summary: "sign a message and print it as JSON (for HTTP or gRPC clients)", load: () => import("./commands/sign.js") },
   post: { summary: "sign a message and post it through a relayer", load: () => import("./commands/post.js") },
   messages: { summary: "list a channel's messages through a relayer", load: () => import("./commands/messages.js") },
   tail: { summary: "follow a channel from Kafka, checking the hash chain", load: () => import("./commands/tail.js") },
-  audit: { summary: "verify the whole record from contract events", load: () => import("./commands/audit.js") },
+  subscriptions: { summary: "list, add or remove teams' channel subscriptions", load: () => import("./commands/subscriptions.js") },
+  deliveries: { summary: "which teams have a message, or each team's lag in a channel", load: () => import("./commands/deliveries.js") },
+  audit: { summary: "verify the whole record from contract events, proven against a block header", load: () => import("./commands/audit.js") },
+  "verify-evidence": { summary: "check an audit's evidence bundle offline", load: () => import("./commands/verify-evidence.js") },
 };
 
 function usage(): string {

@@ -6,6 +6,7 @@
  */
 import { describeOptions, EXIT_USAGE, OptionReader, type OptionSpecs } from "@chainmail/runtime/options";
 import { LOG_LEVELS } from "@chainmail/runtime/logger";
+import { readFileSync } from "node:fs";
 import { cliVersion } from "./version.js";
 
 export const RPC_URL = {
@@ -77,3 +78,14 @@ export function refuse(command: Command, problems: string[]): number {
 
 /** How an address must look, in the sentence that refuses one. */
 export const ADDRESS = "an Ethereum address (0x followed by 40 hex digits)";
+
+/** The author's private key from --key-file or the environment (CHAINMAIL_KEY), 0x-prefixed. */
+export function readKey(keyFile: string | undefined, fromEnv: string | undefined): string {
+  const raw = keyFile ? readFileSync(keyFile, "utf8") : fromEnv;
+  if (raw === undefined) throw new Error("Give the author's key with --key-file FILE or the environment variable CHAINMAIL_KEY.");
+  const key = raw.trim();
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(key)) {
+    throw new Error(keyFile ? `${keyFile} does not hold a 32-byte hex private key.` : "CHAINMAIL_KEY is not a 32-byte hex private key.");
+  }
+  return key.startsWith("0x") ? key : `0x${key}`;
+}

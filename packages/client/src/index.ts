@@ -30,7 +30,12 @@ import {
   type RegistryLocation,
   type SignedMessage,
   type SignedMessageJson,
+  ChannelDeliveries,
+  MessageDeliveries,
+  Subscription,
+  SubscriptionList,
 } from "@chainmail/protocol";
+import { Type } from "@sinclair/typebox";
 
 /** GET /v1/info's answer: the chain and registry to sign for. */
 export type RelayerInfo = Info;
@@ -303,4 +308,53 @@ export async function listChannels(relayerUrl: string): Promise<ChannelSummary[]
   const json = await readJson(response);
   if (!response.ok) throw errorOf(json, response);
   return answerOf(ChannelList, json, response).channels;
+}
+
+const SubscriptionReply = Type.Object({ subscription: Subscription });
+
+/** Team subscriptions and deliveries (see the relayer's /v1/subscriptions and .../deliveries). */
+export type TeamSubscription = Subscription;
+export type MessageDeliveryView = MessageDeliveries;
+export type ChannelDeliveryView = ChannelDeliveries;
+
+async function teamsCall<T extends TSchema>(schema: T, url: string, init: RequestInit = {}): Promise<Static<T>> {
+  const response = await fetch(url, init);
+  const json = await readJson(response);
+  if (!response.ok) throw errorOf(json, response);
+  return answerOf(schema, json, response);
+}
+
+function authorization(token?: string): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** Subscribes a team to a channel (name or id); `created` is false when it already was. */
+export async function subscribeTeam(relayerUrl: string, team: string, channel: string, { token }: { token?: string } = {}): Promise<{ subscription: TeamSubscription; created: boolean }> {
+  const response = await fetch(`${baseUrl(relayerUrl)}/v1/subscriptions/${encodeURIComponent(team)}/${channelId(channel)}`, { method: "PUT", headers: authorization(token) });
+  const json = await readJson(response);
+  if (!response.ok) throw errorOf(json, response);
+  return { subscription: answerOf(SubscriptionReply, json, response).subscription, created: response.status === 201 };
+}
+
+/** Removes a team's subscription to a channel. */
+export async function unsubscribeTeam(relayerUrl: string, team: string, channel: string, { token }: { token?: string } = {}): Promise<TeamSubscription> {
+  const url = `${baseUrl(relayerUrl)}/v1/subscriptions/${encodeURIComponent(team)}/${channelId(channel)}`;
+  return (await teamsCall(SubscriptionReply, url, { method: "DELETE", headers: authorization(token) })).subscription;
+}
+
+export async function listSubscriptions(relayerUrl: string, filter: { team?: string; channel?: string } = {}): Promise<TeamSubscription[]> {
+  const query = new URLSearchParams();
+  if (filter.team) query.set("team", filter.team);
+  if (filter.channel) query.set("channel", channelId(filter.channel));
+  return (await teamsCall(SubscriptionList, `${baseUrl(relayerUrl)}/v1/subscriptions${query.size ? `?${query}` : ""}`)).subscriptions;
+}
+
+/** Which subscribed teams have the message with this digest. */
+export async function messageDeliveries(relayerUrl: string, digest: string): Promise<MessageDeliveryView> {
+  return teamsCall(MessageDeliveries, `${baseUrl(relayerUrl)}/v1/messages/${digest}/deliveries`);
+}
+
+/** Each subscribed team's last delivered seq and lag in a channel. */
+export async function channelDeliveries(relayerUrl: string, channel: string): Promise<ChannelDeliveryView> {
+  return teamsCall(ChannelDeliveries, `${baseUrl(relayerUrl)}/v1/channels/${channelId(channel)}/deliveries`);
 }

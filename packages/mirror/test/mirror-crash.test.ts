@@ -1,6 +1,6 @@
 /**
  * Exactly once under failure, with the mirror as a real child process
- * (`tsx relayer/src/cli/main.ts mirror ...`): kill -9 mid-stream and restart, and two
+ * (`chainmail mirror ...`, compiled): kill -9 mid-stream and restart, and two
  * instances with the same transactional id at once (one is fenced).
  */
 import { expect } from "chai";

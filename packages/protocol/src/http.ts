@@ -175,3 +175,63 @@ export const Info = Type.Object({
   signers: Type.Array(Address),
 });
 export type Info = Static<typeof Info>;
+
+const TeamName = Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$", description: "team name: lower-case letters, digits and dashes" });
+
+export const SubscriptionParams = Type.Object({ team: TeamName, id: Bytes32 }, { additionalProperties: false });
+export type SubscriptionParams = Static<typeof SubscriptionParams>;
+
+export const Subscription = Type.Object({
+  team: TeamName,
+  channel: Bytes32,
+  channelName: Type.String(),
+  group: Type.String({ description: "the Kafka consumer group the team reads the channel with (chainmail tail --team)" }),
+  subscribedAt: Type.String({ description: "ISO time the subscription was registered" }),
+});
+export type Subscription = Static<typeof Subscription>;
+
+export const SubscriptionList = Type.Object({ subscriptions: Type.Array(Subscription) });
+export type SubscriptionList = Static<typeof SubscriptionList>;
+
+export const SubscriptionsQuery = Type.Object({ team: Type.Optional(TeamName), channel: Type.Optional(Bytes32) }, { additionalProperties: false });
+export type SubscriptionsQuery = Static<typeof SubscriptionsQuery>;
+
+export const Delivery = Type.Object({
+  team: TeamName,
+  group: Type.String(),
+  delivered: Type.Boolean({ description: "the team's consumer group has committed past the message in Kafka" }),
+  committedOffset: Type.Union([Type.String(), Type.Null()], { description: "the group's committed offset on the channel's partition; null before its first commit" }),
+  seenDeliveredAt: Type.Union([Type.String(), Type.Null()], {
+    description: "first time this relayer saw the committed offset past the message (delivered at or before then); null when not delivered",
+  }),
+});
+export type Delivery = Static<typeof Delivery>;
+
+export const MessageDeliveries = Type.Object({
+  digest: Bytes32,
+  channel: Bytes32,
+  channelName: Type.String(),
+  seq: Uint64,
+  kafka: Type.Union([Type.Object({ topic: Type.String(), partition: Type.Integer(), offset: Type.String(), appendedAt: Type.String() }), Type.Null()], {
+    description: "where the mirror published the message; null when it is on-chain but not in Kafka yet",
+  }),
+  deliveries: Type.Array(Delivery),
+});
+export type MessageDeliveries = Static<typeof MessageDeliveries>;
+
+export const ChannelTeamLag = Type.Object({
+  team: TeamName,
+  group: Type.String(),
+  deliveredSeq: Uint64,
+  lag: Type.Integer({ description: "messages of the channel in Kafka the team has not committed past" }),
+  committedOffset: Type.Union([Type.String(), Type.Null()]),
+});
+export type ChannelTeamLag = Static<typeof ChannelTeamLag>;
+
+export const ChannelDeliveries = Type.Object({
+  channel: Bytes32,
+  channelName: Type.String(),
+  kafkaSeq: Uint64,
+  teams: Type.Array(ChannelTeamLag),
+});
+export type ChannelDeliveries = Static<typeof ChannelDeliveries>;

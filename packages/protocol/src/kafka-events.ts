@@ -7,8 +7,9 @@
  * are decimal strings; bytes are 0x-prefixed lowercase hex; addresses are checksummed.
  */
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import { getAddress, hexlify } from "ethers";
-import { channelName, contentTypeName } from "./messages.js";
+import { channelName, contentTypeName, type RegistryLocation, type SignedMessage } from "./messages.js";
 import type { PostedMessage } from "./registry.js";
 
 export const MESSAGE_EVENT_SCHEMA = "chainmail.message-event.v1";
@@ -63,6 +64,32 @@ export const MessageEventSchema = Type.Object(
   },
 );
 export type MessageEvent = Static<typeof MessageEventSchema>;
+
+/** Why `value` is not a message event, in one sentence, or null when it is one. */
+export function messageEventProblem(value: unknown): string | null {
+  if (Value.Check(MessageEventSchema, value)) return null;
+  const first = Value.Errors(MessageEventSchema, value).First();
+  return `An event is not a valid ${MESSAGE_EVENT_SCHEMA} value${first ? ` (${first.path || "/"}: ${first.message})` : ""}.`;
+}
+
+/** The signed message an event carries, to recompute its digest and recover its signer. */
+export function signedMessageOf(e: MessageEvent): SignedMessage {
+  return {
+    channel: e.channel,
+    author: e.author,
+    body: e.body,
+    contentType: e.contentType,
+    timestamp: BigInt(e.timestamp),
+    replyTo: BigInt(e.replyTo),
+    nonce: BigInt(e.nonce),
+    signature: e.signature,
+  };
+}
+
+/** The registry an event's message is bound to. */
+export function registryOf(e: MessageEvent): RegistryLocation {
+  return { chainId: BigInt(e.chainId), address: e.registry };
+}
 
 export const MEMBERSHIP_KINDS = ["channel-created", "channel-closed", "channel-reopened", "role-granted", "role-revoked"] as const;
 export type MembershipKind = (typeof MEMBERSHIP_KINDS)[number];

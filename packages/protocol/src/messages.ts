@@ -1,6 +1,7 @@
 /**
- * The ChainMail message protocol, in one place: EIP-712 domain and types, digest,
- * signing, head chaining, reason codes and content types. The relayer, the Hardhat
+ * The ChainMail message protocol, in one place: EIP-712 domain and types, signing,
+ * reason codes and content types (the digest, the head chain and signature recovery are
+ * in digest.ts). The relayer, the Hardhat
  * tasks, the CLI, the mirror and the audit all import this module; the contract
  * (`contracts/MessageRegistry.sol`) is its on-chain twin, and tests hold the two equal
  * byte for byte.
@@ -13,8 +14,6 @@ import {
   keccak256,
   Signature,
   toUtf8Bytes,
-  TypedDataEncoder,
-  verifyTypedData,
   ZeroHash,
   type BytesLike,
   type Signer,
@@ -86,11 +85,6 @@ export function messageFields(message: Message) {
   };
 }
 
-/** The EIP-712 digest the author signs and the registry recomputes. */
-export function digestOf(registry: RegistryLocation, message: Message): string {
-  return TypedDataEncoder.hash(domainOf(registry), EIP712_TYPES, messageFields(message));
-}
-
 /** Signs `message` as its author. The signer's address must be `message.author`. */
 export async function signMessage(
   signer: Signer,
@@ -105,42 +99,8 @@ export async function signMessage(
   return { ...message, signature };
 }
 
-/**
- * The address that signed `message` under `registry`, or null when the signature is
- * not a canonical 65-byte ECDSA signature (high-s and malformed ones are refused, as
- * the contract refuses them).
- */
-export function recoverAuthor(registry: RegistryLocation, message: SignedMessage): string | null {
-  if (!isCanonicalSignature(message.signature)) return null;
-  try {
-    return verifyTypedData(
-      domainOf(registry),
-      EIP712_TYPES,
-      messageFields(message),
-      message.signature,
-    );
-  } catch {
-    return null;
-  }
-}
-
-const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
-
-/** 65 bytes, v 27/28, s in the lower half: what OpenZeppelin's ECDSA accepts. */
-export function isCanonicalSignature(signature: string): boolean {
-  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) return false;
-  const s = BigInt("0x" + signature.slice(66, 130));
-  const v = parseInt(signature.slice(130, 132), 16);
-  return s <= SECP256K1_HALF_N && (v === 27 || v === 28);
-}
-
 /** The zero head every channel starts from. */
 export const GENESIS_HEAD = ZeroHash;
-
-/** head_n = keccak256(abi.encode(head_{n-1}, digest_n, n)). */
-export function nextHead(previousHead: string, digest: string, seq: bigint | number): string {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32", "uint256"], [previousHead, digest, seq]));
-}
 
 /** Why the registry refused a message; the numbers match `IMessageRegistry.Reason`. */
 export const Reason = {

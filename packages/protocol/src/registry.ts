@@ -4,7 +4,8 @@
  */
 import { Interface, type Log } from "ethers";
 import { MessageRegistry__factory } from "./contracts.js";
-import { digestOf, messageFields, type RegistryLocation, type SignedMessage } from "./messages.js";
+import { messageFields, type RegistryLocation, type SignedMessage } from "./messages.js";
+import { digestOf } from "./digest.js";
 
 /** The registry's whole ABI: its own interface plus AccessControl's and Pausable's. */
 export const registryInterface: Interface = MessageRegistry__factory.createInterface() as unknown as Interface;

@@ -8,8 +8,8 @@
  *   await handle.stop();
  */
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel, type Consumer } from "kafkajs";
-import { channelId } from "@chainmail/protocol";
+import { Kafka, logLevel, type Consumer, type KafkaMessage } from "kafkajs";
+import { channelId, teamGroupId, teamNameProblem } from "@chainmail/protocol";
 import { DEFAULT_MESSAGES_TOPIC, type MessageEvent } from "@chainmail/protocol";
 import { ChainChecker, type ChainBreak } from "./chain-check.js";
 
@@ -21,6 +21,12 @@ export interface TailOptions {
   channel: string;
   /** One group per team; each group gets every message once. Default: a fresh group (nothing is remembered). */
   groupId?: string;
+  /**
+   * A subscribed team's name: reads with the team's group for this channel
+   * (teamGroupId: chainmail.team.<team>.<channel>), from the topic's beginning the
+   * first time, so that its commits are the team's delivery record. Instead of groupId.
+   */
+  team?: string;
   /** Start at the topic's beginning (also for a group that already has a position). Default: where the group left off, or new messages only. */
   fromBeginning?: boolean;
   /** Only events of this registry (address); default: any. */
@@ -45,12 +51,16 @@ export interface TailHandle {
 export async function tail(options: TailOptions): Promise<TailHandle> {
   const channel = channelId(options.channel);
   const topic = options.topic ?? DEFAULT_MESSAGES_TOPIC;
-  const groupId = options.groupId ?? `chainmail-tail-${randomUUID()}`;
+  if (options.team !== undefined && options.groupId !== undefined) throw new TypeError("Give a team or a group id, not both.");
+  const teamProblem = options.team !== undefined ? teamNameProblem(options.team) : null;
+  if (teamProblem) throw new TypeError(teamProblem);
+  const groupId = options.team !== undefined ? teamGroupId(options.team, channel) : (options.groupId ?? `chainmail-tail-${randomUUID()}`);
+  const named = options.groupId !== undefined || options.team !== undefined;
   const registry = options.registry?.toLowerCase();
   const kafka = new Kafka({ clientId: options.clientId ?? "chainmail-tail", brokers: options.brokers, logLevel: logLevel.NOTHING });
   await waitForTopic(kafka, topic, options.onNote, options.signal);
 
-  if (options.fromBeginning && options.groupId) {
+  if (options.fromBeginning && named) {
     // A group that already has a position would resume there; move it to the start.
     const admin = kafka.admin();
     await admin.connect();
@@ -73,34 +83,62 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
   consumer.on(consumer.events.STOP, () => resolveDone());
   consumer.on(consumer.events.CRASH, () => resolveDone());
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? false });
+  // A team's group that has never committed starts at the beginning: the whole channel is to be delivered.
+  await consumer.subscribe({ topic, fromBeginning: options.fromBeginning || options.team !== undefined });
+  // The group's committed offset is the team's delivery record, so it moves only past
+  // messages that passed the checks: after a break nothing more is committed (the next
+  // reader of the group starts at the broken message again and sees the break itself).
+  let committing = true;
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const commitPast = async (partition: number, offset: string) => {
+    if (committing) await consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
+  };
   await consumer.run({
+    autoCommit: false,
     // The key is the channel id, so one channel is one partition, in seq order.
-    eachMessage: async ({ message }) => {
-      if (stopped || message.key?.toString() !== channel || !message.value) return;
-      let value: unknown;
+    eachMessage: async ({ message, partition }) => {
+      // Set before the handler runs: onMessage may call stop(), which waits for this.
+      let finished!: () => void;
+      inFlight = new Promise<void>((resolve) => (finished = resolve));
       try {
-        value = JSON.parse(message.value.toString());
-      } catch {
-        value = { channel, unparsable: message.value.toString().slice(0, 200) };
+        await handle(message, partition);
+      } finally {
+        finished();
       }
-      if (registry && (value as { registry?: string }).registry?.toLowerCase() !== registry) return;
-      const outcome = checker.check(value);
-      if (outcome.status === "broken") {
-        await options.onBreak?.(outcome.break);
-        return;
-      }
-      if (outcome.note) options.onNote?.(outcome.note);
-      if (outcome.status === "ok") await options.onMessage(outcome.event);
     },
   });
+  async function handle(message: KafkaMessage, partition: number): Promise<void> {
+    if (stopped) return;
+    // Another channel's record in the same partition: nothing to check, and passing it delivers nothing.
+    if (message.key?.toString() !== channel || !message.value) return commitPast(partition, message.offset);
+    let value: unknown;
+    try {
+      value = JSON.parse(message.value.toString());
+    } catch {
+      value = { channel, unparsable: message.value.toString().slice(0, 200) };
+    }
+    if (registry && (value as { registry?: string }).registry?.toLowerCase() !== registry) return commitPast(partition, message.offset);
+    const outcome = checker.check(value);
+    if (outcome.status === "broken") {
+      if (committing && named) options.onNote?.(`Not committing the group's position past the break or after it: the team has not received seq ${outcome.break.seq ?? "?"} of ${outcome.break.channelName} verified.`);
+      committing = false;
+      for (const problem of outcome.breaks) await options.onBreak?.(problem);
+      return;
+    }
+    if (outcome.note) options.onNote?.(outcome.note);
+    if (outcome.status === "ok") await options.onMessage(outcome.event);
+    // Committed once the message passed and its handler returned: delivered means verified and handled.
+    await commitPast(partition, message.offset);
+  }
   return {
     groupId,
     done,
-    // Safe to call from onMessage/onBreak: later messages are ignored at once, and the
-    // disconnect (which waits for the handler in flight) is not awaited from inside it.
+    // May be called from onMessage/onBreak, without awaiting it there (it waits for that
+    // handler to finish): later messages are ignored at once.
     stop: async () => {
       stopped = true;
+      // A message being handled still gets its commit (stop is often called from its handler).
+      await inFlight;
       await consumer.disconnect();
       resolveDone();
     },

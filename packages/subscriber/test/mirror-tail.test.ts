@@ -11,10 +11,10 @@ import { Kafka } from "kafkajs";
 import { devPrivateKey } from "@chainmail/testkit";
 import { Mirror, readCursor } from "@chainmail/mirror";
 import { silentLogger } from "@chainmail/runtime";
-import { bodyFromText, channelId, digestOf, GENESIS_HEAD, nextHead, signMessage, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
+import { bodyFromText, channelId, digestOf, GENESIS_HEAD, nextHead, signMessage, teamGroupId, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { ChainChecker, tail, type ChainBreak } from "@chainmail/subscriber";
 import { CHAINMAIL_CLI, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
-import { brokerReachable, kafkaBrokers, registryFixture, testKafka, uniqueTopic, uniqueTopics } from "@chainmail/testkit";
+import { brokerReachable, createTopic, kafkaBrokers, registryFixture, testKafka, uniqueTopic, uniqueTopics } from "@chainmail/testkit";
 
 const location = { chainId: 31337n, address: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
 const author = new Wallet(devPrivateKey(2));
@@ -77,16 +77,16 @@ describe("tail: the chain checker (unit, forged inputs)", function () {
     const outcomes = chain.filter((e) => e.seq !== "3" && e.seq !== "4").map((e) => checker.check(e));
     expect(outcomes.map((o) => o.status)).to.deep.equal(["ok", "ok", "broken", "ok"]);
     const gap = (outcomes[2] as { break: ChainBreak }).break;
-    expect(gap.kind).to.equal("gap");
+    expect(gap.kind).to.equal("SEQ_GAP");
     expect(gap.message).to.match(/Messages 3 to 4 are missing in general/);
   });
 
   it("catches an altered body (digest), a forged head, another key's signature", async function () {
     const altered = { ...chain[2], body: bodyFromText("general message 3, edited") };
-    expect(kinds(new ChainChecker(), [chain[0], chain[1], altered])).to.deep.equal(["ok", "ok", "digest-mismatch"]);
+    expect(kinds(new ChainChecker(), [chain[0], chain[1], altered])).to.deep.equal(["ok", "ok", "BODY_ALTERED"]);
 
     const forgedHead = { ...chain[2], head: hash32(42) };
-    expect(kinds(new ChainChecker(), [chain[0], chain[1], forgedHead, chain[3]])).to.deep.equal(["ok", "ok", "head-mismatch", "head-mismatch"]);
+    expect(kinds(new ChainChecker(), [chain[0], chain[1], forgedHead, chain[3]])).to.deep.equal(["ok", "ok", "HEAD_MISMATCH", "HEAD_MISMATCH"]);
 
     const m = chain[2];
     const resigned = await signMessage(stranger, location, {
@@ -95,10 +95,33 @@ describe("tail: the chain checker (unit, forged inputs)", function () {
     });
     // The stranger signed the author's message: digest intact, signature not the author's.
     const badSignature = { ...m, signature: resigned.signature.toLowerCase() };
-    expect(kinds(new ChainChecker(), [chain[0], chain[1], badSignature])).to.deep.equal(["ok", "ok", "bad-signature"]);
+    expect(kinds(new ChainChecker(), [chain[0], chain[1], badSignature])).to.deep.equal(["ok", "ok", "BAD_SIGNATURE"]);
 
     const firstWithWrongHead = { ...chain[0], head: hash32(1) };
-    expect(kinds(new ChainChecker(), [firstWithWrongHead])).to.deep.equal(["head-mismatch"]);
+    expect(kinds(new ChainChecker(), [firstWithWrongHead])).to.deep.equal(["HEAD_MISMATCH"]);
+  });
+
+  it("catches an altered body whose digest field was recomputed too: neither the signature nor the head chain vouches for it", function () {
+    const body = bodyFromText("general message 3, edited");
+    const digest = digestOf(location, { ...chain[2], body, timestamp: BigInt(chain[2].timestamp), replyTo: BigInt(chain[2].replyTo), nonce: BigInt(chain[2].nonce) });
+    const altered = { ...chain[2], body, digest };
+    expect(kinds(new ChainChecker(), [chain[0], chain[1], altered])).to.deep.equal(["ok", "ok", "BODY_ALTERED"]);
+  });
+
+  it("reports every finding of one event: a gap and a signature by someone else", async function () {
+    const m = chain[3];
+    const resigned = await signMessage(stranger, location, {
+      channel: m.channel, author: m.author, body: m.body, contentType: m.contentType,
+      timestamp: BigInt(m.timestamp), replyTo: BigInt(m.replyTo), nonce: BigInt(m.nonce),
+    });
+    const outcome = new ChainChecker();
+    outcome.check(chain[0]);
+    outcome.check(chain[1]);
+    const broken = outcome.check({ ...m, signature: resigned.signature.toLowerCase() });
+    expect(broken.status).to.equal("broken");
+    const breaks = (broken as { breaks: ChainBreak[] }).breaks;
+    expect(breaks.map((b) => b.kind)).to.deep.equal(["SEQ_GAP", "BAD_SIGNATURE"]);
+    expect(breaks[1].message).to.match(new RegExp(`was made by ${stranger.address}, not by the author ${m.author}`));
   });
 
   it("ignores an identical redelivery, flags a conflicting one and an out-of-order one", async function () {
@@ -111,21 +134,18 @@ describe("tail: the chain checker (unit, forged inputs)", function () {
     });
     const altDigest = digestOf(location, alt);
     const altEvent = { ...chain[1], body: alt.body, nonce: "999", signature: alt.signature.toLowerCase(), digest: altDigest, head: nextHead(chain[0].head, altDigest, 2n) };
-    expect(kinds(checker, [altEvent, chain[0]])).to.deep.equal(["conflict", "out-of-order"]);
+    expect(kinds(checker, [altEvent, chain[0]])).to.deep.equal(["SEQ_DUPLICATE", "SEQ_ORDER"]);
   });
 
   it("flags a malformed event", function () {
     const outcome = new ChainChecker().check({ schema: "chainmail.message-event.v1", channel: chain[0].channel, seq: "1" });
     expect(outcome.status).to.equal("broken");
-    expect((outcome as { break: ChainBreak }).break.kind).to.equal("malformed");
+    expect((outcome as { break: ChainBreak }).break.kind).to.equal("KAFKA_MALFORMED");
   });
 });
 
 async function produce(kafka: Kafka, topic: string, events: unknown[]) {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-  await admin.disconnect();
+  await createTopic(kafka, topic);
   const producer = kafka.producer();
   await producer.connect();
   await producer.send({ topic, messages: events.map((e) => ({ key: (e as MessageEvent).channel, value: JSON.stringify(e) })) });
@@ -267,6 +287,76 @@ describe("tail against the real broker", function () {
     }
   });
 
+  it("commits a team's position only past messages that passed the checks: never past a forgery, nor after it", async function () {
+    const chain = await chainOf(4);
+    const topic = uniqueTopic("tail-commit");
+    const forged = { ...chain[2], body: bodyFromText("general message 3, forged in Kafka") };
+    await produce(kafka, topic, [chain[0], chain[1], forged, chain[3]]);
+    const team = `commit-${Date.now().toString(36)}`;
+    const group = teamGroupId(team, channelId("general"));
+    const committed = async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        return t.partitions[0].offset;
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    const seen: string[] = [];
+    const breaks: ChainBreak[] = [];
+    const notes: string[] = [];
+    const handle = await tail({
+      brokers: kafkaBrokers(), topic, channel: "general", team,
+      onMessage: (e) => void seen.push(e.seq), onBreak: (b) => void breaks.push(b), onNote: (n) => void notes.push(n),
+    });
+    try {
+      expect(handle.groupId).to.equal(group);
+      await waitFor("the break and the message after it", async () => breaks.length > 0 && seen.length >= 3);
+      expect(seen).to.deep.equal(["1", "2", "4"]);
+      expect(breaks.map((b) => b.kind)).to.deep.equal(["BODY_ALTERED"]);
+      expect(notes.join(" ")).to.match(/Not committing the group's position past the break/);
+      // Offsets 0 and 1 passed; 2 is the forgery: the group stays at 2 even though 4 (offset 3) was read.
+      await waitFor("the commit of seq 2", async () => (await committed()) === "2");
+    } finally {
+      await handle.stop();
+    }
+    expect(await committed()).to.equal("2");
+
+    // The same team reading again starts at the forgery, sees the break itself, and still commits nothing past it.
+    const again: ChainBreak[] = [];
+    const second = await tail({ brokers: kafkaBrokers(), topic, channel: "general", team, onMessage: () => undefined, onBreak: (b) => void again.push(b) });
+    try {
+      await waitFor("the break again", async () => again.length > 0);
+      expect(again[0].seq).to.equal("3");
+    } finally {
+      await second.stop();
+    }
+    expect(await committed()).to.equal("2");
+  });
+
+  it("with a correct chain, a team's position ends past the last message", async function () {
+    const chain = await chainOf(3);
+    const topic = uniqueTopic("tail-commit-ok");
+    await produce(kafka, topic, [chain[0], chain[1], chain[2]]);
+    const team = `commit-ok-${Date.now().toString(36)}`;
+    const seen: string[] = [];
+    const handle = await tail({ brokers: kafkaBrokers(), topic, channel: "general", team, onMessage: (e) => void seen.push(e.seq) });
+    try {
+      await waitFor("three messages", async () => seen.length >= 3);
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await waitFor("the commit past seq 3", async () => (await admin.fetchOffsets({ groupId: handle.groupId, topics: [topic] }))[0].partitions[0].offset === "3");
+      } finally {
+        await admin.disconnect();
+      }
+    } finally {
+      await handle.stop();
+    }
+  });
+
   describe("chainmail tail (CLI)", function () {
     it("prints the messages and exits 1 with a loud line when a message is missing", async function () {
       const chain = await chainOf(4);
@@ -276,7 +366,7 @@ describe("tail against the real broker", function () {
       expect(result.code, result.stderr).to.equal(1);
       expect(result.stdout.trim().split("\n").map((l) => l.split(" ")[0])).to.deep.equal(["#1", "#2"]);
       expect(result.stdout).to.contain("general message 1");
-      expect(result.stderr).to.match(/CHAIN BROKEN \(gap\) in general at seq 4: Message 3 is missing/);
+      expect(result.stderr).to.match(/CHAIN BROKEN \(SEQ_GAP\) in general at seq 4: Message 3 is missing/);
     });
 
     it("with --keep-going reports the break and keeps following", async function () {
@@ -287,7 +377,7 @@ describe("tail against the real broker", function () {
       const result = await runTail(["--channel", "general", "--topic", topic, "--brokers", kafkaBrokers().join(","), "--from-beginning", "--keep-going", "--max-messages", "3", "--json"]);
       expect(result.code, result.stderr).to.equal(0);
       expect(result.stdout.trim().split("\n").map((l) => JSON.parse(l).seq)).to.deep.equal(["1", "3", "4"]);
-      expect(result.stderr).to.match(/CHAIN BROKEN \(digest-mismatch\) in general at seq 2/);
+      expect(result.stderr).to.match(/CHAIN BROKEN \(BODY_ALTERED\) in general at seq 2/);
     });
 
     it("refuses wrong input with one sentence and exit 2", async function () {

@@ -4,9 +4,7 @@
  */
 import type { Signer } from "ethers";
 import { MessageRegistry__factory, type MessageRegistry } from "@chainmail/protocol";
-import { channelId, memberRoleOf } from "@chainmail/protocol";
-
-export const DEFAULT_LIMITS = { maxBodyBytes: 4096, maxAge: 3600, maxFutureSkew: 300 };
+import { channelId, DEFAULT_LIMITS, memberRoleOf, type RegistryLimits } from "@chainmail/protocol";
 
 export interface DeployedRegistry {
   registry: MessageRegistry;
@@ -17,7 +15,7 @@ export interface DeployedRegistry {
 
 export async function deployRegistry(
   deployer: Signer,
-  limits: { maxBodyBytes: number; maxAge: number; maxFutureSkew: number } = DEFAULT_LIMITS,
+  limits: RegistryLimits = DEFAULT_LIMITS,
 ): Promise<DeployedRegistry> {
   const registry = await new MessageRegistry__factory(deployer).deploy(await deployer.getAddress(), limits);
   await registry.waitForDeployment();

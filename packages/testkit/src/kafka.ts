@@ -37,6 +37,26 @@ export function uniqueTopics(prefix: string) {
   return { messages: `${base}.messages`, membership: `${base}.membership`, cursor: `${base}.cursor` };
 }
 
+/**
+ * Creates a topic and waits, with a bound, until every partition has a leader. kafkajs's
+ * own `waitForLeaders` gives up on the broker's transient "This server does not host this
+ * topic-partition" right after creation, which made tests fail under load.
+ */
+export async function createTopic(kafka: Kafka, topic: string, numPartitions = 1): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: false });
+    await waitFor(`topic ${topic} to have a leader for each of its ${numPartitions} partitions`, async () => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics[0]?.partitions ?? [];
+      return partitions.length === numPartitions && partitions.every((p) => p.leader >= 0);
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export interface ReadRecord {
   key: string | null;
   value: any;

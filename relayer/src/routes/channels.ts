@@ -3,12 +3,10 @@
  * from the contract's views and events (the relayer keeps no copy).
  */
 import type { FastifyInstance } from "fastify";
-import { bodyToText, channelName, contentTypeName, decodeMessagePosted, MESSAGE_POSTED_TOPIC, type PostedMessage } from "@chainmail/protocol";
-import { ApiError, ErrorCodes } from "../errors.js";
+import { bodyToText, contentTypeName, type PostedMessage } from "@chainmail/protocol";
+import { channelMessages, listChannels } from "../core.js";
 import { ChannelList, ChannelMessages, ChannelMessagesQuery, ChannelParams, ErrorReply, type PostedMessageJson } from "@chainmail/protocol";
 import type { Services } from "../services.js";
-import { toBeHex, zeroPadValue } from "ethers";
-import { collectLogs } from "@chainmail/chain";
 
 export function postedJson(m: PostedMessage): PostedMessageJson {
   return {
@@ -32,8 +30,6 @@ export function postedJson(m: PostedMessage): PostedMessageJson {
 }
 
 export default async function channelRoutes(app: FastifyInstance, { services }: { services: Services }) {
-  const { chain } = services;
-
   app.get(
     "/v1/channels",
     {
@@ -43,16 +39,7 @@ export default async function channelRoutes(app: FastifyInstance, { services }: 
         response: { 200: ChannelList, 503: ErrorReply },
       },
     },
-    async () => {
-      const ids = await chain.registry.channels();
-      const channels = await Promise.all(
-        ids.map(async (id) => {
-          const [, open, seq, head] = await chain.registry.channelInfo(id);
-          return { id, name: channelName(id), open, seq: seq.toString(), head };
-        }),
-      );
-      return { channels };
-    },
+    async () => ({ channels: (await listChannels(services)).map((c) => ({ ...c, seq: c.seq.toString() })) }),
   );
 
   app.get<{ Params: ChannelParams; Querystring: ChannelMessagesQuery }>(
@@ -67,33 +54,12 @@ export default async function channelRoutes(app: FastifyInstance, { services }: 
       },
     },
     async (request) => {
-      const id = request.params.id.toLowerCase();
-      const fromSeq = BigInt(request.query.fromSeq ?? "1");
-      const limit = Number(request.query.limit ?? "50");
-      if (limit > 200) throw new ApiError(400, ErrorCodes.InvalidRequest, "limit must be from 1 to 200.");
-      const state = await chain.channel(id, true);
-      if (!state.exists) throw new ApiError(404, "UnknownChannel", `No channel ${id}.`);
-      const last = fromSeq + BigInt(limit) - 1n < state.seq ? fromSeq + BigInt(limit) - 1n : state.seq;
-      const messages: PostedMessageJson[] = [];
-      if (fromSeq <= last) {
-        // seq is an indexed topic: ask for exactly the page's seqs.
-        const seqTopics: string[] = [];
-        for (let s = fromSeq; s <= last; s++) seqTopics.push(zeroPadValue(toBeHex(s), 32));
-        const latest = await chain.rpc.blockNumber();
-        const logs = await collectLogs(
-          chain.rpc,
-          { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id, seqTopics] },
-          { fromBlock: chain.deploymentBlock, toBlock: latest, chunkBlocks: services.config.logChunkBlocks },
-        );
-        const found: PostedMessage[] = logs.map((log) => decodeMessagePosted(chain.location, log));
-        found.sort((a, b) => (a.seq < b.seq ? -1 : 1));
-        messages.push(...found.map(postedJson));
-      }
+      const page = await channelMessages(services, request.params.id, BigInt(request.query.fromSeq ?? "1"), Number(request.query.limit ?? "50"));
       return {
-        channel: id,
-        seq: state.seq.toString(),
-        messages,
-        nextFromSeq: last < state.seq ? Number(last + 1n) : null,
+        channel: page.channel,
+        seq: page.seq.toString(),
+        messages: page.messages.map(postedJson),
+        nextFromSeq: page.nextFromSeq === null ? null : Number(page.nextFromSeq),
       };
     },
   );

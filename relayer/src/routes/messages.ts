@@ -2,12 +2,9 @@
  * POST /v1/messages and GET /v1/messages/{digest}: a signed message in, its fate out.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ApiError, ErrorCodes } from "../errors.js";
-import { parseSignedMessage } from "../checks.js";
+import { messageStatus, postSigned, type Answer } from "../core.js";
 import { DigestParams, ErrorReply, MessageStatus, PostQuery, RejectionReply, SignedMessageJson } from "@chainmail/protocol";
 import { outcomeJson, pendingJson, statusUrl, type Services } from "../services.js";
-import type { Outcome } from "../outcomes.js";
-import type { Settlement } from "../submitter/index.js";
 
 const POST_DESCRIPTION = `Posts a message its author signed (EIP-712; get the domain's chainId and registry from GET /v1/info).
 
@@ -27,19 +24,9 @@ function waitRequested(request: FastifyRequest<{ Querystring: PostQuery }>, defa
   return undefined;
 }
 
-function sendOutcome(reply: FastifyReply, outcome: Outcome): FastifyReply {
-  return reply.code(outcome.status === "confirmed" ? 200 : 422).send(outcomeJson(outcome));
-}
-
-function sendSettlement(reply: FastifyReply, settlement: Settlement): FastifyReply {
-  if (settlement.status === "failed") {
-    throw new ApiError(503, settlement.code, settlement.message, { "retry-after": "1" }, { digest: settlement.digest });
-  }
-  return sendOutcome(reply, settlement);
-}
-
-function sendPending(reply: FastifyReply, digest: string): FastifyReply {
-  return reply.code(202).header("location", statusUrl(digest)).send(pendingJson(digest));
+function sendAnswer(reply: FastifyReply, answer: Answer): FastifyReply {
+  if (answer.status === "pending") return reply.code(202).header("location", statusUrl(answer.digest)).send(pendingJson(answer.digest));
+  return reply.code(answer.status === "confirmed" ? 200 : 422).send(outcomeJson(answer));
 }
 
 const errorResponses = {
@@ -53,7 +40,7 @@ const errorResponses = {
 };
 
 export default async function messageRoutes(app: FastifyInstance, { services }: { services: Services }) {
-  const { config, checker, submitter, index, metrics } = services;
+  const { config } = services;
 
   app.post<{ Body: SignedMessageJson; Querystring: PostQuery }>(
     "/v1/messages",
@@ -68,35 +55,12 @@ export default async function messageRoutes(app: FastifyInstance, { services }: 
       },
     },
     async (request, reply) => {
-      if (submitter.isStopping) {
-        throw new ApiError(503, ErrorCodes.ShuttingDown, "The relayer is shutting down; send the message to another relayer or again shortly.", { "retry-after": "1" });
-      }
-      const clientWait = services.clientLimiter.take(request.ip);
-      if (clientWait > 0) throw new ApiError(429, ErrorCodes.RateLimited, `Too many requests from ${request.ip}; retry in ${clientWait} s.`, { "retry-after": String(clientWait) });
-      const authorWait = services.authorLimiter.take(request.body.author.toLowerCase());
-      if (authorWait > 0) throw new ApiError(429, ErrorCodes.RateLimited, `Too many messages from author ${request.body.author}; retry in ${authorWait} s.`, { "retry-after": String(authorWait) });
-
-      const message = parseSignedMessage(request.body);
-      let result;
-      try {
-        result = await checker.check(message);
-      } catch (error) {
-        if (error instanceof ApiError) throw error;
-        request.log.warn({ err: error }, "pre-check could not read the chain");
-        throw new ApiError(503, ErrorCodes.ChainUnavailable, "The relayer cannot read the chain right now; send the same signed message again shortly.", { "retry-after": "2" });
-      }
-      if (result.kind === "known") return sendOutcome(reply, result.outcome);
-      const entry = result.kind === "pending" ? result.entry : submitter.enqueue(result.digest, result.message);
-      const waitMs = waitRequested(request, config.waitTimeoutMs);
-      if (waitMs === undefined) return sendPending(reply, result.digest);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const settlement = await Promise.race([
-        entry.settled,
-        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs))),
-      ]);
-      clearTimeout(timer);
-      if (!settlement) return sendPending(reply, result.digest);
-      return sendSettlement(reply, settlement);
+      const answer = await postSigned(services, request.body, {
+        client: request.ip,
+        waitMs: waitRequested(request, config.waitTimeoutMs),
+        warn: (err, message) => request.log.warn({ err }, message),
+      });
+      return sendAnswer(reply, answer);
     },
   );
 
@@ -113,24 +77,8 @@ export default async function messageRoutes(app: FastifyInstance, { services }: 
       },
     },
     async (request) => {
-      const digest = request.params.digest.toLowerCase();
-      if (submitter.get(digest)) return pendingJson(digest);
-      let outcome: Outcome | undefined;
-      try {
-        outcome = await index.find(digest);
-      } catch (error) {
-        request.log.warn({ err: error }, "status lookup could not read the chain");
-        throw new ApiError(503, ErrorCodes.ChainUnavailable, "The relayer cannot read the chain right now; ask again shortly.", { "retry-after": "2" });
-      }
-      if (!outcome) {
-        metrics.precheckRejections.inc({ code: ErrorCodes.UnknownMessage });
-        throw new ApiError(
-          404,
-          ErrorCodes.UnknownMessage,
-          "No message with this digest is pending or on-chain: it was never accepted, or a relayer restarted before sending it; send the signed message again.",
-        );
-      }
-      return outcomeJson(outcome);
+      const answer = await messageStatus(services, request.params.digest, (err, message) => request.log.warn({ err }, message));
+      return answer.status === "pending" ? pendingJson(answer.digest) : outcomeJson(answer);
     },
   );
 }

@@ -4,20 +4,27 @@
  * input or nothing to audit.
  */
 import { isAddress } from "ethers";
-import { ChainLogSource, DEFAULT_MESSAGES_TOPIC, runAudit } from "@chainmail/audit";
+import { ChainLogSource, DEFAULT_MESSAGES_TOPIC, parseCheckpoint, runAudit, type Checkpoint } from "@chainmail/audit";
+import { cliVersion } from "../version.js";
 import { ADDRESS, BROKERS, DEFAULT_BROKERS, readCommand, REGISTRY, refuse, RPC_URL, type Command } from "../options.js";
 
 const COMMAND: Command = {
   name: "audit",
-  synopsis: `Usage: chainmail audit --rpc-url URL --registry 0x... [options]
+  synopsis: `Usage: chainmail audit --rpc-url URL [--rpc-url URL2 ...] --registry 0x... [--checkpoint BLOCK:HASH] [options]
 
-Rebuilds every channel from the registry's MessagePosted events and checks: seq 1..n
-without gaps, repeats or reordering; every digest and head recomputed, the last head and
-seq against the contract's stored ones; every signature recovered and compared with its
-author (contract wallets: EIP-1271 isValidSignature at the message's block); every
-author a member of the channel at that block (RoleGranted/RoleRevoked history).`,
+Rebuilds every channel from the registry's MessagePosted events, up to a final block
+(finalized, else safe, else latest minus --depth), and checks: seq 1..n without gaps,
+repeats or reordering; every digest and head recomputed, the last head and seq against
+the contract's stored ones, proven with eth_getProof against the block header's state
+root; every signature recovered and compared with its author (contract wallets: EIP-1271
+isValidSignature at the message's block); every author a member of the channel at that
+block (RoleGranted/RoleRevoked history); every log's address, block hash and removed flag.
+The header is trusted through --checkpoint, or through several --rpc-url that must agree.`,
   options: {
-    ...RPC_URL,
+    "rpc-url": { ...RPC_URL["rpc-url"], multiple: true, description: "JSON-RPC endpoint; repeat it: the first gives the logs, all must agree on the audited block's header" },
+    checkpoint: { value: "BLOCK:HASH", description: "audit up to BLOCK, whose header must hash to HASH (what the audit trusts)" },
+    depth: { value: "N", default: "12", description: "blocks below the latest counted as final when the node knows neither finalized nor safe" },
+    evidence: { value: "FILE", description: "write an evidence bundle that `chainmail verify-evidence` checks offline" },
     ...REGISTRY,
     channel: { multiple: true, value: "NAME", description: "audit only this channel (repeatable; name or 0x id)" },
     brokers: { ...BROKERS.brokers, description: "also compare with Kafka (used when --brokers or --topic is given)" },
@@ -38,8 +45,23 @@ author a member of the channel at that block (RoleGranted/RoleRevoked history).`
 export async function run(argv: string[]): Promise<number> {
   const read = readCommand(COMMAND, argv);
   if (typeof read === "number") return read;
-  const rpcUrl = read.required("rpc-url", "the chain's JSON-RPC URL, such as http://127.0.0.1:8545");
-  read.url("rpc-url", ["http", "https", "ws", "wss"]);
+  let rpcUrls = read.strings("rpc-url");
+  if (rpcUrls.length === 0) {
+    const one = read.required("rpc-url", "the chain's JSON-RPC URL, such as http://127.0.0.1:8545");
+    rpcUrls = one ? [one] : [];
+  }
+  // The shared reader's sentence, for each of the repeated values.
+  for (const url of rpcUrls) if (!/^(http|https|ws|wss):\/\/\S+$/.test(url)) read.problem(`--rpc-url is "${url}"; it must be a URL starting with http:// or https:// or ws:// or wss://.`);
+  let checkpoint: Checkpoint | undefined;
+  const checkpointText = read.string("checkpoint");
+  if (checkpointText !== undefined) {
+    try {
+      checkpoint = parseCheckpoint(checkpointText);
+    } catch (error) {
+      read.problem(`--checkpoint: ${(error as Error).message}`);
+    }
+  }
+  const depth = read.integer("depth");
   const registry = read.required("registry", ADDRESS);
   read.check("registry", isAddress, ADDRESS);
   const exportFormat = read.oneOf("export", ["jsonl", "csv"] as const);
@@ -47,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   const recovery = read.oneOf("recovery", ["native", "noble", "ethers"] as const);
   const confirmations = read.integer("kafka-confirmations");
   const toBlock = read.integer("to-block");
+  if (toBlock !== undefined && checkpointText !== undefined) read.problem("--to-block and --checkpoint both say which block to audit; give one.");
   const blockRange = read.integer("block-range", { min: 1 });
   const progressEvery = read.integer("progress-every");
   const workers = read.integer("workers");
@@ -56,7 +79,9 @@ export async function run(argv: string[]): Promise<number> {
   if (read.problems.length > 0) return refuse(COMMAND, read.problems);
 
   return runAudit({
-    source: () => ChainLogSource.fromUrl(rpcUrl!, registry!, { blockRange, toBlock }),
+    source: () => ChainLogSource.fromUrls(rpcUrls, registry!, { blockRange, toBlock, checkpoint, depth }),
+    evidence: read.string("evidence"),
+    tool: `chainmail ${cliVersion()}`,
     channels: read.has("channel") ? read.strings("channel") : undefined,
     kafka: kafkaWanted ? { brokers, topic: read.string("topic") ?? DEFAULT_MESSAGES_TOPIC, confirmations } : undefined,
     json: read.boolean("json"),

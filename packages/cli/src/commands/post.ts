@@ -3,11 +3,10 @@
  * relayer, retrying the same signed message until the relayer gives an answer that
  * settles it (with --wait: until it is confirmed or rejected on-chain).
  */
-import { readFileSync } from "node:fs";
 import { Wallet } from "ethers";
 import { NoOutcomeError, postMessage, type PostResult } from "@chainmail/client";
 import { channelId, channelName, contentTypeCode } from "@chainmail/protocol";
-import { readCommand, refuse, RELAYER_URL, type Command } from "../options.js";
+import { readCommand, readKey, refuse, RELAYER_URL, type Command } from "../options.js";
 
 const COMMAND: Command = {
   name: "post",
@@ -30,16 +29,6 @@ Signs a message as its author (key from --key-file or env CHAINMAIL_KEY) and pos
   },
   footer: "Exit status: 0 posted or accepted, 1 rejected or failed, 2 wrong input, 3 no definitive outcome in time.",
 };
-
-function readKey(keyFile: string | undefined, fromEnv: string | undefined): string {
-  const raw = keyFile ? readFileSync(keyFile, "utf8") : fromEnv;
-  if (raw === undefined) throw new Error("Give the author's key with --key-file FILE or the environment variable CHAINMAIL_KEY.");
-  const key = raw.trim();
-  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(key)) {
-    throw new Error(keyFile ? `${keyFile} does not hold a 32-byte hex private key.` : "CHAINMAIL_KEY is not a 32-byte hex private key.");
-  }
-  return key.startsWith("0x") ? key : `0x${key}`;
-}
 
 export function describe(result: PostResult): string {
   if (result.status === "confirmed") {

@@ -10,8 +10,9 @@ const COMMAND: Command = {
   name: "relayer",
   synopsis: `Usage: chainmail relayer [options]
 
-Runs the ChainMail relayer (HTTP API, OpenAPI UI at /docs). Every setting is a flag or
-an environment variable; the flag wins.`,
+Runs the ChainMail relayer: the HTTP API (OpenAPI UI at /docs) and, on its own HTTP/2
+port, gRPC (chainmail.v1.RelayerService, with reflection and health). Every setting is
+a flag or an environment variable; the flag wins.`,
   options: RELAYER_OPTIONS,
 };
 
@@ -55,9 +56,10 @@ export async function run(argv: string[]): Promise<number> {
   });
   try {
     const address = await app.listen({ host: config.host, port: config.port });
-    app.log.info({ address, registry: config.registryAddress, signers: app.services.submitter.lanes.map((l) => l.address) }, "relayer listening");
+    const grpcAddress = await app.grpc.listen({ host: config.host, port: config.grpcPort });
+    app.log.info({ address, grpcAddress, registry: config.registryAddress, signers: app.services.submitter.lanes.map((l) => l.address) }, "relayer listening");
   } catch (error) {
-    console.error(`chainmail relayer: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+    console.error(`chainmail relayer: cannot listen on ${config.host} (HTTP port ${config.port}, gRPC port ${config.grpcPort}): ${(error as Error).message}`);
     await app.close();
     return 1;
   }

@@ -4,7 +4,7 @@
  * exit 1) when the chain breaks, unless --keep-going.
  */
 import { isAddress } from "ethers";
-import { bodyToText, channelId } from "@chainmail/protocol";
+import { bodyToText, channelId, teamNameProblem } from "@chainmail/protocol";
 import { tail, type ChainBreak, type MessageEvent } from "@chainmail/subscriber";
 import { ADDRESS, BROKERS, DEFAULT_BROKERS, readCommand, refuse, type Command } from "../options.js";
 
@@ -20,6 +20,7 @@ previous head. A message seen first in mid-stream is trusted as the starting poi
     ...BROKERS,
     topic: { env: "CHAINMAIL_MESSAGES_TOPIC", value: "NAME", default: "chainmail.messages.v1", description: "the mirror's message topic" },
     group: { value: "ID", default: "a fresh group that starts at new messages", description: "consumer group, one per team; resumes where the group left off" },
+    team: { value: "NAME", description: "read as a subscribed team: its group for this channel (chainmail.team.<team>.<channel>), from the beginning the first time; its commits are the team's deliveries" },
     "from-beginning": { type: "boolean", description: "start at the topic's beginning (also for an existing group)" },
     registry: { value: "ADDRESS", default: "any", description: "only this registry's messages" },
     "keep-going": { type: "boolean", description: "report breaks on stderr but keep following (exit 0)" },
@@ -52,6 +53,9 @@ export async function run(argv: string[]): Promise<number> {
   const brokers = read.brokers("brokers", DEFAULT_BROKERS);
   const registry = read.check("registry", isAddress, ADDRESS);
   const maxMessages = read.integer("max-messages", { min: 1 });
+  const team = read.string("team");
+  if (team !== undefined && teamNameProblem(team)) read.problem(teamNameProblem(team)!);
+  if (team !== undefined && read.string("group") !== undefined) read.problem("Give --team or --group, not both: a team reads with its own group.");
   if (read.problems.length > 0) return refuse(COMMAND, read.problems);
   const json = read.boolean("json");
 
@@ -74,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     topic: read.string("topic"),
     channel: channel!,
     groupId: read.string("group"),
+    team,
     fromBeginning: read.boolean("from-beginning"),
     registry,
     onMessage: (event) => {
@@ -85,6 +90,8 @@ export async function run(argv: string[]): Promise<number> {
     onBreak,
     onNote: (note) => console.error(`note: ${note}`),
   });
+  // Nothing here asks the chain: say so, so nobody mistakes a consistent copy for a confirmed one.
+  console.error("note: trusting Kafka: each message is checked against the previous ones (digest, signature, head chain), not confirmed against the chain; run `chainmail audit` to prove the record.");
   const onSignal = () => finish();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);

@@ -1,0 +1,132 @@
+/**
+ * A channel followed from the chain: its messages from a seq on, then live, each one
+ * checked by the protocol's one verifier (ChannelRun) before it is handed on. The source
+ * is the registry's MessagePosted logs through the chain package's log reader, not
+ * Kafka: the chain is the record (Kafka holds copies), the relayer already reads it, and
+ * the relayer then needs no broker. What a lying node could do (drop, alter, reorder or
+ * invent a message) is what the verifier catches: the stream ends with the finding.
+ */
+import { toBeHex, zeroPadValue } from "ethers";
+import { collectLogs, readLogs } from "@chainmail/chain";
+import {
+  ChainMailError,
+  ChannelRun,
+  DISCREPANCY_KINDS,
+  MessagePostedDecoder,
+  MESSAGE_POSTED_TOPIC,
+  recoverAuthor,
+  type DiscrepancyKind,
+  type PostedMessage,
+  type RegistryLocation,
+} from "@chainmail/protocol";
+import { ApiError, ErrorCodes } from "./errors.js";
+import type { Services } from "./services.js";
+
+/** A message the chain gave failed a check: the record read from the node is not the sealed one. */
+export class ChainBreakError extends ChainMailError {
+  override name = "ChainBreakError";
+
+  constructor(
+    readonly kind: DiscrepancyKind,
+    readonly seq: bigint,
+    detail: string,
+  ) {
+    super(kind, `Message ${seq}: ${DISCREPANCY_KINDS[kind]} ${detail}`);
+  }
+}
+
+export interface FollowOptions {
+  /** Stops following (the client went away, or the relayer is shutting down). */
+  signal: AbortSignal;
+  /** How long to wait between looks at the chain's head once caught up. */
+  pollMs: number;
+}
+
+const seqTopic = (seq: bigint) => zeroPadValue(toBeHex(seq), 32);
+
+/**
+ * Yields `channel`'s messages with seq >= `fromSeq` in seq order, then new ones as they
+ * land, until `signal` aborts. `fromSeq` may be at most the channel's last seq + 1.
+ */
+export async function* followChannel(services: Services, channel: string, fromSeq: bigint, options: FollowOptions): AsyncGenerator<PostedMessage> {
+  const { chain, config } = services;
+  const id = channel.toLowerCase();
+  const state = await chain.channel(id, true);
+  if (!state.exists) throw new ApiError(404, "UnknownChannel", `No channel ${id}.`);
+  if (fromSeq < 1n) fromSeq = 1n;
+  if (fromSeq > state.seq + 1n) {
+    throw new ApiError(400, ErrorCodes.InvalidRequest, `from_seq ${fromSeq} is beyond the channel's next message (${state.seq + 1n}); resume from the last seq you received plus one.`);
+  }
+  const decoder = new MessagePostedDecoder(chain.location);
+  // The run starts at the genesis head, or at the head of message fromSeq - 1, read from
+  // the chain (seq is an indexed topic) and checked like the others (its signature).
+  const run = new ChannelRun({ joinMidStream: fromSeq > 1n });
+  let fromBlock = chain.deploymentBlock;
+  if (fromSeq > 1n) {
+    const latest = await chain.rpc.blockNumber();
+    const anchors = await collectLogs(
+      chain.rpc,
+      { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id, seqTopic(fromSeq - 1n)] },
+      { fromBlock: chain.deploymentBlock, toBlock: latest, chunkBlocks: config.logChunkBlocks },
+    );
+    if (anchors.length !== 1) throw new ChainBreakError(anchors.length === 0 ? "SEQ_GAP" : "SEQ_DUPLICATE", fromSeq - 1n, `The node returned ${anchors.length} events for it.`);
+    const anchor = decode(decoder, anchors[0]);
+    check(run, chain.location, anchor);
+    fromBlock = anchor.blockNumber;
+  }
+  let next = fromSeq;
+  while (!options.signal.aborted) {
+    const latest = await chain.rpc.blockNumber();
+    if (latest >= fromBlock) {
+      const chunks = readLogs(
+        chain.rpc,
+        { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id] },
+        { fromBlock, toBlock: latest, chunkBlocks: config.logChunkBlocks },
+      );
+      for await (const chunk of chunks) {
+        const messages = chunk.logs.map((log) => decode(decoder, log)).sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+        for (const m of messages) {
+          if (m.seq < next) continue; // before the start (the anchor's block), or already sent
+          check(run, chain.location, m);
+          next = m.seq + 1n;
+          yield m;
+          if (options.signal.aborted) return;
+        }
+        fromBlock = chunk.toBlock + 1;
+      }
+    }
+    await pause(options.pollMs, options.signal);
+  }
+}
+
+/** The verifier's judgement on one message (digest recomputed by the decoder, signature, head link); a finding ends the stream. */
+function check(run: ChannelRun, location: RegistryLocation, m: PostedMessage): void {
+  const signer = recoverAuthor(location, m, m.digest);
+  const step = run.step({ seq: m.seq, digest: m.digest, head: m.head, signed: signer !== null && signer.toLowerCase() === m.author.toLowerCase() });
+  if (step.status === "broken" || step.status === "redelivered") {
+    const finding = step.findings[0] ?? { kind: "SEQ_DUPLICATE" as const };
+    const detail = [finding.expected && `Expected ${finding.expected}`, finding.actual && `got ${finding.actual}`].filter(Boolean).join(", ");
+    throw new ChainBreakError(finding.kind, m.seq, detail ? `${detail}.` : "");
+  }
+}
+
+/** Decodes a MessagePosted log; one that cannot be decoded is a finding too. */
+function decode(decoder: MessagePostedDecoder, log: Parameters<MessagePostedDecoder["decode"]>[0]): PostedMessage {
+  try {
+    return decoder.decode(log);
+  } catch (error) {
+    throw new ChainBreakError("MALFORMED_LOG", BigInt(log.topics[2] ?? 0), (error as Error).message);
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

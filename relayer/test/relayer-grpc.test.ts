@@ -1,0 +1,383 @@
+/**
+ * The gRPC door against a real stack: a listening relayer (HTTP/2, its own port) over a
+ * real hardhat node, called by a client generated from the proto (Connect-ES over the
+ * gRPC protocol). Post, wait, status, lists, a 1,000-message stream, Subscribe across a
+ * relayer restart, every error class with its status and reason, deadlines,
+ * cancellation, health, reflection, metrics, and a lying chain node caught by Subscribe.
+ */
+import { expect } from "chai";
+import http from "node:http";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { buildApp, type RelayerApp, type RelayerConfig } from "@chainmail/relayer";
+import { ErrorInfoSchema, health, MessageOutcome_Status as Status, reflection, RelayerService, RetryInfoSchema, PostMessagesRequestSchema, type SubscribeResponse } from "@chainmail/protocol/grpc";
+import { MESSAGE_POSTED_TOPIC, type SignedMessage } from "@chainmail/protocol";
+import { waitFor } from "@chainmail/testkit";
+import { expectContiguousChain, postedLogs } from "./chain-check.js";
+import { startFixture, toJson, type Fixture } from "./fixture.js";
+import { refusal } from "./helpers.js";
+
+type Relayer = Client<typeof RelayerService>;
+
+async function startRelayer(f: Fixture, overrides: Partial<RelayerConfig> = {}): Promise<{ app: RelayerApp; client: Relayer; url: string; httpUrl: string }> {
+  const app = await buildApp(f.config({ rateLimitAuthorPerSecond: 0, rateLimitClientPerSecond: 0, ...overrides }), { defaultMetrics: false });
+  const httpUrl = await app.listen({ host: "127.0.0.1", port: 0 });
+  const url = await app.grpc.listen({ host: "127.0.0.1", port: 0 });
+  const client = createClient(RelayerService, createGrpcTransport({ baseUrl: url }));
+  return { app, client, url, httpUrl };
+}
+
+describe("relayer gRPC door (real hardhat node, generated client)", function () {
+  let f: Fixture;
+  let r: Awaited<ReturnType<typeof startRelayer>>;
+
+  before(async function () {
+    f = await startFixture();
+    r = await startRelayer(f);
+  });
+  after(async function () {
+    await r?.app.close();
+    await f?.node.stop();
+  });
+
+  it("posts with wait: confirmed with seq, head and transaction, matching the chain; status and lists agree", async function () {
+    const signed = await f.sign(f.authors[0], "hello over gRPC");
+    const { outcome } = await r.client.postMessage({ message: toJson(signed), wait: true });
+    expect(outcome?.status).to.equal(Status.CONFIRMED);
+    const onChain = (await postedLogs(f.node.provider, f.location, f.channel)).find((p) => p.digest === outcome!.digest)!;
+    expect(onChain, "the confirmed message is on-chain").to.not.equal(undefined);
+    expect(outcome!.seq).to.equal(onChain.seq);
+    expect(outcome!.head).to.equal(onChain.head);
+    expect(outcome!.transactionHash).to.equal(onChain.transactionHash);
+
+    const status = await r.client.getMessageStatus({ digest: outcome!.digest });
+    expect(status.outcome?.status).to.equal(Status.CONFIRMED);
+    expect(status.outcome?.seq).to.equal(onChain.seq);
+
+    const { channels } = await r.client.listChannels({});
+    const general = channels.find((c) => c.id === f.channel)!;
+    expect(general.name).to.equal("general");
+    expect(general.seq).to.equal(onChain.seq);
+
+    const page = await r.client.listMessages({ channel: "general", fromSeq: onChain.seq, limit: 10 });
+    expect(page.messages.map((m) => m.digest)).to.deep.equal([outcome!.digest]);
+    expect(page.messages[0].text).to.equal("hello over gRPC");
+    expect(page.messages[0].signature).to.equal(signed.signature);
+    expect(page.nextFromSeq).to.equal(0n);
+  });
+
+  it("posts without wait: pending, then confirmed by status; posting it again returns the first outcome", async function () {
+    const signed = await f.sign(f.authors[1], "accepted first");
+    const { outcome } = await r.client.postMessage({ message: toJson(signed) });
+    expect(outcome?.status).to.equal(Status.PENDING);
+    expect(outcome?.message).to.match(/promise to try/);
+    const confirmed = await waitFor("confirmed status", async () => {
+      const s = await r.client.getMessageStatus({ digest: outcome!.digest });
+      return s.outcome?.status === Status.CONFIRMED ? s.outcome : undefined;
+    });
+    const again = await r.client.postMessage({ message: toJson(signed), wait: true });
+    expect(again.outcome?.seq).to.equal(confirmed.seq);
+    const count = (await postedLogs(f.node.provider, f.location, f.channel)).filter((p) => p.digest === outcome!.digest).length;
+    expect(count, "one copy on-chain").to.equal(1);
+  });
+
+  it("stream-posts 1,000 messages on one stream: one outcome each, in request order, all on-chain once", async function () {
+    this.timeout(300_000);
+    const signed: SignedMessage[] = [];
+    for (let i = 0; i < 1000; i++) signed.push(await f.sign(f.authors[i % 4], `stream ${i}`));
+    async function* requests(): AsyncGenerator<MessageInitShape<typeof PostMessagesRequestSchema>> {
+      for (const m of signed) yield { message: toJson(m), wait: true };
+    }
+    const answers = [];
+    for await (const answer of r.client.postMessages(requests())) answers.push(answer);
+    expect(answers).to.have.length(1000);
+    expect(answers.map((a) => Number(a.index))).to.deep.equal(signed.map((_, i) => i));
+    const digests = answers.map((a) => {
+      expect(a.result.case, a.result.case === "refusal" ? a.result.value.message : "").to.equal("outcome");
+      const outcome = a.result.value as { status: Status; digest: string };
+      expect(outcome.status).to.equal(Status.CONFIRMED);
+      return outcome.digest;
+    });
+    expect(digests).to.deep.equal(signed.map((m) => r.app.services.checker.digest(m).toLowerCase()));
+    const [, , , storedHead] = await f.deployed.registry.channelInfo(f.channel);
+    expectContiguousChain(f.location, await postedLogs(f.node.provider, f.location, f.channel), storedHead, digests);
+  });
+
+  it("a refused message inside a stream gets its refusal in its place and the stream goes on", async function () {
+    const good = await f.sign(f.authors[0], "good");
+    const outsider = await f.sign(f.outsider, "not a member");
+    const good2 = await f.sign(f.authors[1], "good again");
+    const answers = [];
+    async function* requests(): AsyncGenerator<MessageInitShape<typeof PostMessagesRequestSchema>> {
+      yield { message: toJson(good), wait: true };
+      yield { message: toJson(outsider), wait: true };
+      yield { message: { ...toJson(good2), body: "0xzz" }, wait: true };
+      yield { message: toJson(good2), wait: true };
+    }
+    for await (const answer of r.client.postMessages(requests())) answers.push(answer);
+    expect(answers.map((a) => a.result.case)).to.deep.equal(["outcome", "refusal", "refusal", "outcome"]);
+    const notMember = answers[1].result.value as { grpcCode: number; reason: string };
+    expect(notMember.grpcCode).to.equal(Code.PermissionDenied);
+    expect(notMember.reason).to.equal("NotMember");
+    const bad = answers[2].result.value as { grpcCode: number; reason: string; message: string };
+    expect(bad.grpcCode).to.equal(Code.InvalidArgument);
+    expect(bad.reason).to.equal("InvalidRequest");
+    expect(bad.message).to.match(/^message\.body /);
+  });
+
+  describe("errors: gRPC status, ErrorInfo reason as HTTP's code, nothing sent", function () {
+    it("malformed fields: INVALID_ARGUMENT, InvalidRequest naming the field; a missing message too", async function () {
+      const signed = await f.sign(f.authors[0], "x");
+      for (const [field, value] of [["author", "0x1234"], ["signature", "0x00"], ["nonce", "-1"], ["channel", "general"]] as const) {
+        const e = await refusal(r.client.postMessage({ message: { ...toJson(signed), [field]: value } }));
+        expect(e.code, field).to.equal(Code.InvalidArgument);
+        expect(e.reason).to.equal("InvalidRequest");
+        expect(e.message).to.contain(`message.${field}`);
+      }
+      const missing = await refusal(r.client.postMessage({}));
+      expect([missing.code, missing.reason]).to.deep.equal([Code.InvalidArgument, "InvalidRequest"]);
+      const digest = await refusal(r.client.getMessageStatus({ digest: "nope" }));
+      expect([digest.code, digest.reason]).to.deep.equal([Code.InvalidArgument, "InvalidRequest"]);
+    });
+
+    it("a forged signature: INVALID_ARGUMENT BadSignature; a non-member: PERMISSION_DENIED NotMember", async function () {
+      const signed = await f.sign(f.authors[0], "forged");
+      const other = await f.sign(f.authors[1], "other");
+      const forged = await refusal(r.client.postMessage({ message: { ...toJson(signed), signature: other.signature } }));
+      expect([forged.code, forged.reason]).to.deep.equal([Code.InvalidArgument, "BadSignature"]);
+      const outsider = await refusal(r.client.postMessage({ message: toJson(await f.sign(f.outsider, "let me in")) }));
+      expect([outsider.code, outsider.reason]).to.deep.equal([Code.PermissionDenied, "NotMember"]);
+    });
+
+    it("a used nonce: ALREADY_EXISTS NonceUsed; an expired message: FAILED_PRECONDITION MessageExpired", async function () {
+      const first = await f.sign(f.authors[2], "first");
+      await r.client.postMessage({ message: toJson(first), wait: true });
+      const reuse = await f.sign(f.authors[2], "second with the same nonce", { nonce: first.nonce });
+      const used = await refusal(r.client.postMessage({ message: toJson(reuse) }));
+      expect([used.code, used.reason]).to.deep.equal([Code.AlreadyExists, "NonceUsed"]);
+      const old = await f.sign(f.authors[2], "old", { timestamp: 1_000n });
+      const expired = await refusal(r.client.postMessage({ message: toJson(old) }));
+      expect([expired.code, expired.reason]).to.deep.equal([Code.FailedPrecondition, "MessageExpired"]);
+    });
+
+    it("unknown message and channel: NOT_FOUND UnknownMessage / UnknownChannel", async function () {
+      const unknown = await refusal(r.client.getMessageStatus({ digest: `0x${"ab".repeat(32)}` }));
+      expect([unknown.code, unknown.reason]).to.deep.equal([Code.NotFound, "UnknownMessage"]);
+      const channel = await refusal(r.client.listMessages({ channel: "nowhere" }));
+      expect([channel.code, channel.reason]).to.deep.equal([Code.NotFound, "UnknownChannel"]);
+    });
+
+    it("rate limited: RESOURCE_EXHAUSTED RateLimited with RetryInfo", async function () {
+      const limited = await startRelayer(f, { rateLimitAuthorPerSecond: 1, rateLimitAuthorBurst: 1 });
+      try {
+        await limited.client.postMessage({ message: toJson(await f.sign(f.authors[3], "one")) });
+        const e = await refusal(limited.client.postMessage({ message: toJson(await f.sign(f.authors[3], "two")) }));
+        expect([e.code, e.reason]).to.deep.equal([Code.ResourceExhausted, "RateLimited"]);
+        expect(e.retryMs).to.be.greaterThanOrEqual(1000);
+      } finally {
+        await limited.app.close();
+      }
+    });
+  });
+
+  it("a waiting post answers PENDING before its deadline instead of overrunning it", async function () {
+    const slow = await startRelayer(f, { batchMaxWaitMs: 10_000, batchMaxSize: 1000 });
+    try {
+      const signed = await f.sign(f.authors[0], "slow batch");
+      const started = Date.now();
+      const { outcome } = await slow.client.postMessage({ message: toJson(signed), wait: true }, { timeoutMs: 1500 });
+      expect(outcome?.status).to.equal(Status.PENDING);
+      expect(Date.now() - started).to.be.lessThan(10_000, "answered before the batch was cut");
+    } finally {
+      await slow.app.close();
+    }
+  });
+
+  it("health (grpc.health.v1), reflection (grpc.reflection.v1) and per-method metrics", async function () {
+    const transport = createGrpcTransport({ baseUrl: r.url });
+    const healthClient = createClient(health.Health, transport);
+    expect((await healthClient.check({ service: "" })).status).to.equal(health.HealthCheckResponse_ServingStatus.SERVING);
+    expect((await healthClient.check({ service: "chainmail.v1.RelayerService" })).status).to.equal(health.HealthCheckResponse_ServingStatus.SERVING);
+    const unknown = await healthClient.check({ service: "nope" }).then(
+      () => undefined,
+      (error: unknown) => ConnectError.from(error).code,
+    );
+    expect(unknown).to.equal(Code.NotFound);
+
+    const reflect = createClient(reflection.ServerReflection, transport);
+    async function* ask(): AsyncGenerator<MessageInitShape<typeof reflection.ServerReflectionRequestSchema>> {
+      yield { messageRequest: { case: "listServices", value: "" } };
+      yield { messageRequest: { case: "fileContainingSymbol", value: "chainmail.v1.RelayerService" } };
+      yield { messageRequest: { case: "fileContainingSymbol", value: "google.rpc.ErrorInfo" } };
+    }
+    const answers = [];
+    for await (const a of reflect.serverReflectionInfo(ask())) answers.push(a);
+    const list = answers[0].messageResponse;
+    expect(list.case).to.equal("listServicesResponse");
+    expect((list.value as reflection.ListServiceResponse).service.map((s) => s.name)).to.include.members(["chainmail.v1.RelayerService", "grpc.health.v1.Health"]);
+    const files = (answers[1].messageResponse.value as reflection.FileDescriptorResponse).fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
+    expect(files[0].name).to.equal("chainmail/v1/relayer.proto");
+    expect(files[0].service[0].method.map((m) => m.name)).to.include.members(["PostMessage", "PostMessages", "Subscribe", "GetMessageStatus", "ListChannels", "ListMessages"]);
+    const details = (answers[2].messageResponse.value as reflection.FileDescriptorResponse).fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name);
+    expect(details, "clients can decode ErrorInfo and RetryInfo").to.deep.equal(["google/rpc/error_details.proto", "google/protobuf/duration.proto"]);
+
+    await refusal(r.client.postMessage({}));
+    const metrics = await (await fetch(`${r.httpUrl}/metrics`)).text();
+    expect(metrics).to.match(/chainmail_relayer_grpc_requests_total\{method="chainmail\.v1\.RelayerService\/PostMessage",code="OK"\} [1-9]/);
+    expect(metrics).to.match(/chainmail_relayer_grpc_requests_total\{method="chainmail\.v1\.RelayerService\/PostMessage",code="InvalidArgument"\} [1-9]/);
+    expect(metrics).to.match(/chainmail_relayer_grpc_request_duration_seconds_count\{method="chainmail\.v1\.RelayerService\/PostMessages"\} [1-9]/);
+  });
+
+  it("Subscribe sends a channel's messages from a seq, checked, then live; a cancelled Subscribe stops", async function () {
+    for (let i = 0; i < 5; i++) await r.client.postMessage({ message: toJson(await f.sign(f.authors[i % 4], `before subscribing ${i}`)), wait: true });
+    const [, , seq] = await f.deployed.registry.channelInfo(f.channel);
+    const from = seq - 4n;
+    const controller = new AbortController();
+    const got: SubscribeResponse[] = [];
+    const live = await f.sign(f.authors[0], "live one");
+    const reading = (async () => {
+      try {
+        for await (const m of r.client.subscribe({ channel: "general", fromSeq: from }, { signal: controller.signal })) {
+          got.push(m);
+          if (got.length === 5) await r.client.postMessage({ message: toJson(live) });
+          if (got.length === 6) controller.abort();
+        }
+      } catch (error) {
+        if (ConnectError.from(error).code !== Code.Canceled) throw error;
+      }
+    })();
+    await reading;
+    expect(got.map((m) => m.message!.seq)).to.deep.equal([from, from + 1n, from + 2n, from + 3n, from + 4n, from + 5n]);
+    expect(got[5].message!.text).to.equal("live one");
+    await waitFor("the cancelled Subscribe counted", async () => /grpc_requests_total\{method="chainmail\.v1\.RelayerService\/Subscribe",code="Canceled"\} [1-9]/.test(await (await fetch(`${r.httpUrl}/metrics`)).text()));
+    const beyond = await refusal(r.client.subscribe({ channel: "general", fromSeq: seq + 100n })[Symbol.asyncIterator]().next());
+    expect([beyond.code, beyond.reason]).to.deep.equal([Code.InvalidArgument, "InvalidRequest"]);
+  });
+});
+
+describe("Subscribe across a relayer restart (real hardhat node)", function () {
+  let f: Fixture;
+  before(async function () {
+    f = await startFixture();
+  });
+  after(async function () {
+    await f?.node.stop();
+  });
+
+  it("resumes from the last seq the client saw: no gap, no repeat", async function () {
+    this.timeout(180_000);
+    let r = await startRelayer(f);
+    const seen: bigint[] = [];
+    const digests: string[] = [];
+    const post = async (relayer: typeof r, n: number, tag: string) => {
+      for (let i = 0; i < n; i++) {
+        const { outcome } = await relayer.client.postMessage({ message: toJson(await f.sign(f.authors[i % 4], `${tag} ${i}`)), wait: true });
+        digests.push(outcome!.digest);
+      }
+    };
+    await post(r, 5, "before");
+    const follow = async (client: Relayer, until: number) => {
+      try {
+        for await (const m of client.subscribe({ channel: f.channel, fromSeq: (seen.at(-1) ?? 0n) + 1n })) {
+          seen.push(m.message!.seq);
+          if (seen.length >= until) return "done";
+        }
+        return "ended";
+      } catch (error) {
+        const e = ConnectError.from(error);
+        expect(e.code, e.message).to.equal(Code.Unavailable);
+        expect(e.findDetails(ErrorInfoSchema)[0].reason).to.equal("ShuttingDown");
+        expect(e.rawMessage).to.contain(`from_seq ${(seen.at(-1) ?? 0n) + 1n}`);
+        return "unavailable";
+      }
+    };
+    const first = follow(r.client, 1000);
+    await waitFor("the first five", async () => seen.length >= 5);
+    await r.app.close(); // the relayer stops while the client is subscribed
+    expect(await first).to.equal("unavailable");
+
+    r = await startRelayer(f); // a new relayer process, another port
+    try {
+      await post(r, 5, "after");
+      expect(await follow(r.client, 10)).to.equal("done");
+    } finally {
+      await r.app.close();
+    }
+    expect(seen).to.deep.equal([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n]);
+  });
+});
+
+describe("Subscribe against a lying chain node", function () {
+  let f: Fixture;
+  let proxy: http.Server;
+  let tamper = false;
+
+  before(async function () {
+    f = await startFixture();
+    // A JSON-RPC proxy that, when told to, flips a byte of each MessagePosted body it returns.
+    proxy = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", async () => {
+        const upstream = await fetch(f.node.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+        let text = await upstream.text();
+        if (tamper && body.includes("eth_getLogs")) {
+          const json = JSON.parse(text);
+          for (const answer of Array.isArray(json) ? json : [json]) {
+            for (const log of answer.result ?? []) {
+              // The last hex digit of the timestamp word: the content the author signed changes.
+              const i = 2 + 2 * 64 - 1;
+              if (log.topics?.[0] === MESSAGE_POSTED_TOPIC) log.data = `${log.data.slice(0, i)}${log.data[i] === "0" ? "1" : "0"}${log.data.slice(i + 1)}`;
+            }
+          }
+          text = JSON.stringify(json);
+        }
+        res.writeHead(upstream.status, { "content-type": "application/json" }).end(text);
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  });
+  after(async function () {
+    proxy?.close();
+    await f?.node.stop();
+  });
+
+  it("an altered message ends the stream with DATA_LOSS and the verifier's finding", async function () {
+    const port = (proxy.address() as { port: number }).port;
+    const r = await startRelayer(f, { rpcUrl: `http://127.0.0.1:${port}` });
+    try {
+      for (let i = 0; i < 3; i++) await r.client.postMessage({ message: toJson(await f.sign(f.authors[i], `true ${i}`)), wait: true });
+      tamper = true;
+      const got: bigint[] = [];
+      const e = await refusal(
+        (async () => {
+          for await (const m of r.client.subscribe({ channel: "general", fromSeq: 1n })) got.push(m.message!.seq);
+        })(),
+      );
+      expect(e.code).to.equal(Code.DataLoss);
+      expect(["BODY_ALTERED", "HEAD_MISMATCH"]).to.include(e.reason);
+      expect(got, "nothing unverified was sent").to.deep.equal([]);
+    } finally {
+      tamper = false;
+      await r.app.close();
+    }
+  });
+});
+
+describe("Subscribe and posts when the chain is gone", function () {
+  it("UNAVAILABLE ChainUnavailable with RetryInfo", async function () {
+    const f = await startFixture();
+    const r = await startRelayer(f, { cacheTtlMs: 0 });
+    try {
+      const signed = await f.sign(f.authors[0], "no chain");
+      await f.node.stop();
+      const e = await refusal(r.client.postMessage({ message: toJson(signed) }));
+      expect([e.code, e.reason]).to.deep.equal([Code.Unavailable, "ChainUnavailable"]);
+      expect(e.retryMs).to.be.greaterThan(0);
+    } finally {
+      await r.app.close();
+    }
+  });
+});
