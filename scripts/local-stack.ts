@@ -8,6 +8,10 @@
  *   kafka    a local broker from scripts/kafka (when Java is present and KAFKA_BROKERS is unset)
  *   relayer  HTTP on 127.0.0.1:8080, gRPC on 127.0.0.1:8081
  *   mirror   chain events -> Kafka (when a broker is available)
+ *
+ * With CHAINMAIL_CONTAINERS=1 the relayer and the mirror run as containers of the image
+ * (CHAINMAIL_IMAGE, default localhost/chainmail:dev, built by scripts/image/build.sh when
+ * missing) with podman on the host network, read-only, as user 10001.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
@@ -27,6 +31,37 @@ const GRPC_PORT = Number(process.env.CHAINMAIL_GRPC_PORT ?? 8081);
 const DEMO_CHANNEL = "demo";
 const DEMO_TEAM = "demo-team";
 const DEMO_MEMBERS = [2, 3, 4];
+const CONTAINERS = process.env.CHAINMAIL_CONTAINERS === "1";
+const IMAGE = process.env.CHAINMAIL_IMAGE ?? "localhost/chainmail:dev";
+const PODMAN = path.join(ROOT, "deploy/scripts/podman.sh");
+
+/**
+ * A service's command: `chainmail <service>` here, or with CHAINMAIL_CONTAINERS=1 the
+ * same command in a container (foreground `podman run`, which passes SIGTERM on to the
+ * service and removes the container when it ends). Variables are passed by name only, so
+ * keys never appear in the process list.
+ */
+function serviceCommand(service: string, env: Record<string, string>): [string, string[]] {
+  if (!CONTAINERS) return [path.join(BIN, "chainmail"), [service]];
+  const vars = Object.keys(env).flatMap((name) => ["-e", name]);
+  return [PODMAN, ["run", "--rm", "--name", `chainmail-stack-${service}`, "--read-only", "--tmpfs", "/tmp", "--network", "host", ...vars, IMAGE, service]];
+}
+
+/** With CHAINMAIL_CONTAINERS=1: the image, built first when podman does not have it. */
+function ensureImage(): void {
+  if (!CONTAINERS) return;
+  try {
+    execFileSync(PODMAN, ["image", "exists", IMAGE], { stdio: "ignore" });
+    step(`Relayer and mirror run as containers of ${IMAGE}`);
+  } catch {
+    step(`Building the image ${IMAGE} (scripts/image/build.sh; needs root and deploy/scripts/tools.sh's tools)`);
+    try {
+      execFileSync("bash", [path.join(ROOT, "scripts/image/build.sh"), IMAGE], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+    } catch {
+      throw new StartError("image build", `scripts/image/build.sh ${IMAGE} failed (see above); run deploy/scripts/tools.sh first, as root`);
+    }
+  }
+}
 
 const children: Array<{ name: string; child: ChildProcess }> = [];
 let kafkaStartedHere = false;
@@ -184,7 +219,8 @@ async function main(): Promise<void> {
   const relayerUrl = `http://127.0.0.1:${RELAYER_PORT}`;
   const grpcAddress = `127.0.0.1:${GRPC_PORT}`;
   step(`Starting the relayer on ${relayerUrl} (gRPC on ${grpcAddress})`);
-  startPart("relayer", path.join(BIN, "chainmail"), ["relayer"], {
+  ensureImage();
+  const relayerEnv = {
     CHAINMAIL_RPC_URL: rpcUrl,
     CHAINMAIL_REGISTRY: address,
     CHAINMAIL_SIGNER_KEYS: process.env.CHAINMAIL_SIGNER_KEYS ?? (externalRpc ? deployerKey : devPrivateKey(DEV_ROLES.relayer)),
@@ -192,7 +228,8 @@ async function main(): Promise<void> {
     CHAINMAIL_GRPC_PORT: String(GRPC_PORT),
     // Team subscriptions and deliveries (and the timeline's delivery ticks) need Kafka.
     ...(brokers ? { KAFKA_BROKERS: brokers } : {}),
-  });
+  };
+  startPart("relayer", ...serviceCommand("relayer", relayerEnv), relayerEnv);
   await waitFor("the relayer reporting ready", "relayer", async () => (await fetch(`${relayerUrl}/readyz`)).ok);
   if (brokers) {
     step(`Subscribing the team "${DEMO_TEAM}" to ${DEMO_CHANNEL}`);
@@ -205,11 +242,8 @@ async function main(): Promise<void> {
   // 6. mirror
   if (brokers) {
     step("Starting the mirror (chain events -> Kafka)");
-    startPart("mirror", path.join(BIN, "chainmail"), ["mirror"], {
-      CHAINMAIL_RPC_URL: rpcUrl,
-      CHAINMAIL_REGISTRY: address,
-      KAFKA_BROKERS: brokers,
-    });
+    const mirrorEnv = { CHAINMAIL_RPC_URL: rpcUrl, CHAINMAIL_REGISTRY: address, KAFKA_BROKERS: brokers };
+    startPart("mirror", ...serviceCommand("mirror", mirrorEnv), mirrorEnv);
   }
 
   const brokerArg = brokers ? ` --brokers ${brokers}` : "";

@@ -3,6 +3,7 @@
  * Every wrong setting gets one sentence naming the variable, so an operator can fix
  * them all in one go instead of one crash at a time.
  */
+import { readFileSync } from "node:fs";
 import { getAddress, isAddress, Wallet } from "ethers";
 import { InputError, LOG_LEVELS, OptionReader, type LogLevel, type OptionSpecs } from "@chainmail/runtime";
 
@@ -108,6 +109,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "rpc-url": { env: "CHAINMAIL_RPC_URL", value: "URL", default: "(required)", description: "JSON-RPC URL of the chain" },
   registry: { env: "CHAINMAIL_REGISTRY", value: "ADDRESS", default: "(required)", description: "MessageRegistry address" },
   "signer-keys": { env: "CHAINMAIL_SIGNER_KEYS", envOnly: true, default: "(required)", description: "comma-separated private keys that pay for postBatch; one lane each" },
+  "signer-keys-file": { env: "CHAINMAIL_SIGNER_KEYS_FILE", value: "FILE", default: "none", description: "file holding the signer keys (comma- or newline-separated) instead of CHAINMAIL_SIGNER_KEYS: a mounted Kubernetes Secret" },
   host: { env: "CHAINMAIL_HOST", value: "HOST", default: CONFIG_DEFAULTS.host, description: "address to listen on" },
   port: { env: "CHAINMAIL_PORT", value: "N", default: String(CONFIG_DEFAULTS.port), description: "port to listen on (0 = any free port)" },
   "grpc-port": { env: "CHAINMAIL_GRPC_PORT", value: "N", default: String(CONFIG_DEFAULTS.grpcPort), description: "gRPC port (HTTP/2 cleartext; 0 = any free port)" },
@@ -153,6 +155,28 @@ export class ConfigError extends InputError {
 type Env = Record<string, string | undefined>;
 
 /**
+ * The keys' text from CHAINMAIL_SIGNER_KEYS or from the file CHAINMAIL_SIGNER_KEYS_FILE
+ * names (one of the two). The file is how a Kubernetes pod gets its own keys: the chart
+ * mounts a Secret and points each StatefulSet pod at the entry named after the pod.
+ */
+function readSignerKeys(read: OptionReader): string {
+  const file = read.string("signer-keys-file");
+  if (file === undefined) return read.required("signer-keys", "a comma-separated list of 0x-prefixed 32-byte private keys (or set CHAINMAIL_SIGNER_KEYS_FILE)") ?? "";
+  if (read.has("signer-keys")) {
+    read.problem("CHAINMAIL_SIGNER_KEYS and CHAINMAIL_SIGNER_KEYS_FILE are both set; set one of them.");
+    return "";
+  }
+  try {
+    const text = readFileSync(file, "utf8");
+    if (text.trim() === "") read.problem(`CHAINMAIL_SIGNER_KEYS_FILE ${file} is empty; it must hold the signer keys.`);
+    return text;
+  } catch (error) {
+    read.problem(`CHAINMAIL_SIGNER_KEYS_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); it must be a file holding the signer keys.`);
+    return "";
+  }
+}
+
+/**
  * Reads and validates the configuration from the environment and, when `argv` is given
  * (`chainmail relayer --port 8081`), from flags too, a flag winning over its variable.
  * Throws ConfigError listing every problem.
@@ -166,9 +190,9 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
   read.check("rpc-url", (v) => /^(https?|wss?):\/\/\S+$/.test(v), "an http(s):// or ws(s):// URL");
   let registryAddress = read.required("registry", "the MessageRegistry contract address (0x followed by 40 hex digits)") ?? "";
   if (read.check("registry", isAddress, "an address (0x followed by 40 hex digits)")) registryAddress = getAddress(registryAddress.toLowerCase());
-  const keysText = read.required("signer-keys", "a comma-separated list of 0x-prefixed 32-byte private keys") ?? "";
+  const keysText = readSignerKeys(read);
   const signerKeys = keysText
-    .split(",")
+    .split(/[,\n]/)
     .map((k) => k.trim())
     .filter(Boolean);
   signerKeys.forEach((key, i) => {

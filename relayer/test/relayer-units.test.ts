@@ -7,7 +7,8 @@ import { expect } from "chai";
 import { AbiCoder, hexlify, keccak256, randomBytes, Signature, Transaction, Wallet } from "ethers";
 import { randomNonce } from "@chainmail/protocol";
 import { ConfigError, loadConfig } from "@chainmail/relayer";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { MESSAGE_PROBE_BYTECODE } from "@chainmail/protocol";
 import { REPO_ROOT } from "@chainmail/testkit";
@@ -60,6 +61,45 @@ describe("relayer configuration", function () {
     for (const p of problems) expect(p).to.match(/\.$/);
     expect(error!.message).not.to.contain("secret");
     expect(error!.message).not.to.contain(KEY.slice(2));
+  });
+});
+
+describe("relayer configuration: keys from a file (a mounted Kubernetes Secret)", function () {
+  const { CHAINMAIL_SIGNER_KEYS: _unused, ...NO_KEYS } = GOOD;
+  let dir: string;
+  before(() => (dir = mkdtempSync(path.join(tmpdir(), "chainmail-keys-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads newline- or comma-separated keys from CHAINMAIL_SIGNER_KEYS_FILE", function () {
+    const file = path.join(dir, "chainmail-relayer-0");
+    writeFileSync(file, `${KEY}\n0x${"22".repeat(32)},0x${"33".repeat(32)}\n`);
+    const config = loadConfig({ ...NO_KEYS, CHAINMAIL_SIGNER_KEYS_FILE: file });
+    expect(config.signerKeys).to.deep.equal([KEY, `0x${"22".repeat(32)}`, `0x${"33".repeat(32)}`]);
+  });
+
+  it("refuses a missing file, an empty file, a file with a bad key, and both settings at once, never echoing a key", function () {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+      throw new Error("loadConfig accepted it");
+    };
+    expect(problemsOf({ ...NO_KEYS, CHAINMAIL_SIGNER_KEYS_FILE: path.join(dir, "chainmail-relayer-7") })).to.deep.equal([
+      `CHAINMAIL_SIGNER_KEYS_FILE ${path.join(dir, "chainmail-relayer-7")} cannot be read (ENOENT); it must be a file holding the signer keys.`,
+    ]);
+    const empty = path.join(dir, "empty");
+    writeFileSync(empty, "\n");
+    expect(problemsOf({ ...NO_KEYS, CHAINMAIL_SIGNER_KEYS_FILE: empty })).to.deep.equal([`CHAINMAIL_SIGNER_KEYS_FILE ${empty} is empty; it must hold the signer keys.`]);
+    const bad = path.join(dir, "bad");
+    writeFileSync(bad, `${KEY}\n0xsecret\n`);
+    const badProblems = problemsOf({ ...NO_KEYS, CHAINMAIL_SIGNER_KEYS_FILE: bad });
+    expect(badProblems).to.deep.equal(["CHAINMAIL_SIGNER_KEYS entry 2 is not a 0x-prefixed 32-byte hex private key."]);
+    expect(problemsOf({ ...GOOD, CHAINMAIL_SIGNER_KEYS_FILE: bad })).to.deep.equal(["CHAINMAIL_SIGNER_KEYS and CHAINMAIL_SIGNER_KEYS_FILE are both set; set one of them."]);
+    expect(problemsOf({ ...NO_KEYS })).to.deep.equal([
+      "CHAINMAIL_SIGNER_KEYS is not set; it must be a comma-separated list of 0x-prefixed 32-byte private keys (or set CHAINMAIL_SIGNER_KEYS_FILE).",
+    ]);
   });
 });
 

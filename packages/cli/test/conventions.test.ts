@@ -137,7 +137,7 @@ describe("chainmail command-line conventions", function () {
     expect(problems(result.stderr, "relayer")).to.deep.equal([
       "--rpc-url (or CHAINMAIL_RPC_URL) is not set; it must be the chain's JSON-RPC URL, such as http://127.0.0.1:8545.",
       "--registry (or CHAINMAIL_REGISTRY) is not set; it must be the MessageRegistry contract address (0x followed by 40 hex digits).",
-      "CHAINMAIL_SIGNER_KEYS is not set; it must be a comma-separated list of 0x-prefixed 32-byte private keys.",
+      "CHAINMAIL_SIGNER_KEYS is not set; it must be a comma-separated list of 0x-prefixed 32-byte private keys (or set CHAINMAIL_SIGNER_KEYS_FILE).",
       '--gas-mode is "cheap"; it must be one of auto, eip1559, legacy, zero.',
       '--port is "99999"; it must be a whole number from 0 to 65535.',
       'CHAINMAIL_BATCH_MAX is "0"; it must be a whole number from 1 to 1000.',

@@ -51,6 +51,8 @@ export interface MirrorOptions {
   partitions?: number;
   /** Serve Prometheus metrics on this port (0 = any free port); undefined = no endpoint. */
   metricsPort?: number;
+  /** Address the metrics endpoint listens on; default 127.0.0.1 (0.0.0.0 in a pod, for probes and Prometheus). */
+  metricsHost?: string;
   progressLogIntervalMs?: number;
   retryInitialMs?: number;
   retryMaxMs?: number;
@@ -80,8 +82,8 @@ interface Range {
 export class Mirror {
   readonly metrics = new MirrorMetrics();
   readonly logger: Logger;
-  private readonly options: Required<Omit<MirrorOptions, "transactionalId" | "startBlock" | "metricsPort" | "logger" | "topics">> &
-    Pick<MirrorOptions, "transactionalId" | "startBlock" | "metricsPort">;
+  private readonly options: Required<Omit<MirrorOptions, "transactionalId" | "startBlock" | "metricsPort" | "metricsHost" | "logger" | "topics">> &
+    Pick<MirrorOptions, "transactionalId" | "startBlock" | "metricsPort" | "metricsHost">;
   readonly topics: TopicNames;
   private stopping = false;
   private wake: (() => void) | null = null;
@@ -112,6 +114,7 @@ export class Mirror {
       startBlock: options.startBlock,
       partitions: options.partitions ?? 3,
       metricsPort: options.metricsPort,
+      metricsHost: options.metricsHost,
       progressLogIntervalMs: options.progressLogIntervalMs ?? 10_000,
       retryInitialMs: options.retryInitialMs ?? 500,
       retryMaxMs: options.retryMaxMs ?? 15_000,
@@ -131,7 +134,7 @@ export class Mirror {
     const o = this.options;
     const log = this.logger;
     if (o.metricsPort !== undefined) {
-      this.metricsServer = await serveMetrics(this.metrics, o.metricsPort);
+      this.metricsServer = await serveMetrics(this.metrics, o.metricsPort, o.metricsHost);
       const address = this.metricsServer.address();
       this.metricsUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : o.metricsPort}/metrics`;
       log.info({ url: this.metricsUrl }, "metrics endpoint listening");

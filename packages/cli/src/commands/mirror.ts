@@ -31,6 +31,7 @@ cursor are written in one Kafka transaction per block range.`,
     "poll-interval-ms": { env: "CHAINMAIL_MIRROR_POLL_MS", value: "MS", default: "1000", description: "how often the chain is polled" },
     partitions: { env: "CHAINMAIL_MIRROR_PARTITIONS", value: "N", default: "3", description: "partitions of the topics the mirror creates" },
     "metrics-port": { env: "CHAINMAIL_MIRROR_METRICS_PORT", value: "N", default: "none", description: "serves GET /metrics when set" },
+    "metrics-host": { env: "CHAINMAIL_MIRROR_METRICS_HOST", value: "HOST", default: "127.0.0.1", description: "address the metrics endpoint listens on (0.0.0.0 in a container)" },
     "retry-max-ms": { env: "CHAINMAIL_MIRROR_RETRY_MAX_MS", value: "MS", default: "15000", description: "cap of the retry backoff" },
     ...LOG_LEVEL,
   },
@@ -63,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
     pollIntervalMs: read.integer("poll-interval-ms", { min: 10 }),
     partitions: read.integer("partitions", { min: 1 }),
     metricsPort: read.integer("metrics-port", { max: 65535 }),
+    metricsHost: read.string("metrics-host"),
     retryMaxMs: read.integer("retry-max-ms", { min: 10 }),
   };
   if (read.problems.length > 0) return refuse(COMMAND, read.problems);
