@@ -10,6 +10,8 @@ set -uo pipefail
 HELM_VERSION=v3.22.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 missing=()
+# Go's own install location, for shells whose PATH does not name it.
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
 say() { printf '==> %s\n' "$*" >&2; }
 
 apt_packages=()
