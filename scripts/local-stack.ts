@@ -205,7 +205,9 @@ async function main(): Promise<void> {
   } else if (hasJava()) {
     step("Starting a local Kafka broker on 127.0.0.1:9092 (first run fetches it from Maven Central)");
     try {
-      execFileSync("bash", [path.join(ROOT, "scripts/kafka/start.sh")], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+      // A chain started here begins at block 0; so does the broker started beside it.
+      const fresh = externalRpc ? {} : { KAFKA_FRESH: "1" };
+      execFileSync("bash", [path.join(ROOT, "scripts/kafka/start.sh")], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...fresh } });
     } catch {
       throw new StartError("kafka", "the broker did not start; see .kafka/broker.log");
     }

@@ -10,6 +10,7 @@
 #   KAFKA_START_TIMEOUT    seconds to wait for ready   (default 90)
 #   KAFKA_HEAP_OPTS        JVM heap                    (default -Xms256m -Xmx1g)
 #   KAFKA_LOG_LEVEL        root log level              (default WARN)
+#   KAFKA_FRESH            1: start with empty topic data (default 0)
 # Tests can run a second, throw-away broker beside the developer's one with
 # another KAFKA_RUN_DIR and other ports.
 set -euo pipefail
@@ -41,6 +42,10 @@ for p in "$PORT" "$CONTROLLER_PORT"; do
     exit 1
   fi
 done
+
+# KAFKA_FRESH=1: start with no topics (the local stack's fresh chain starts at block 0,
+# so events kept from an earlier run would describe another chain).
+if [[ "${KAFKA_FRESH:-0}" == 1 ]]; then rm -rf "$DATA_DIR"; fi
 
 "$SCRIPTS/fetch.sh"
 CLASSPATH="$(cat "$ROOT/.kafka/classpath.txt")"
