@@ -21,7 +21,8 @@ function startRelayer(env: Record<string, string>): RelayerProcess {
   // node --import tsx rather than the tsx wrapper: signals then reach the relayer itself.
   const child = spawn(process.execPath, [CHAINMAIL_CLI, "relayer"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PATH: `${path.join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, ...env },
+    // Any free gRPC port: the default 8081 may be a running local stack's.
+    env: { ...process.env, PATH: `${path.join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, CHAINMAIL_GRPC_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });

@@ -101,6 +101,7 @@ for (const mode of [
         CHAINMAIL_REGISTRY: registry,
         CHAINMAIL_SIGNER_KEYS: devPrivateKey(13),
         CHAINMAIL_PORT: String(port),
+        CHAINMAIL_GRPC_PORT: "0", // any free port: 8081 may be a running local stack's
         CHAINMAIL_LOG_LEVEL: "warn",
       });
       mirror = new Service(["mirror"], {
