@@ -5,7 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {IMessageRegistry} from "./interfaces/IMessageRegistry.sol";
 
 /**
@@ -26,6 +26,13 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
         bool exists;
         bool open;
     }
+
+    /// @notice The gas an author's EIP-1271 wallet gets to check one signature. Chosen as
+    /// about three times an ECDSA threshold multisig's check (5 owners: 5 ecrecovers at 3k
+    /// plus cold owner lookups at 2.1k, roughly 30k with overhead); it excludes wallets
+    /// that verify P-256 in Solidity without a precompile. A hostile wallet costs a batch
+    /// at most this much (40 honest messages cost about 1M gas).
+    uint256 public constant WALLET_CHECK_GAS = 100_000;
 
     mapping(bytes32 channel => Channel) private _channels;
     // Permit2-style unordered nonces: bit (nonce & 0xff) of word (nonce >> 8). An author's
@@ -272,11 +279,41 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
     }
 
     /// @dev ECDSA first (the common, cheap case; malleable signatures are refused), then
-    /// EIP-1271 for authors that are contract wallets.
+    /// EIP-1271 for authors that are contract wallets (or EIP-7702-delegated accounts).
     function _isValidSignature(address author, bytes32 digest, bytes calldata signature) private view returns (bool) {
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err == ECDSA.RecoverError.NoError && signer == author) return true;
-        return author.code.length != 0 && SignatureChecker.isValidERC1271SignatureNowCalldata(author, digest, signature);
+        return author.code.length != 0 && _isValidWalletSignature(author, digest, signature);
+    }
+
+    /// @dev OpenZeppelin's SignatureChecker forwards all remaining gas, so one wallet that
+    /// burns it sinks the whole batch. Here the wallet gets exactly WALLET_CHECK_GAS: no
+    /// more (a burner costs the batch at most that and is refused), and no less (if less
+    /// is left, the whole transaction reverts, so a sender cannot starve a valid wallet's
+    /// check into a BadSignature). Only the first 32 bytes of the answer are copied.
+    function _isValidWalletSignature(
+        address wallet,
+        bytes32 digest,
+        bytes calldata signature
+    ) private view returns (bool result) {
+        // By EIP-150 a call gets at most 63/64 of what is left; the margin pays for the
+        // encoding below and the call itself (the wallet's account is already warm).
+        if (gasleft() < WALLET_CHECK_GAS + WALLET_CHECK_GAS / 63 + 5_000) revert InsufficientGasForWalletCheck();
+        bytes4 selector = IERC1271.isValidSignature.selector;
+        uint256 length = signature.length;
+        uint256 gasLimit = WALLET_CHECK_GAS;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), digest)
+            mstore(add(ptr, 0x24), 0x40)
+            mstore(add(ptr, 0x44), length)
+            calldatacopy(add(ptr, 0x64), signature.offset, length)
+            mstore(add(add(ptr, 0x64), length), 0)
+            let padded := shl(5, shr(5, add(length, 0x1f)))
+            let success := staticcall(gasLimit, wallet, ptr, add(padded, 0x64), 0x00, 0x20)
+            result := and(success, and(gt(returndatasize(), 0x1f), eq(mload(0x00), selector)))
+        }
     }
 
     function _revertWith(Reason reason, SignedMessage calldata m, Channel memory c, Limits memory lim) private view {

@@ -446,6 +446,51 @@ describe("MessageRegistry", function () {
       expect([info.seq, info.head]).to.deep.equal([0n, ZeroHash]);
     });
 
+    it("rejects a gas-burning wallet's message with BadSignature and posts the 40 honest ones", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const honest = [];
+      for (let i = 0; i < 40; i++) honest.push(toCallArgument(await f.messages.sign(i % 2 ? f.alice : f.bob)));
+      const honestGas = await f.registry.postBatch.estimateGas(honest);
+      // One burner burns whatever it gets, the other only above a million gas, so it
+      // passes a small one-message simulation and turns hostile inside a big batch.
+      const burners = [];
+      for (const burnAbove of [0n, 1_000_000n]) {
+        const wallet = await ethers.deployContract("TestGasBurnerWallet", [f.alice.address, burnAbove]);
+        const address = await wallet.getAddress();
+        await f.registry.connect(f.channelAdmin).grantRole(memberRoleOf(GENERAL), address);
+        const signed = await signMessage(f.alice, f.location, { ...(await f.messages.sign(f.alice)), author: address });
+        burners.push({ address, signed });
+      }
+      // Alone, the threshold burner looks valid: it costs far less than a million gas.
+      const sly = burners[1]!;
+      await f.registry.post.staticCall(toCallArgument(sly.signed), { gasLimit: 500_000n });
+      const batch = [...honest.slice(0, 20), toCallArgument(burners[0]!.signed), ...honest.slice(20), toCallArgument(sly.signed)];
+      const receipt = (await (await f.registry.postBatch(batch, { gasLimit: honestGas * 5n })).wait())!;
+      const events = receipt.logs.map((log) => f.registry.interface.parseLog(log)).filter((e) => e !== null);
+      const rejected = events.filter((e) => e.name === "MessageRejected").map((e) => [e.args.author, e.args.digest, e.args.reason]);
+      expect(rejected).to.deep.equal([[burners[0]!.address, digestOf(f.location, burners[0]!.signed), BigInt(Reason.BadSignature)]]);
+      // Within its allowance the threshold burner answers honestly, so its message lands.
+      const posted = events.filter((e) => e.name === "MessagePosted").map((e) => e.args.author);
+      expect(posted).to.have.length(41);
+      expect(posted.at(-1)).to.equal(sly.address);
+      expect((await f.registry.channelInfo(GENERAL)).seq).to.equal(41n);
+    });
+
+    it("reverts the whole batch rather than starve a wallet's check of its gas", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const wallet = await ethers.deployContract("TestERC1271Wallet", [f.alice.address]);
+      const address = await wallet.getAddress();
+      await f.registry.connect(f.channelAdmin).grantRole(memberRoleOf(GENERAL), address);
+      const signed = toCallArgument(await signMessage(f.alice, f.location, { ...(await f.messages.sign(f.alice)), author: address }));
+      // Just enough gas to reach the wallet check but not to give it its full allowance:
+      // a sender must not be able to turn a valid wallet message into a BadSignature.
+      await expect(f.registry.postBatch([signed], { gasLimit: 110_000n })).to.be.revertedWithCustomError(
+        f.registry,
+        "InsufficientGasForWalletCheck",
+      );
+      await expect(f.registry.postBatch([signed])).to.emit(f.registry, "MessagePosted");
+    });
+
     it("rebuilds the stored head from the event log alone", async function () {
       const f = await networkHelpers.loadFixture(deployFixture);
       for (let round = 0; round < 3; round++) {

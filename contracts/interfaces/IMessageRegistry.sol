@@ -89,6 +89,9 @@ interface IMessageRegistry {
     error NonceUsed(address author, uint256 nonce);
     error BadSignature(address author);
     error NotChannelAdmin(bytes32 channel, address account);
+    /// @notice Less gas was left than a contract wallet's signature check is given
+    /// (`WALLET_CHECK_GAS`): the sender must send the batch with more gas.
+    error InsufficientGasForWalletCheck();
 
     /// @notice Creates an open channel whose admin may add and remove members.
     /// @dev Registry admin only. Emits {ChannelCreated} and a {RoleGranted} for the admin.
@@ -117,7 +120,10 @@ interface IMessageRegistry {
     function post(SignedMessage calldata message) external returns (uint64 seq);
 
     /// @notice Posts many messages. Each one is posted ({MessagePosted}) or refused
-    /// ({MessageRejected}); a refused message never reverts the others.
+    /// ({MessageRejected}); a refused message never reverts the others. A contract
+    /// wallet's EIP-1271 check gets a fixed gas allowance, so a wallet that burns gas is
+    /// refused with `BadSignature`; the batch reverts with {InsufficientGasForWalletCheck}
+    /// only if it was sent with too little gas to give a wallet that allowance.
     /// @return posted How many messages were posted.
     function postBatch(SignedMessage[] calldata messages) external returns (uint256 posted);
 
