@@ -120,6 +120,17 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
         _unpause();
     }
 
+    // ---------------------------------------------------------------- authors
+
+    /// @inheritdoc IMessageRegistry
+    function invalidateUnorderedNonces(uint256 wordPos, uint256 mask) external {
+        // msg.sender is the author: only they can spend their own nonces (a contract
+        // wallet calls this itself). Anyone may spend their own bits freely: it only
+        // cancels messages they signed and nobody posted yet.
+        _nonceBitmap[msg.sender][wordPos] |= mask;
+        emit UnorderedNonceInvalidation(msg.sender, wordPos, mask);
+    }
+
     // ---------------------------------------------------------------- posting
 
     /// @inheritdoc IMessageRegistry

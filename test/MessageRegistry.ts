@@ -213,6 +213,30 @@ describe("MessageRegistry", function () {
       await expect(registry.post(toCallArgument(late))).to.be.revertedWithCustomError(registry, "NonceUsed");
     });
 
+    it("lets an author cancel signed messages by invalidating their nonces, and only their own", async function () {
+      const { registry, messages, alice, bob } = await networkHelpers.loadFixture(deployFixture);
+      const withdrawn = await messages.sign(alice, { nonce: 5n * 256n + 7n });
+      const other = await messages.sign(alice, { nonce: 5n * 256n + 8n });
+      const bobs = await messages.sign(bob, { nonce: 5n * 256n + 7n });
+      const mask = 1n << 7n;
+      await expect(registry.connect(alice).invalidateUnorderedNonces(5n, mask))
+        .to.emit(registry, "UnorderedNonceInvalidation")
+        .withArgs(alice.address, 5n, mask);
+      expect(await registry.isNonceUsed(alice.address, 5n * 256n + 7n)).to.equal(true);
+      await expect(registry.post(toCallArgument(withdrawn)))
+        .to.be.revertedWithCustomError(registry, "NonceUsed")
+        .withArgs(alice.address, 5n * 256n + 7n);
+      const batch = [withdrawn, other, bobs].map(toCallArgument);
+      await expect(registry.postBatch(batch))
+        .to.emit(registry, "MessageRejected")
+        .withArgs(GENERAL, alice.address, digestOf(messages.registry, withdrawn), Reason.NonceUsed);
+      // The neighbouring bit and another author's same nonce were untouched.
+      expect((await registry.channelInfo(GENERAL)).seq).to.equal(2n);
+      // Used bits stay used: invalidating again (with an empty mask too) changes nothing.
+      await registry.connect(alice).invalidateUnorderedNonces(5n, 0n);
+      expect(await registry.isNonceUsed(alice.address, 5n * 256n + 8n)).to.equal(true);
+    });
+
     it("accepts a signature from an EIP-1271 contract wallet that is a member", async function () {
       const { registry, location, messages, channelAdmin, alice } = await networkHelpers.loadFixture(deployFixture);
       const wallet = await ethers.deployContract("TestERC1271Wallet", [alice.address]);

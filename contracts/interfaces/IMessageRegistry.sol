@@ -63,6 +63,10 @@ interface IMessageRegistry {
         bytes signature
     );
 
+    /// @notice `author` cancelled the nonces `mask` of bitmap word `word` (nonce = word * 256 + bit):
+    /// a signed message with one of them can no longer be posted.
+    event UnorderedNonceInvalidation(address indexed author, uint256 word, uint256 mask);
+
     /// @notice A message of a batch was refused; nothing about the channel changed.
     event MessageRejected(bytes32 indexed channel, address indexed author, bytes32 indexed digest, Reason reason);
 
@@ -114,6 +118,14 @@ interface IMessageRegistry {
 
     /// @notice Resumes posting. Registry admin only.
     function unpause() external;
+
+    /// @notice Cancels the caller's nonces, as Permit2 does: every bit set in `mask` marks
+    /// nonce `wordPos * 256 + bit` used, so any message the caller signed with one of them
+    /// is refused ({NonceUsed}) from now on. Bits already used stay used. Emits
+    /// {UnorderedNonceInvalidation}.
+    /// @param wordPos The bitmap word: the nonce shifted right by 8.
+    /// @param mask The bits to set: 1 << (nonce & 0xff) for each nonce of that word.
+    function invalidateUnorderedNonces(uint256 wordPos, uint256 mask) external;
 
     /// @notice Posts one message; reverts with the check's custom error if it is refused.
     /// @return seq The message's sequence number in its channel.
