@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
@@ -12,9 +12,12 @@ import {IMessageRegistry} from "./interfaces/IMessageRegistry.sol";
  * @title MessageRegistry
  * @notice Validates, sequences and seals ChainMail messages in a per-channel hash chain.
  * Bodies live only in the event log; storage holds each channel's head and seq and the
- * authors' nonce bitmaps. Immutable by design: there is no upgrade path.
+ * authors' nonce bitmaps.
+ * Immutable by design: there is no upgrade path. The registry admin role moves in two
+ * steps with a delay (OpenZeppelin AccessControlDefaultAdminRules): the new admin
+ * accepts after `defaultAdminDelay()`, and only one account ever holds the role.
  */
-contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
+contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pausable, EIP712 {
     bytes32 private constant MESSAGE_TYPEHASH =
         keccak256(
             "Message(bytes32 channel,address author,bytes body,uint8 contentType,uint64 timestamp,uint64 replyTo,uint256 nonce)"
@@ -45,14 +48,20 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
     /// @inheritdoc IMessageRegistry
     uint256 public immutable deploymentBlock;
 
+    /// @notice The registry admin role's transfer delay at deployment; the admin may change
+    /// it with `changeDefaultAdminDelay` (itself delayed). A day leaves time to notice and
+    /// cancel (`cancelDefaultAdminTransfer`) a transfer started with a stolen key.
+    uint48 public constant INITIAL_ADMIN_DELAY = 1 days;
+
     /**
      * @param admin The registry admin: creates channels, sets limits and content types, pauses.
      * @param initialLimits The message limits to start with.
      */
-    constructor(address admin, Limits memory initialLimits) EIP712("ChainMail", "1") {
-        if (admin == address(0)) revert InvalidAdmin();
+    constructor(
+        address admin,
+        Limits memory initialLimits
+    ) AccessControlDefaultAdminRules(INITIAL_ADMIN_DELAY, _nonZero(admin)) EIP712("ChainMail", "1") {
         deploymentBlock = block.number;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setLimits(initialLimits);
         // 1 text/plain (UTF-8), 2 application/json, 3 application/octet-stream
         _setContentType(1, true);
@@ -118,6 +127,16 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
     /// @inheritdoc IMessageRegistry
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
+    }
+
+    /// @notice Renouncing the registry admin role while paused would leave the registry
+    /// paused for good: unpause first. (Renouncing is otherwise two steps with the delay.)
+    function renounceRole(
+        bytes32 role,
+        address account
+    ) public override {
+        if (role == DEFAULT_ADMIN_ROLE && paused()) revert AdminRenounceWhilePaused();
+        super.renounceRole(role, account);
     }
 
     // ---------------------------------------------------------------- authors
@@ -339,6 +358,11 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
         if (reason == Reason.NotMember) revert NotMember(m.channel, m.author);
         if (reason == Reason.NonceUsed) revert NonceUsed(m.author, m.nonce);
         revert BadSignature(m.author);
+    }
+
+    function _nonZero(address admin) private pure returns (address) {
+        if (admin == address(0)) revert InvalidAdmin();
+        return admin;
     }
 
     function _setLimits(Limits memory newLimits) private {

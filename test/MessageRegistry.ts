@@ -14,6 +14,10 @@ import {
   memberRoleOf,
   toCallArgument,
   signMessage,
+  channelSlots,
+  channelIdSlot,
+  channelStateOf,
+  CHANNEL_COUNT_SLOT,
   type SignedMessage,
 } from "@chainmail/protocol";
 import { GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
@@ -163,6 +167,81 @@ describe("MessageRegistry", function () {
       await expect(registry.postBatch([toCallArgument(message)])).to.be.revertedWithCustomError(registry, "EnforcedPause");
       await expect(registry.unpause()).to.emit(registry, "Unpaused");
       await expect(registry.post(toCallArgument(message))).to.emit(registry, "MessagePosted");
+    });
+  });
+
+  describe("registry administration", function () {
+    it("moves the admin role in two steps: the new admin accepts only after the delay", async function () {
+      const { registry, admin, mallory, alice } = await networkHelpers.loadFixture(deployFixture);
+      const delay = await registry.INITIAL_ADMIN_DELAY();
+      expect(delay).to.equal(86_400n);
+      expect(await registry.defaultAdminDelay()).to.equal(delay);
+      expect(await registry.defaultAdmin()).to.equal(admin.address);
+      // One step is gone: granting the admin role directly is refused.
+      await expect(registry.grantRole(ZeroHash, mallory.address)).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlEnforcedDefaultAdminRules",
+      );
+      await expect(registry.connect(mallory).beginDefaultAdminTransfer(mallory.address))
+        .to.be.revertedWithCustomError(registry, "AccessControlUnauthorizedAccount")
+        .withArgs(mallory.address, ZeroHash);
+      await expect(registry.beginDefaultAdminTransfer(alice.address)).to.emit(registry, "DefaultAdminTransferScheduled");
+      await expect(registry.connect(alice).acceptDefaultAdminTransfer()).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlEnforcedDefaultAdminDelay",
+      );
+      await expect(registry.connect(mallory).acceptDefaultAdminTransfer()).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlInvalidDefaultAdmin",
+      );
+      expect(await registry.hasRole(ZeroHash, admin.address)).to.equal(true);
+      await networkHelpers.time.increase(delay);
+      await registry.connect(alice).acceptDefaultAdminTransfer();
+      expect(await registry.defaultAdmin()).to.equal(alice.address);
+      expect(await registry.hasRole(ZeroHash, admin.address)).to.equal(false);
+      await expect(registry.createChannel(channelId("old-admin"), admin.address)).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlUnauthorizedAccount",
+      );
+      await expect(registry.connect(alice).createChannel(channelId("new-admin"), alice.address)).to.emit(registry, "ChannelCreated");
+    });
+
+    it("lets the admin cancel a pending transfer, and never renounce while paused", async function () {
+      const { registry, admin, mallory } = await networkHelpers.loadFixture(deployFixture);
+      await registry.beginDefaultAdminTransfer(mallory.address);
+      await registry.cancelDefaultAdminTransfer();
+      await networkHelpers.time.increase(await registry.defaultAdminDelay());
+      await expect(registry.connect(mallory).acceptDefaultAdminTransfer()).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlInvalidDefaultAdmin",
+      );
+      // Renouncing is a scheduled transfer to nobody; while paused it is refused.
+      await registry.beginDefaultAdminTransfer(ZeroAddress);
+      await networkHelpers.time.increase(await registry.defaultAdminDelay());
+      await registry.pause();
+      await expect(registry.renounceRole(ZeroHash, admin.address)).to.be.revertedWithCustomError(
+        registry,
+        "AdminRenounceWhilePaused",
+      );
+      expect(await registry.defaultAdmin()).to.equal(admin.address);
+      await registry.unpause();
+      await registry.renounceRole(ZeroHash, admin.address);
+      expect(await registry.defaultAdmin()).to.equal(ZeroAddress);
+    });
+
+    it("keeps the channel state and channel list at the storage slots the audit proves", async function () {
+      const { registry, messages, alice, channelAdmin } = await networkHelpers.loadFixture(deployFixture);
+      await registry.createChannel(channelId("second"), channelAdmin.address);
+      await registry.post(toCallArgument(await messages.sign(alice)));
+      const address = await registry.getAddress();
+      const at = (slot: string) => ethers.provider.getStorage(address, slot);
+      expect(BigInt(await at(CHANNEL_COUNT_SLOT))).to.equal(2n);
+      expect(await at(channelIdSlot(0))).to.equal(GENERAL);
+      expect(await at(channelIdSlot(1))).to.equal(channelId("second"));
+      const slots = channelSlots(GENERAL);
+      const state = channelStateOf(await at(slots.head), await at(slots.state));
+      const info = await registry.channelInfo(GENERAL);
+      expect(state).to.deep.equal({ head: info.head, seq: 1n, exists: true, open: true });
     });
   });
 

@@ -96,6 +96,8 @@ interface IMessageRegistry {
     /// @notice Less gas was left than a contract wallet's signature check is given
     /// (`WALLET_CHECK_GAS`): the sender must send the batch with more gas.
     error InsufficientGasForWalletCheck();
+    /// @notice The registry admin may not renounce while the registry is paused (it would stay paused).
+    error AdminRenounceWhilePaused();
 
     /// @notice Creates an open channel whose admin may add and remove members.
     /// @dev Registry admin only. Emits {ChannelCreated} and a {RoleGranted} for the admin.
