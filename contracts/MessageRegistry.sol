@@ -207,8 +207,18 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
     }
 
     /// @inheritdoc IMessageRegistry
-    function channels() external view returns (bytes32[] memory) {
-        return _channelIds;
+    function channelCount() external view returns (uint256) {
+        return _channelIds.length;
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function channels(uint256 offset, uint256 limit) external view returns (bytes32[] memory page) {
+        uint256 total = _channelIds.length;
+        if (offset >= total) return page;
+        // Written so that a huge limit cannot overflow offset + limit.
+        uint256 size = limit > total - offset ? total - offset : limit;
+        page = new bytes32[](size);
+        for (uint256 i = 0; i < size; ++i) page[i] = _channelIds[offset + i];
     }
 
     /// @inheritdoc IMessageRegistry

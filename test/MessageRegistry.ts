@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { network } from "hardhat";
-import { ZeroAddress, ZeroHash, hexlify, randomBytes } from "ethers";
+import { MaxUint256, ZeroAddress, ZeroHash, hexlify, randomBytes } from "ethers";
 import {
   Reason,
   DEFAULT_LIMITS,
@@ -18,6 +18,8 @@ import {
   channelIdSlot,
   channelStateOf,
   CHANNEL_COUNT_SLOT,
+  CHANNEL_PAGE_SIZE,
+  allChannelIds,
   type SignedMessage,
 } from "@chainmail/protocol";
 import { GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
@@ -77,9 +79,37 @@ describe("MessageRegistry", function () {
       expect(await registry.adminRole(id)).to.equal(adminRoleOf(id));
       expect(await registry.getRoleAdmin(memberRoleOf(id))).to.equal(adminRoleOf(id));
       expect(await registry.getRoleAdmin(adminRoleOf(id))).to.equal(ZeroHash);
-      expect(await registry.channels()).to.deep.equal([GENERAL, id]);
+      expect(await registry.channelCount()).to.equal(2n);
+      expect(await registry.channels(0, 10)).to.deep.equal([GENERAL, id]);
       const info = await registry.channelInfo(id);
       expect([info.exists, info.open, info.seq, info.head]).to.deep.equal([true, true, 0n, ZeroHash]);
+    });
+
+    it("lists channels page by page, with any offset and limit", async function () {
+      const { registry, channelAdmin } = await networkHelpers.loadFixture(deployFixture);
+      const ids = [GENERAL];
+      for (let i = 0; i < 6; i++) {
+        ids.push(channelId(`team-${i}`));
+        await registry.createChannel(ids.at(-1)!, channelAdmin.address);
+      }
+      expect(await registry.channelCount()).to.equal(7n);
+      expect(await registry.channels(0, 3)).to.deep.equal(ids.slice(0, 3));
+      expect(await registry.channels(3, 3)).to.deep.equal(ids.slice(3, 6));
+      expect(await registry.channels(6, 3)).to.deep.equal(ids.slice(6));
+      expect(await registry.channels(7, 3)).to.deep.equal([]);
+      expect(await registry.channels(2, 0)).to.deep.equal([]);
+      expect(await registry.channels(5, MaxUint256)).to.deep.equal(ids.slice(5));
+      expect(await registry.channels(MaxUint256, MaxUint256)).to.deep.equal([]);
+      expect(await allChannelIds(registry, undefined, 2)).to.deep.equal(ids);
+    });
+
+    it("reads a page of 1,000 channels far below a node's eth_call gas cap", async function () {
+      const { registry, channelAdmin } = await networkHelpers.loadFixture(deployFixture);
+      for (let i = 0; i < CHANNEL_PAGE_SIZE; i++) await registry.createChannel(channelId(`c${i}`), channelAdmin.address);
+      const gas = await registry.channels.estimateGas(0, CHANNEL_PAGE_SIZE);
+      // Hardhat's and geth's default eth_call cap is 50M gas; a page must stay well within it.
+      expect(gas).to.be.lessThan(5_000_000n);
+      expect(await allChannelIds(registry)).to.have.length(CHANNEL_PAGE_SIZE + 1);
     });
 
     it("lets only the registry admin create channels, once, with a real id and admin", async function () {

@@ -144,8 +144,13 @@ interface IMessageRegistry {
     /// @notice The channel's state: whether it exists and is open, its last seq and head.
     function channelInfo(bytes32 channel) external view returns (bool exists, bool open, uint64 seq, bytes32 head);
 
-    /// @notice Every channel id, in creation order.
-    function channels() external view returns (bytes32[] memory);
+    /// @notice How many channels exist.
+    function channelCount() external view returns (uint256);
+
+    /// @notice Up to `limit` channel ids in creation order, from the `offset`-th (0-based);
+    /// fewer (or none) at the end of the list. Paged so that any number of channels can be
+    /// read within a node's `eth_call` gas cap: a page of 1,000 costs about 2.3M gas.
+    function channels(uint256 offset, uint256 limit) external view returns (bytes32[] memory);
 
     /// @notice The role whose holders may post in `channel`.
     function memberRole(bytes32 channel) external pure returns (bytes32);
