@@ -110,7 +110,7 @@ interface IMessageRegistry {
     function reopenChannel(bytes32 channel) external;
 
     /// @notice Sets the message limits. Registry admin only. Emits {LimitsChanged}.
-    function setLimits(Limits calldata limits) external;
+    function setLimits(Limits calldata newLimits) external;
 
     /// @notice Marks a content type as known or unknown. Registry admin only.
     function setContentType(uint8 contentType, bool known) external;
