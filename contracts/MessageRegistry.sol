@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {IMessageRegistry} from "./interfaces/IMessageRegistry.sol";
 
 /**
  * @title MessageRegistry
  * @notice Validates, sequences and seals ChainMail messages in a per-channel hash chain.
  * Bodies live only in the event log; storage holds each channel's head and seq and the
- * authors' nonce bitmaps. Immutable by design: there is no upgrade path.
+ * authors' nonce bitmaps.
+ * Immutable by design: there is no upgrade path. The registry admin role moves in two
+ * steps with a delay (OpenZeppelin AccessControlDefaultAdminRules): the new admin
+ * accepts after `defaultAdminDelay()`, and only one account ever holds the role.
  */
-contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
+contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pausable, EIP712 {
     bytes32 private constant MESSAGE_TYPEHASH =
         keccak256(
             "Message(bytes32 channel,address author,bytes body,uint8 contentType,uint64 timestamp,uint64 replyTo,uint256 nonce)"
@@ -27,6 +30,13 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
         bool open;
     }
 
+    /// @notice The gas an author's EIP-1271 wallet gets to check one signature. Chosen as
+    /// about three times an ECDSA threshold multisig's check (5 owners: 5 ecrecovers at 3k
+    /// plus cold owner lookups at 2.1k, roughly 30k with overhead); it excludes wallets
+    /// that verify P-256 in Solidity without a precompile. A hostile wallet costs a batch
+    /// at most this much (40 honest messages cost about 1M gas).
+    uint256 public constant WALLET_CHECK_GAS = 100_000;
+
     mapping(bytes32 channel => Channel) private _channels;
     // Permit2-style unordered nonces: bit (nonce & 0xff) of word (nonce >> 8). An author's
     // messages can land in any order, and 256 nonces share one storage slot.
@@ -38,14 +48,20 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
     /// @inheritdoc IMessageRegistry
     uint256 public immutable deploymentBlock;
 
+    /// @notice The registry admin role's transfer delay at deployment; the admin may change
+    /// it with `changeDefaultAdminDelay` (itself delayed). A day leaves time to notice and
+    /// cancel (`cancelDefaultAdminTransfer`) a transfer started with a stolen key.
+    uint48 public constant INITIAL_ADMIN_DELAY = 1 days;
+
     /**
      * @param admin The registry admin: creates channels, sets limits and content types, pauses.
      * @param initialLimits The message limits to start with.
      */
-    constructor(address admin, Limits memory initialLimits) EIP712("ChainMail", "1") {
-        if (admin == address(0)) revert InvalidAdmin();
+    constructor(
+        address admin,
+        Limits memory initialLimits
+    ) AccessControlDefaultAdminRules(INITIAL_ADMIN_DELAY, _nonZero(admin)) EIP712("ChainMail", "1") {
         deploymentBlock = block.number;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setLimits(initialLimits);
         // 1 text/plain (UTF-8), 2 application/json, 3 application/octet-stream
         _setContentType(1, true);
@@ -113,6 +129,27 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
         _unpause();
     }
 
+    /// @notice Renouncing the registry admin role while paused would leave the registry
+    /// paused for good: unpause first. (Renouncing is otherwise two steps with the delay.)
+    function renounceRole(
+        bytes32 role,
+        address account
+    ) public override {
+        if (role == DEFAULT_ADMIN_ROLE && paused()) revert AdminRenounceWhilePaused();
+        super.renounceRole(role, account);
+    }
+
+    // ---------------------------------------------------------------- authors
+
+    /// @inheritdoc IMessageRegistry
+    function invalidateUnorderedNonces(uint256 wordPos, uint256 mask) external {
+        // msg.sender is the author: only they can spend their own nonces (a contract
+        // wallet calls this itself). Anyone may spend their own bits freely: it only
+        // cancels messages they signed and nobody posted yet.
+        _nonceBitmap[msg.sender][wordPos] |= mask;
+        emit UnorderedNonceInvalidation(msg.sender, wordPos, mask);
+    }
+
     // ---------------------------------------------------------------- posting
 
     /// @inheritdoc IMessageRegistry
@@ -170,8 +207,18 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
     }
 
     /// @inheritdoc IMessageRegistry
-    function channels() external view returns (bytes32[] memory) {
-        return _channelIds;
+    function channelCount() external view returns (uint256) {
+        return _channelIds.length;
+    }
+
+    /// @inheritdoc IMessageRegistry
+    function channels(uint256 offset, uint256 limit) external view returns (bytes32[] memory page) {
+        uint256 total = _channelIds.length;
+        if (offset >= total) return page;
+        // Written so that a huge limit cannot overflow offset + limit.
+        uint256 size = limit > total - offset ? total - offset : limit;
+        page = new bytes32[](size);
+        for (uint256 i = 0; i < size; ++i) page[i] = _channelIds[offset + i];
     }
 
     /// @inheritdoc IMessageRegistry
@@ -272,11 +319,41 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
     }
 
     /// @dev ECDSA first (the common, cheap case; malleable signatures are refused), then
-    /// EIP-1271 for authors that are contract wallets.
+    /// EIP-1271 for authors that are contract wallets (or EIP-7702-delegated accounts).
     function _isValidSignature(address author, bytes32 digest, bytes calldata signature) private view returns (bool) {
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err == ECDSA.RecoverError.NoError && signer == author) return true;
-        return author.code.length != 0 && SignatureChecker.isValidERC1271SignatureNowCalldata(author, digest, signature);
+        return author.code.length != 0 && _isValidWalletSignature(author, digest, signature);
+    }
+
+    /// @dev OpenZeppelin's SignatureChecker forwards all remaining gas, so one wallet that
+    /// burns it sinks the whole batch. Here the wallet gets exactly WALLET_CHECK_GAS: no
+    /// more (a burner costs the batch at most that and is refused), and no less (if less
+    /// is left, the whole transaction reverts, so a sender cannot starve a valid wallet's
+    /// check into a BadSignature). Only the first 32 bytes of the answer are copied.
+    function _isValidWalletSignature(
+        address wallet,
+        bytes32 digest,
+        bytes calldata signature
+    ) private view returns (bool result) {
+        // By EIP-150 a call gets at most 63/64 of what is left; the margin pays for the
+        // encoding below and the call itself (the wallet's account is already warm).
+        if (gasleft() < WALLET_CHECK_GAS + WALLET_CHECK_GAS / 63 + 5_000) revert InsufficientGasForWalletCheck();
+        bytes4 selector = IERC1271.isValidSignature.selector;
+        uint256 length = signature.length;
+        uint256 gasLimit = WALLET_CHECK_GAS;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), digest)
+            mstore(add(ptr, 0x24), 0x40)
+            mstore(add(ptr, 0x44), length)
+            calldatacopy(add(ptr, 0x64), signature.offset, length)
+            mstore(add(add(ptr, 0x64), length), 0)
+            let padded := shl(5, shr(5, add(length, 0x1f)))
+            let success := staticcall(gasLimit, wallet, ptr, add(padded, 0x64), 0x00, 0x20)
+            result := and(success, and(gt(returndatasize(), 0x1f), eq(mload(0x00), selector)))
+        }
     }
 
     function _revertWith(Reason reason, SignedMessage calldata m, Channel memory c, Limits memory lim) private view {
@@ -291,6 +368,11 @@ contract MessageRegistry is IMessageRegistry, AccessControl, Pausable, EIP712 {
         if (reason == Reason.NotMember) revert NotMember(m.channel, m.author);
         if (reason == Reason.NonceUsed) revert NonceUsed(m.author, m.nonce);
         revert BadSignature(m.author);
+    }
+
+    function _nonZero(address admin) private pure returns (address) {
+        if (admin == address(0)) revert InvalidAdmin();
+        return admin;
     }
 
     function _setLimits(Limits memory newLimits) private {

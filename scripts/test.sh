@@ -64,6 +64,8 @@ run_suite() {
 
 run_suite typecheck bash -c 'if tsc -p . && tsc -p relayer/ui; then echo "  1 passing"; else echo "  1 failing"; exit 1; fi'
 run_suite contracts hardhat test
+# Slither over the contracts; any finding not triaged in scripts/slither/triage.json fails.
+run_suite slither bash scripts/slither.sh
 for dir in packages/protocol packages/runtime packages/chain packages/testkit packages/client packages/teams relayer packages/mirror packages/subscriber packages/audit packages/cli deploy; do
   run_suite "$(basename "$dir")" bash -c "cd $dir && mocha"
 done

@@ -1,5 +1,5 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { channelName, memberRoleOf } from "@chainmail/protocol";
+import { allChannelIds, channelName, memberRoleOf } from "@chainmail/protocol";
 import { channelId } from "@chainmail/protocol";
 import {
   checkedAddress,
@@ -46,7 +46,7 @@ export async function reopen(args: ChannelArgs, hre: HardhatRuntimeEnvironment):
 
 export async function list(args: { json: boolean; registry: string }, hre: HardhatRuntimeEnvironment): Promise<void> {
   const { registry } = await connectRegistry(hre, args.registry);
-  const ids = await registry.channels();
+  const ids = await allChannelIds(registry);
   const rows = [];
   for (const id of ids) {
     const info = await registry.channelInfo(id);

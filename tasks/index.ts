@@ -85,6 +85,14 @@ const chainmailTasks = [
     .setAction(() => import("./post.js"))
     .build(),
 
+  emptyTask(["chainmail", "nonces"], "Manage an author's nonces").build(),
+  task(["chainmail", "nonces", "invalidate"], "Cancel signed messages not yet posted: mark their nonces used (sent with the author's key)")
+    .addVariadicArgument({ name: "nonces", description: "The nonces to cancel (decimal or 0x hex)" })
+    .addOption({ name: "keyFile", description: "File holding the author's private key (default: CHAINMAIL_KEY)", defaultValue: "" })
+    .addOption(registryOption)
+    .setAction(async () => ({ default: (await import("./nonces.js")).invalidate }))
+    .build(),
+
   task(["chainmail", "messages"], "List a channel's messages from the MessagePosted events")
     .addPositionalArgument({ name: "channel", description: "Channel name" })
     .addFlag({ name: "json", description: "Print JSON" })

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { network } from "hardhat";
-import { ZeroAddress, ZeroHash, hexlify, randomBytes } from "ethers";
+import { MaxUint256, ZeroAddress, ZeroHash, hexlify, randomBytes } from "ethers";
 import {
   Reason,
   DEFAULT_LIMITS,
@@ -14,6 +14,12 @@ import {
   memberRoleOf,
   toCallArgument,
   signMessage,
+  channelSlots,
+  channelIdSlot,
+  channelStateOf,
+  CHANNEL_COUNT_SLOT,
+  CHANNEL_PAGE_SIZE,
+  allChannelIds,
   type SignedMessage,
 } from "@chainmail/protocol";
 import { GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
@@ -73,9 +79,37 @@ describe("MessageRegistry", function () {
       expect(await registry.adminRole(id)).to.equal(adminRoleOf(id));
       expect(await registry.getRoleAdmin(memberRoleOf(id))).to.equal(adminRoleOf(id));
       expect(await registry.getRoleAdmin(adminRoleOf(id))).to.equal(ZeroHash);
-      expect(await registry.channels()).to.deep.equal([GENERAL, id]);
+      expect(await registry.channelCount()).to.equal(2n);
+      expect(await registry.channels(0, 10)).to.deep.equal([GENERAL, id]);
       const info = await registry.channelInfo(id);
       expect([info.exists, info.open, info.seq, info.head]).to.deep.equal([true, true, 0n, ZeroHash]);
+    });
+
+    it("lists channels page by page, with any offset and limit", async function () {
+      const { registry, channelAdmin } = await networkHelpers.loadFixture(deployFixture);
+      const ids = [GENERAL];
+      for (let i = 0; i < 6; i++) {
+        ids.push(channelId(`team-${i}`));
+        await registry.createChannel(ids.at(-1)!, channelAdmin.address);
+      }
+      expect(await registry.channelCount()).to.equal(7n);
+      expect(await registry.channels(0, 3)).to.deep.equal(ids.slice(0, 3));
+      expect(await registry.channels(3, 3)).to.deep.equal(ids.slice(3, 6));
+      expect(await registry.channels(6, 3)).to.deep.equal(ids.slice(6));
+      expect(await registry.channels(7, 3)).to.deep.equal([]);
+      expect(await registry.channels(2, 0)).to.deep.equal([]);
+      expect(await registry.channels(5, MaxUint256)).to.deep.equal(ids.slice(5));
+      expect(await registry.channels(MaxUint256, MaxUint256)).to.deep.equal([]);
+      expect(await allChannelIds(registry, undefined, 2)).to.deep.equal(ids);
+    });
+
+    it("reads a page of 1,000 channels far below a node's eth_call gas cap", async function () {
+      const { registry, channelAdmin } = await networkHelpers.loadFixture(deployFixture);
+      for (let i = 0; i < CHANNEL_PAGE_SIZE; i++) await registry.createChannel(channelId(`c${i}`), channelAdmin.address);
+      const gas = await registry.channels.estimateGas(0, CHANNEL_PAGE_SIZE);
+      // Hardhat's and geth's default eth_call cap is 50M gas; a page must stay well within it.
+      expect(gas).to.be.lessThan(5_000_000n);
+      expect(await allChannelIds(registry)).to.have.length(CHANNEL_PAGE_SIZE + 1);
     });
 
     it("lets only the registry admin create channels, once, with a real id and admin", async function () {
@@ -166,6 +200,81 @@ describe("MessageRegistry", function () {
     });
   });
 
+  describe("registry administration", function () {
+    it("moves the admin role in two steps: the new admin accepts only after the delay", async function () {
+      const { registry, admin, mallory, alice } = await networkHelpers.loadFixture(deployFixture);
+      const delay = await registry.INITIAL_ADMIN_DELAY();
+      expect(delay).to.equal(86_400n);
+      expect(await registry.defaultAdminDelay()).to.equal(delay);
+      expect(await registry.defaultAdmin()).to.equal(admin.address);
+      // One step is gone: granting the admin role directly is refused.
+      await expect(registry.grantRole(ZeroHash, mallory.address)).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlEnforcedDefaultAdminRules",
+      );
+      await expect(registry.connect(mallory).beginDefaultAdminTransfer(mallory.address))
+        .to.be.revertedWithCustomError(registry, "AccessControlUnauthorizedAccount")
+        .withArgs(mallory.address, ZeroHash);
+      await expect(registry.beginDefaultAdminTransfer(alice.address)).to.emit(registry, "DefaultAdminTransferScheduled");
+      await expect(registry.connect(alice).acceptDefaultAdminTransfer()).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlEnforcedDefaultAdminDelay",
+      );
+      await expect(registry.connect(mallory).acceptDefaultAdminTransfer()).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlInvalidDefaultAdmin",
+      );
+      expect(await registry.hasRole(ZeroHash, admin.address)).to.equal(true);
+      await networkHelpers.time.increase(delay);
+      await registry.connect(alice).acceptDefaultAdminTransfer();
+      expect(await registry.defaultAdmin()).to.equal(alice.address);
+      expect(await registry.hasRole(ZeroHash, admin.address)).to.equal(false);
+      await expect(registry.createChannel(channelId("old-admin"), admin.address)).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlUnauthorizedAccount",
+      );
+      await expect(registry.connect(alice).createChannel(channelId("new-admin"), alice.address)).to.emit(registry, "ChannelCreated");
+    });
+
+    it("lets the admin cancel a pending transfer, and never renounce while paused", async function () {
+      const { registry, admin, mallory } = await networkHelpers.loadFixture(deployFixture);
+      await registry.beginDefaultAdminTransfer(mallory.address);
+      await registry.cancelDefaultAdminTransfer();
+      await networkHelpers.time.increase(await registry.defaultAdminDelay());
+      await expect(registry.connect(mallory).acceptDefaultAdminTransfer()).to.be.revertedWithCustomError(
+        registry,
+        "AccessControlInvalidDefaultAdmin",
+      );
+      // Renouncing is a scheduled transfer to nobody; while paused it is refused.
+      await registry.beginDefaultAdminTransfer(ZeroAddress);
+      await networkHelpers.time.increase(await registry.defaultAdminDelay());
+      await registry.pause();
+      await expect(registry.renounceRole(ZeroHash, admin.address)).to.be.revertedWithCustomError(
+        registry,
+        "AdminRenounceWhilePaused",
+      );
+      expect(await registry.defaultAdmin()).to.equal(admin.address);
+      await registry.unpause();
+      await registry.renounceRole(ZeroHash, admin.address);
+      expect(await registry.defaultAdmin()).to.equal(ZeroAddress);
+    });
+
+    it("keeps the channel state and channel list at the storage slots the audit proves", async function () {
+      const { registry, messages, alice, channelAdmin } = await networkHelpers.loadFixture(deployFixture);
+      await registry.createChannel(channelId("second"), channelAdmin.address);
+      await registry.post(toCallArgument(await messages.sign(alice)));
+      const address = await registry.getAddress();
+      const at = (slot: string) => ethers.provider.getStorage(address, slot);
+      expect(BigInt(await at(CHANNEL_COUNT_SLOT))).to.equal(2n);
+      expect(await at(channelIdSlot(0))).to.equal(GENERAL);
+      expect(await at(channelIdSlot(1))).to.equal(channelId("second"));
+      const slots = channelSlots(GENERAL);
+      const state = channelStateOf(await at(slots.head), await at(slots.state));
+      const info = await registry.channelInfo(GENERAL);
+      expect(state).to.deep.equal({ head: info.head, seq: 1n, exists: true, open: true });
+    });
+  });
+
   describe("posting", function () {
     it("sequences, seals and emits everything needed to rebuild the message", async function () {
       const { registry, location, messages, alice, bob, relayer } = await networkHelpers.loadFixture(deployFixture);
@@ -211,6 +320,30 @@ describe("MessageRegistry", function () {
         .to.be.revertedWithCustomError(registry, "NonceUsed")
         .withArgs(alice.address, 300n);
       await expect(registry.post(toCallArgument(late))).to.be.revertedWithCustomError(registry, "NonceUsed");
+    });
+
+    it("lets an author cancel signed messages by invalidating their nonces, and only their own", async function () {
+      const { registry, messages, alice, bob } = await networkHelpers.loadFixture(deployFixture);
+      const withdrawn = await messages.sign(alice, { nonce: 5n * 256n + 7n });
+      const other = await messages.sign(alice, { nonce: 5n * 256n + 8n });
+      const bobs = await messages.sign(bob, { nonce: 5n * 256n + 7n });
+      const mask = 1n << 7n;
+      await expect(registry.connect(alice).invalidateUnorderedNonces(5n, mask))
+        .to.emit(registry, "UnorderedNonceInvalidation")
+        .withArgs(alice.address, 5n, mask);
+      expect(await registry.isNonceUsed(alice.address, 5n * 256n + 7n)).to.equal(true);
+      await expect(registry.post(toCallArgument(withdrawn)))
+        .to.be.revertedWithCustomError(registry, "NonceUsed")
+        .withArgs(alice.address, 5n * 256n + 7n);
+      const batch = [withdrawn, other, bobs].map(toCallArgument);
+      await expect(registry.postBatch(batch))
+        .to.emit(registry, "MessageRejected")
+        .withArgs(GENERAL, alice.address, digestOf(messages.registry, withdrawn), Reason.NonceUsed);
+      // The neighbouring bit and another author's same nonce were untouched.
+      expect((await registry.channelInfo(GENERAL)).seq).to.equal(2n);
+      // Used bits stay used: invalidating again (with an empty mask too) changes nothing.
+      await registry.connect(alice).invalidateUnorderedNonces(5n, 0n);
+      expect(await registry.isNonceUsed(alice.address, 5n * 256n + 8n)).to.equal(true);
     });
 
     it("accepts a signature from an EIP-1271 contract wallet that is a member", async function () {
@@ -444,6 +577,51 @@ describe("MessageRegistry", function () {
       await f.registry.postBatch([toCallArgument(bad), toCallArgument(bad)]);
       const info = await f.registry.channelInfo(GENERAL);
       expect([info.seq, info.head]).to.deep.equal([0n, ZeroHash]);
+    });
+
+    it("rejects a gas-burning wallet's message with BadSignature and posts the 40 honest ones", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const honest = [];
+      for (let i = 0; i < 40; i++) honest.push(toCallArgument(await f.messages.sign(i % 2 ? f.alice : f.bob)));
+      const honestGas = await f.registry.postBatch.estimateGas(honest);
+      // One burner burns whatever it gets, the other only above a million gas, so it
+      // passes a small one-message simulation and turns hostile inside a big batch.
+      const burners = [];
+      for (const burnAbove of [0n, 1_000_000n]) {
+        const wallet = await ethers.deployContract("TestGasBurnerWallet", [f.alice.address, burnAbove]);
+        const address = await wallet.getAddress();
+        await f.registry.connect(f.channelAdmin).grantRole(memberRoleOf(GENERAL), address);
+        const signed = await signMessage(f.alice, f.location, { ...(await f.messages.sign(f.alice)), author: address });
+        burners.push({ address, signed });
+      }
+      // Alone, the threshold burner looks valid: it costs far less than a million gas.
+      const sly = burners[1]!;
+      await f.registry.post.staticCall(toCallArgument(sly.signed), { gasLimit: 500_000n });
+      const batch = [...honest.slice(0, 20), toCallArgument(burners[0]!.signed), ...honest.slice(20), toCallArgument(sly.signed)];
+      const receipt = (await (await f.registry.postBatch(batch, { gasLimit: honestGas * 5n })).wait())!;
+      const events = receipt.logs.map((log) => f.registry.interface.parseLog(log)).filter((e) => e !== null);
+      const rejected = events.filter((e) => e.name === "MessageRejected").map((e) => [e.args.author, e.args.digest, e.args.reason]);
+      expect(rejected).to.deep.equal([[burners[0]!.address, digestOf(f.location, burners[0]!.signed), BigInt(Reason.BadSignature)]]);
+      // Within its allowance the threshold burner answers honestly, so its message lands.
+      const posted = events.filter((e) => e.name === "MessagePosted").map((e) => e.args.author);
+      expect(posted).to.have.length(41);
+      expect(posted.at(-1)).to.equal(sly.address);
+      expect((await f.registry.channelInfo(GENERAL)).seq).to.equal(41n);
+    });
+
+    it("reverts the whole batch rather than starve a wallet's check of its gas", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const wallet = await ethers.deployContract("TestERC1271Wallet", [f.alice.address]);
+      const address = await wallet.getAddress();
+      await f.registry.connect(f.channelAdmin).grantRole(memberRoleOf(GENERAL), address);
+      const signed = toCallArgument(await signMessage(f.alice, f.location, { ...(await f.messages.sign(f.alice)), author: address }));
+      // Just enough gas to reach the wallet check but not to give it its full allowance:
+      // a sender must not be able to turn a valid wallet message into a BadSignature.
+      await expect(f.registry.postBatch([signed], { gasLimit: 110_000n })).to.be.revertedWithCustomError(
+        f.registry,
+        "InsufficientGasForWalletCheck",
+      );
+      await expect(f.registry.postBatch([signed])).to.emit(f.registry, "MessagePosted");
     });
 
     it("rebuilds the stored head from the event log alone", async function () {

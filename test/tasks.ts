@@ -205,6 +205,23 @@ describe("Hardhat tasks against hardhat node", function () {
     expect(channels[0].seq).to.equal("2");
   });
 
+  it("cancel an author's nonces: a message signed with one is then refused NonceUsed", async function () {
+    const alice = new Wallet(devPrivateKey(2));
+    const cancelled = await hardhat(["chainmail", "nonces", "invalidate", "1000", "1001", "0x300"], { CHAINMAIL_KEY: alice.privateKey });
+    expect(cancelled.code, cancelled.stderr).to.equal(0);
+    // 1000 and 1001 share bitmap word 3 (one transaction); 0x300 = 768 is word 3 as well.
+    expect(cancelled.stdout.match(/Invalidated nonces of word/g)).to.have.length(1);
+    expect(cancelled.stdout).to.include(`3 nonce(s) of ${alice.address} can no longer be used`);
+    const refused = await hardhat(["chainmail", "post", "general", "withdrawn", "--nonce", "1001"], { CHAINMAIL_KEY: alice.privateKey });
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.include(`NonceUsed(${alice.address}, 1001)`);
+    const bad = await hardhat(["chainmail", "nonces", "invalidate", "12x"], { CHAINMAIL_KEY: alice.privateKey });
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.match(/^Error in community plugin chainmail: A nonce must be a whole number \(decimal or 0x hex\), not "12x"\./m);
+    const channels = JSON.parse((await hardhat(["chainmail", "channel", "list", "--json"])).stdout);
+    expect(channels[0].seq).to.equal("2");
+  });
+
   it("close and reopen a channel, and remove a member", async function () {
     expect((await hardhat(["chainmail", "channel", "close", "general"])).stdout).to.include("closed");
     const refused = await hardhat(["chainmail", "post", "general", "late"], { CHAINMAIL_KEY: devPrivateKey(2) });

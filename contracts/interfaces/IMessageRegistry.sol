@@ -63,6 +63,10 @@ interface IMessageRegistry {
         bytes signature
     );
 
+    /// @notice `author` cancelled the nonces `mask` of bitmap word `word` (nonce = word * 256 + bit):
+    /// a signed message with one of them can no longer be posted.
+    event UnorderedNonceInvalidation(address indexed author, uint256 word, uint256 mask);
+
     /// @notice A message of a batch was refused; nothing about the channel changed.
     event MessageRejected(bytes32 indexed channel, address indexed author, bytes32 indexed digest, Reason reason);
 
@@ -89,6 +93,11 @@ interface IMessageRegistry {
     error NonceUsed(address author, uint256 nonce);
     error BadSignature(address author);
     error NotChannelAdmin(bytes32 channel, address account);
+    /// @notice Less gas was left than a contract wallet's signature check is given
+    /// (`WALLET_CHECK_GAS`): the sender must send the batch with more gas.
+    error InsufficientGasForWalletCheck();
+    /// @notice The registry admin may not renounce while the registry is paused (it would stay paused).
+    error AdminRenounceWhilePaused();
 
     /// @notice Creates an open channel whose admin may add and remove members.
     /// @dev Registry admin only. Emits {ChannelCreated} and a {RoleGranted} for the admin.
@@ -101,7 +110,7 @@ interface IMessageRegistry {
     function reopenChannel(bytes32 channel) external;
 
     /// @notice Sets the message limits. Registry admin only. Emits {LimitsChanged}.
-    function setLimits(Limits calldata limits) external;
+    function setLimits(Limits calldata newLimits) external;
 
     /// @notice Marks a content type as known or unknown. Registry admin only.
     function setContentType(uint8 contentType, bool known) external;
@@ -112,20 +121,36 @@ interface IMessageRegistry {
     /// @notice Resumes posting. Registry admin only.
     function unpause() external;
 
+    /// @notice Cancels the caller's nonces, as Permit2 does: every bit set in `mask` marks
+    /// nonce `wordPos * 256 + bit` used, so any message the caller signed with one of them
+    /// is refused ({NonceUsed}) from now on. Bits already used stay used. Emits
+    /// {UnorderedNonceInvalidation}.
+    /// @param wordPos The bitmap word: the nonce shifted right by 8.
+    /// @param mask The bits to set: 1 << (nonce & 0xff) for each nonce of that word.
+    function invalidateUnorderedNonces(uint256 wordPos, uint256 mask) external;
+
     /// @notice Posts one message; reverts with the check's custom error if it is refused.
     /// @return seq The message's sequence number in its channel.
     function post(SignedMessage calldata message) external returns (uint64 seq);
 
     /// @notice Posts many messages. Each one is posted ({MessagePosted}) or refused
-    /// ({MessageRejected}); a refused message never reverts the others.
+    /// ({MessageRejected}); a refused message never reverts the others. A contract
+    /// wallet's EIP-1271 check gets a fixed gas allowance, so a wallet that burns gas is
+    /// refused with `BadSignature`; the batch reverts with {InsufficientGasForWalletCheck}
+    /// only if it was sent with too little gas to give a wallet that allowance.
     /// @return posted How many messages were posted.
     function postBatch(SignedMessage[] calldata messages) external returns (uint256 posted);
 
     /// @notice The channel's state: whether it exists and is open, its last seq and head.
     function channelInfo(bytes32 channel) external view returns (bool exists, bool open, uint64 seq, bytes32 head);
 
-    /// @notice Every channel id, in creation order.
-    function channels() external view returns (bytes32[] memory);
+    /// @notice How many channels exist.
+    function channelCount() external view returns (uint256);
+
+    /// @notice Up to `limit` channel ids in creation order, from the `offset`-th (0-based);
+    /// fewer (or none) at the end of the list. Paged so that any number of channels can be
+    /// read within a node's `eth_call` gas cap: a page of 1,000 stays under 5M gas (tested).
+    function channels(uint256 offset, uint256 limit) external view returns (bytes32[] memory);
 
     /// @notice The role whose holders may post in `channel`.
     function memberRole(bytes32 channel) external pure returns (bytes32);

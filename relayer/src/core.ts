@@ -7,7 +7,7 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { toBeHex, zeroPadValue } from "ethers";
 import { collectLogs } from "@chainmail/chain";
-import { channelName, decodeMessagePosted, MESSAGE_POSTED_TOPIC, SignedMessageJson, type PostedMessage } from "@chainmail/protocol";
+import { allChannelIds, channelName, decodeMessagePosted, MESSAGE_POSTED_TOPIC, SignedMessageJson, type PostedMessage } from "@chainmail/protocol";
 import { parseSignedMessage } from "./checks.js";
 import { ApiError, ErrorCodes } from "./errors.js";
 import type { Outcome } from "./outcomes.js";
@@ -121,7 +121,7 @@ export interface ChannelState {
 /** Every channel with its state, from the contract's views. */
 export async function listChannels(services: Services): Promise<ChannelState[]> {
   const { chain } = services;
-  const ids = await chain.registry.channels();
+  const ids = await allChannelIds(chain.registry);
   return Promise.all(
     ids.map(async (id) => {
       const [, open, seq, head] = await chain.registry.channelInfo(id);

@@ -157,7 +157,7 @@ export function stateMismatches(anchor: Anchor, listed: string[], states: Map<st
   if (proven.join() !== listed.join()) {
     findings.push({
       kind: "STATE_MISMATCH",
-      detail: `channels() answered ${listed.length} channels (${listed.map(channelName).join(", ")}), the proof proves ${proven.length} (${proven.map(channelName).join(", ")}).`,
+      detail: `channels(offset, limit) answered ${listed.length} channels (${listed.map(channelName).join(", ")}), the proof proves ${proven.length} (${proven.map(channelName).join(", ")}).`,
     });
   }
   for (const [c, s] of states) {

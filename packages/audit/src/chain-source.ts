@@ -7,7 +7,7 @@
 import { getAddress, Interface, JsonRpcProvider, type Provider } from "ethers";
 import { callerOf, createProvider, FinalityResolver, readLogs, RpcClient, toBlockTag, type BlockRef, type BlockTag, type JsonRpcCaller } from "@chainmail/chain";
 import { anchorRegistry, type Anchor, type Checkpoint, type Endpoint } from "./anchor.js";
-import { MessageRegistry__factory, type MessageRegistry } from "@chainmail/protocol";
+import { allChannelIds, MessageRegistry__factory, type MessageRegistry } from "@chainmail/protocol";
 import { MESSAGE_POSTED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "@chainmail/protocol";
 import type { AuditLogSource, BlockRange, ChannelState, ContractSignatureResult, RawLog } from "./log-source.js";
 import { ChainMailError } from "@chainmail/protocol";
@@ -129,7 +129,7 @@ export class ChainLogSource implements AuditLogSource {
   }
 
   async channels(atBlock: number): Promise<string[]> {
-    return (await this.registry.channels({ blockTag: atBlock })).map((c) => c.toLowerCase());
+    return (await allChannelIds(this.registry, atBlock)).map((c) => c.toLowerCase());
   }
 
   async channelInfo(channel: string, atBlock: number): Promise<ChannelState> {

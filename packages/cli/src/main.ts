@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   mirror: { summary: "run the mirror (chain events -> Kafka)", load: () => import("./commands/mirror.js") },
   sign: { summary: "sign a message and print it as JSON (for HTTP or gRPC clients)", load: () => import("./commands/sign.js") },
   post: { summary: "sign a message and post it through a relayer", load: () => import("./commands/post.js") },
+  nonces: { summary: "cancel signed messages not yet posted: mark the author's nonces used", load: () => import("./commands/nonces.js") },
   messages: { summary: "list a channel's messages through a relayer", load: () => import("./commands/messages.js") },
   tail: { summary: "follow a channel from Kafka, checking the hash chain", load: () => import("./commands/tail.js") },
   subscriptions: { summary: "list, add or remove teams' channel subscriptions", load: () => import("./commands/subscriptions.js") },

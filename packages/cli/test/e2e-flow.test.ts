@@ -181,5 +181,24 @@ for (const mode of [
       expect(audited.stdout).to.match(/Kafka .* 3 message events compared\s+ok/);
       expect(audited.stdout).to.include("Clean:");
     });
+
+    it("cancels a signed message with `chainmail nonces invalidate`: the relayer then answers 409 NonceUsed", async function () {
+      const signed = await chainmail(["sign", "--relayer", relayerUrl, "--key-file", keyFile, "--channel", "general", "--text", "withdrawn"]);
+      expect(signed.code, signed.stderr).to.equal(0);
+      const message = JSON.parse(signed.stdout);
+      const cancelled = await chainmail(["nonces", "invalidate", "--rpc-url", node.url, "--registry", registry, "--key-file", keyFile, "--nonce", String(message.nonce)]);
+      expect(cancelled.code, cancelled.stderr).to.equal(0);
+      expect(cancelled.stdout).to.include("1 nonce(s) of");
+      const response = await fetch(`${relayerUrl}/v1/messages?wait=true`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(message),
+      });
+      const body = await response.json();
+      expect([response.status, body.code], JSON.stringify(body)).to.deep.equal([409, "NonceUsed"]);
+      const wrong = await chainmail(["nonces", "invalidate", "--rpc-url", node.url, "--registry", registry, "--key-file", keyFile, "--nonce", "12x"]);
+      expect(wrong.code).to.equal(2);
+      expect(wrong.stderr).to.include('chainmail nonces: --nonce is "12x"; it must be a whole number from 0 to 2^256-1, decimal or 0x hex.');
+    });
   });
 }

@@ -4,7 +4,7 @@
  */
 import { getAddress, type JsonRpcProvider } from "ethers";
 import { FinalityResolver, readLogs, type BlockRef, type Finality, type LogRetry, type RawLog, type RpcClient } from "@chainmail/chain";
-import { MessageRegistry__factory } from "@chainmail/protocol";
+import { allChannelIds, MessageRegistry__factory } from "@chainmail/protocol";
 import {
   adminRoleOf,
   channelName,
@@ -65,7 +65,7 @@ export class ChainSource {
 
   async loadChannels(): Promise<number> {
     const registry = MessageRegistry__factory.connect(this.ctx.registry, this.provider);
-    const ids = await registry.channels();
+    const ids = await allChannelIds(registry);
     ids.forEach((id) => this.rememberChannel(id));
     return ids.length;
   }

@@ -224,6 +224,23 @@ export function randomNonce(): bigint {
   return BigInt(hexlify(bytes));
 }
 
+/** The most a nonce may be: the contract's `uint256`. */
+export const MAX_NONCE = (1n << 256n) - 1n;
+
+/**
+ * Groups nonces into the registry's bitmap words for `invalidateUnorderedNonces(word, mask)`:
+ * nonce n is bit n & 0xff of word n >> 8, so nonces sharing a word cost one transaction.
+ */
+export function nonceWords(nonces: readonly bigint[]): Array<{ word: bigint; mask: bigint }> {
+  const masks = new Map<bigint, bigint>();
+  for (const nonce of nonces) {
+    if (nonce < 0n || nonce > MAX_NONCE) throw new RangeError(`Nonce ${nonce} is not a uint256.`);
+    const word = nonce >> 8n;
+    masks.set(word, (masks.get(word) ?? 0n) | (1n << (nonce & 0xffn)));
+  }
+  return [...masks].map(([word, mask]) => ({ word, mask }));
+}
+
 /** Splits a signature for tools that want r, s, v. */
 export function splitSignature(signature: string): { r: string; s: string; v: number } {
   const sig = Signature.from(signature);

@@ -3,12 +3,35 @@
  * rebuilding a message (and its digest) from a `MessagePosted` log alone.
  */
 import { Interface, type Log } from "ethers";
-import { MessageRegistry__factory } from "./contracts.js";
+import { MessageRegistry__factory, type MessageRegistry } from "./contracts.js";
 import { messageFields, type RegistryLocation, type SignedMessage } from "./messages.js";
 import { digestOf } from "./digest.js";
 
 /** The registry's whole ABI: its own interface plus AccessControl's and Pausable's. */
 export const registryInterface: Interface = MessageRegistry__factory.createInterface() as unknown as Interface;
+
+/** Channel ids per `channels(offset, limit)` call: under 5M gas (a contract test holds it), far below nodes' eth_call caps. */
+export const CHANNEL_PAGE_SIZE = 1000;
+
+/** The paged views `allChannelIds` reads. */
+export type ChannelListReader = Pick<MessageRegistry, "channelCount" | "channels">;
+
+/**
+ * Every channel id in creation order, read page by page (`channels(offset, limit)`), all
+ * at one block when `blockTag` is given. The count is read first, so the list is never
+ * longer than it.
+ */
+export async function allChannelIds(registry: ChannelListReader, blockTag?: number | string, pageSize = CHANNEL_PAGE_SIZE): Promise<string[]> {
+  const at = blockTag === undefined ? {} : { blockTag };
+  const count = Number(await registry.channelCount(at));
+  const ids: string[] = [];
+  while (ids.length < count) {
+    const page = await registry.channels(ids.length, Math.min(pageSize, count - ids.length), at);
+    if (page.length === 0) break;
+    ids.push(...page);
+  }
+  return ids;
+}
 
 const topicOf = (event: string) => registryInterface.getEvent(event)!.topicHash;
 export const MESSAGE_POSTED_TOPIC = topicOf("MessagePosted");

@@ -3,17 +3,18 @@
  * `Channel { bytes32 head; uint64 seq; bool exists; bool open; }` in
  * `mapping(bytes32 channel => Channel) _channels`, and the list `bytes32[] _channelIds`.
  * The slots follow from the contract's inheritance order (AccessControl's `_roles` 0,
- * Pausable's `_paused` 1, EIP712's two fallback strings 2 and 3, then the registry's own
- * variables); test/storage-layout.ts checks them against the compiler's storage layout and
- * the storage a node really holds, so a layout change fails there.
+ * AccessControlDefaultAdminRules' admin and delay fields packed in 1 and 2, Pausable's
+ * `_paused` 3, EIP712's two fallback strings 4 and 5, then the registry's own variables);
+ * test/storage-layout.ts checks them against the compiler's storage layout and the storage
+ * a node really holds (so do the contract tests), so a layout change fails there.
  */
 import { AbiCoder, keccak256, toBeHex, zeroPadValue } from "ethers";
 
 export const REGISTRY_SLOTS = {
   /** `_channels` mapping. */
-  channels: 4n,
+  channels: 6n,
   /** `_channelIds` array: its length here, element i at keccak256(slot) + i. */
-  channelIds: 6n,
+  channelIds: 8n,
 } as const;
 
 const abi = AbiCoder.defaultAbiCoder();

@@ -43,7 +43,7 @@ export const DISCREPANCY_KINDS = {
   CHECKPOINT_MISMATCH: "The audited block's header does not hash to the checkpoint the auditor gave.",
   HEADER_INVALID: "A block header's fields do not hash to the hash the endpoint claims for it.",
   PROOF_INVALID: "The registry's stored state (channel list, seq, head) does not verify by eth_getProof against the block header's state root.",
-  STATE_MISMATCH: "The endpoint's answer for the registry's state (channels(), channelInfo) differs from what the storage proof proves.",
+  STATE_MISMATCH: "The endpoint's answer for the registry's state (channelCount, channels(offset, limit), channelInfo) differs from what the storage proof proves.",
 } as const;
 export type DiscrepancyKind = keyof typeof DISCREPANCY_KINDS;
 
