@@ -7,6 +7,9 @@
 import { describeOptions, EXIT_USAGE, OptionReader, type OptionSpecs } from "@chainmail/runtime/options";
 import { LOG_LEVELS } from "@chainmail/runtime/logger";
 import { readFileSync } from "node:fs";
+import { Wallet } from "ethers";
+import type { PostMessageInput } from "@chainmail/client";
+import { channelId, contentTypeCode } from "@chainmail/protocol";
 import { cliVersion } from "./version.js";
 
 export const RPC_URL = {
@@ -88,4 +91,53 @@ export function readKey(keyFile: string | undefined, fromEnv: string | undefined
     throw new Error(keyFile ? `${keyFile} does not hold a 32-byte hex private key.` : "CHAINMAIL_KEY is not a 32-byte hex private key.");
   }
   return key.startsWith("0x") ? key : `0x${key}`;
+}
+
+/** A message to sign as its author: what `post` and `sign` both take. */
+export const AUTHORED_MESSAGE = {
+  "key-file": { value: "FILE", description: "file holding the author's 0x-prefixed private key" },
+  // The key itself only from the environment: a flag would show it to anyone who lists processes.
+  key: { env: "CHAINMAIL_KEY", envOnly: true, description: "the author's private key, when no --key-file is given" },
+  channel: { value: "NAME|ID", description: "channel name (up to 31 bytes) or 0x-prefixed 32-byte id" },
+  text: { value: "TEXT", description: "the message as text (content type text/plain)" },
+  body: { value: "0xHEX", description: "the message as raw bytes instead of --text" },
+  "content-type": { value: "TYPE", description: "text/plain, application/json, application/octet-stream or a number" },
+  "reply-to": { value: "N", description: "the seq this message replies to" },
+} satisfies OptionSpecs;
+
+/**
+ * The relayer and the message to sign (AUTHORED_MESSAGE), each problem noted on `read`;
+ * undefined when there was one (the caller then refuses with them all).
+ */
+export function readAuthoredMessage(read: OptionReader): PostMessageInput | undefined {
+  const relayerUrl = read.required("relayer", "the relayer's base URL, such as http://127.0.0.1:8080");
+  read.url("relayer");
+  const channel = read.required("channel", "a channel name or 0x-prefixed 32-byte id");
+  const text = read.string("text");
+  const body = read.check("body", (v) => /^0x([0-9a-fA-F]{2})+$/.test(v), "0x followed by an even number of hex digits");
+  if (read.has("text") === read.has("body")) read.problem("Give exactly one of --text and --body.");
+  const replyTo = read.check("reply-to", (v) => /^\d+$/.test(v), "a whole number (a seq in the channel)");
+  const contentType = read.string("content-type");
+  let key: string | undefined;
+  for (const check of [
+    () => channel !== undefined && channelId(channel),
+    () => contentType !== undefined && contentTypeCode(contentType),
+    () => (key = readKey(read.string("key-file"), read.string("key"))),
+  ]) {
+    try {
+      check();
+    } catch (error) {
+      read.problem((error as Error).message);
+    }
+  }
+  if (read.problems.length > 0) return undefined;
+  return {
+    relayerUrl: relayerUrl!,
+    signer: new Wallet(key!),
+    channel: channel!,
+    text,
+    body,
+    contentType,
+    replyTo: replyTo !== undefined ? BigInt(replyTo) : undefined,
+  };
 }
