@@ -4,36 +4,16 @@
  * relayer restart, confirmed messages are still found (from the chain's logs).
  */
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
 import { getMessageStatus, listChannel, postMessage, type ConfirmedResult } from "@chainmail/client";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
-import { CHAINMAIL_CLI, REPO_ROOT } from "@chainmail/testkit";
+import { runChainmail as runCli } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, type Fixture } from "./fixture.js";
 
-function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHAINMAIL_CLI, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PATH: `${path.join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
 
 for (const mode of [{ name: "automine", blockTimeMs: undefined }, { name: "1-second blocks", blockTimeMs: 1000 }]) {
   describe(`relayer end to end over HTTP and JSON-RPC (${mode.name})`, function () {

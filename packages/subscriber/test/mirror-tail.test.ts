@@ -3,8 +3,6 @@
  * what the mirror published (real hardhat node and broker), and the `chainmail tail`
  * CLI on a topic with a broken chain.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { Kafka } from "kafkajs";
@@ -13,7 +11,7 @@ import { Mirror, readCursor } from "@chainmail/mirror";
 import { silentLogger } from "@chainmail/runtime";
 import { bodyFromText, channelId, digestOf, GENESIS_HEAD, nextHead, signMessage, teamGroupId, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { ChainChecker, tail, type ChainBreak } from "@chainmail/subscriber";
-import { CHAINMAIL_CLI, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
+import { runChainmail, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
 import { brokerReachable, createTopic, kafkaBrokers, registryFixture, testKafka, uniqueTopic, uniqueTopics } from "@chainmail/testkit";
 
 const location = { chainId: 31337n, address: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
@@ -152,28 +150,8 @@ async function produce(kafka: Kafka, topic: string, events: unknown[]) {
   await producer.disconnect();
 }
 
-function runTail(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const bin = path.join(REPO_ROOT, "node_modules/.bin");
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHAINMAIL_CLI, "tail", ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`chainmail tail did not exit within ${timeoutMs} ms: ${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+
+const runTail = (args: string[], timeoutMs = 60_000) => runChainmail(["tail", ...args], {}, timeoutMs);
 
 describe("tail against the real broker", function () {
   let kafka: Kafka;

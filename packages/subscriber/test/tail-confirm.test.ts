@@ -4,14 +4,12 @@
  * pass) but that were never posted are marked unconfirmed against a real hardhat node,
  * through the SDK and the CLI; genuine records are confirmed.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { expect } from "chai";
 import { Kafka } from "kafkajs";
 import { RpcClient, type RpcLog, fromRpcLog } from "@chainmail/chain";
 import { bodyFromText, channelId, decodeMessagePosted, digestOf, MESSAGE_POSTED_TOPIC, nextHead, signMessage, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { ChainConfirmer, tail, type Confirmation } from "@chainmail/subscriber";
-import { brokerReachable, CHAINMAIL_CLI, createTopic, kafkaBrokers, REPO_ROOT, registryFixture, startHardhatNode, testKafka, uniqueTopic, waitFor, type RunningNode } from "@chainmail/testkit";
+import { brokerReachable, createTopic, kafkaBrokers, registryFixture, runChainmail, startHardhatNode, testKafka, uniqueTopic, waitFor, type RunningNode } from "@chainmail/testkit";
 
 const hash32 = (n: number) => "0x" + n.toString(16).padStart(64, "0");
 
@@ -23,27 +21,10 @@ async function produce(kafka: Kafka, topic: string, events: unknown[]) {
   await producer.disconnect();
 }
 
-function runTail(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHAINMAIL_CLI, "tail", ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CHAINMAIL_RPC_URL: "", PATH: `${path.join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`chainmail tail did not exit within ${timeoutMs} ms: ${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+
+/** `chainmail tail ARGS`, with no CHAINMAIL_RPC_URL from this environment unless `env` gives one. */
+const runTail = (args: string[], env: Record<string, string> = {}, timeoutMs = 60_000) =>
+  runChainmail(["tail", ...args], { CHAINMAIL_RPC_URL: "", ...env }, timeoutMs);
 
 describe("tail confirms against the chain (real hardhat node and broker)", function () {
   let node: RunningNode;

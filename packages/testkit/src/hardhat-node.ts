@@ -104,3 +104,40 @@ export async function startHardhatNode({ blockTimeMs }: { blockTimeMs?: number }
 
 /** The compiled `chainmail` command, as tests run it: `node CHAINMAIL_CLI <command> ...`. */
 export const CHAINMAIL_CLI = path.join(REPO_ROOT, "packages/cli/dist/main.js");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `chainmail ARGS` as a user would (the compiled CLI, node_modules/.bin first on
+ * PATH), with `env` over this process's environment; fails if it has not exited within
+ * `timeoutMs` (and kills it).
+ */
+export function runChainmail(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHAINMAIL_CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PATH: `${path.join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`chainmail ${args.join(" ")} did not exit within ${timeoutMs} ms: ${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
