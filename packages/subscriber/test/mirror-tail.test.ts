@@ -12,7 +12,7 @@ import { silentLogger } from "@chainmail/runtime";
 import { bodyFromText, channelId, digestOf, GENESIS_HEAD, nextHead, signMessage, teamGroupId, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { ChainChecker, tail, type ChainBreak } from "@chainmail/subscriber";
 import { runChainmail, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
-import { brokerReachable, createTopic, kafkaBrokers, registryFixture, testKafka, uniqueTopic, uniqueTopics } from "@chainmail/testkit";
+import { brokerReachable, produceEvents, kafkaBrokers, registryFixture, testKafka, uniqueTopic, uniqueTopics } from "@chainmail/testkit";
 
 const location = { chainId: 31337n, address: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
 const author = new Wallet(devPrivateKey(2));
@@ -142,14 +142,6 @@ describe("tail: the chain checker (unit, forged inputs)", function () {
   });
 });
 
-async function produce(kafka: Kafka, topic: string, events: unknown[]) {
-  await createTopic(kafka, topic);
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic, messages: events.map((e) => ({ key: (e as MessageEvent).channel, value: JSON.stringify(e) })) });
-  await producer.disconnect();
-}
-
 
 const runTail = (args: string[], timeoutMs = 60_000) => runChainmail(["tail", ...args], {}, timeoutMs);
 
@@ -259,7 +251,7 @@ describe("tail against the real broker", function () {
       await admin.disconnect();
       expect(listed, "tail must not create the mirror's topic").not.to.include(topic);
 
-      await produce(kafka, topic, await chainOf(3));
+      await produceEvents(kafka, topic, await chainOf(3));
       await starting;
       await waitFor("three messages", async () => seen.length >= 3);
       expect(seen).to.deep.equal(["1", "2", "3"]);
@@ -274,7 +266,7 @@ describe("tail against the real broker", function () {
     const chain = await chainOf(4);
     const topic = uniqueTopic("tail-commit");
     const forged = { ...chain[2], body: bodyFromText("general message 3, forged in Kafka") };
-    await produce(kafka, topic, [chain[0], chain[1], forged, chain[3]]);
+    await produceEvents(kafka, topic, [chain[0], chain[1], forged, chain[3]]);
     const team = `commit-${Date.now().toString(36)}`;
     const group = teamGroupId(team, channelId("general"));
     const committed = async () => {
@@ -322,7 +314,7 @@ describe("tail against the real broker", function () {
   it("with a correct chain, a team's position ends past the last message", async function () {
     const chain = await chainOf(3);
     const topic = uniqueTopic("tail-commit-ok");
-    await produce(kafka, topic, [chain[0], chain[1], chain[2]]);
+    await produceEvents(kafka, topic, [chain[0], chain[1], chain[2]]);
     const team = `commit-ok-${Date.now().toString(36)}`;
     const seen: string[] = [];
     const handle = await tail({ brokers: kafkaBrokers(), topic, channel: "general", team, onMessage: (e) => void seen.push(e.seq) });
@@ -344,7 +336,7 @@ describe("tail against the real broker", function () {
     it("prints the messages and exits 1 with a loud line when a message is missing", async function () {
       const chain = await chainOf(4);
       const topic = uniqueTopic("tail-gap");
-      await produce(testKafka(), topic, [chain[0], chain[1], chain[3]]);
+      await produceEvents(testKafka(), topic, [chain[0], chain[1], chain[3]]);
       const result = await runTail(["--channel", "general", "--topic", topic, "--brokers", kafkaBrokers().join(","), "--from-beginning"]);
       expect(result.code, result.stderr).to.equal(1);
       expect(result.stdout.trim().split("\n").map((l) => l.split(" ")[0])).to.deep.equal(["#1", "#2"]);
@@ -356,7 +348,7 @@ describe("tail against the real broker", function () {
       const chain = await chainOf(4);
       const topic = uniqueTopic("tail-keep");
       const altered = { ...chain[1], body: bodyFromText("tampered") };
-      await produce(testKafka(), topic, [chain[0], altered, chain[2], chain[3]]);
+      await produceEvents(testKafka(), topic, [chain[0], altered, chain[2], chain[3]]);
       const result = await runTail(["--channel", "general", "--topic", topic, "--brokers", kafkaBrokers().join(","), "--from-beginning", "--keep-going", "--max-messages", "3", "--json"]);
       expect(result.code, result.stderr).to.equal(0);
       expect(result.stdout.trim().split("\n").map((l) => JSON.parse(l).seq)).to.deep.equal(["1", "3", "4"]);

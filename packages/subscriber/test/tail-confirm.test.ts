@@ -9,17 +9,9 @@ import { Kafka } from "kafkajs";
 import { RpcClient, type RpcLog, fromRpcLog } from "@chainmail/chain";
 import { bodyFromText, channelId, decodeMessagePosted, digestOf, MESSAGE_POSTED_TOPIC, nextHead, signMessage, toMessageEvent, type MessageEvent } from "@chainmail/protocol";
 import { ChainConfirmer, tail, type Confirmation } from "@chainmail/subscriber";
-import { brokerReachable, createTopic, kafkaBrokers, registryFixture, runChainmail, startHardhatNode, testKafka, uniqueTopic, waitFor, type RunningNode } from "@chainmail/testkit";
+import { brokerReachable, produceEvents, kafkaBrokers, registryFixture, runChainmail, startHardhatNode, testKafka, uniqueTopic, waitFor, type RunningNode } from "@chainmail/testkit";
 
 const hash32 = (n: number) => "0x" + n.toString(16).padStart(64, "0");
-
-async function produce(kafka: Kafka, topic: string, events: unknown[]) {
-  await createTopic(kafka, topic);
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic, messages: events.map((e) => ({ key: (e as MessageEvent).channel, value: JSON.stringify(e) })) });
-  await producer.disconnect();
-}
 
 
 /** `chainmail tail ARGS`, with no CHAINMAIL_RPC_URL from this environment unless `env` gives one. */
@@ -63,7 +55,7 @@ describe("tail confirms against the chain (real hardhat node and broker)", funct
 
   it("the SDK: genuine records confirmed, the forged one unconfirmed (the Kafka-only checks pass it)", async function () {
     const topic = uniqueTopic("tail-confirm");
-    await produce(kafka, topic, [...genuine, forged]);
+    await produceEvents(kafka, topic, [...genuine, forged]);
     const seen: Array<[string, Confirmation]> = [];
     const breaks: unknown[] = [];
     const handle = await tail({
@@ -84,7 +76,7 @@ describe("tail confirms against the chain (real hardhat node and broker)", funct
 
   it("a named group's position is committed past confirmed messages only: an unconfirmed one is not delivered", async function () {
     const topic = uniqueTopic("tail-confirm-group");
-    await produce(kafka, topic, [...genuine, forged]);
+    await produceEvents(kafka, topic, [...genuine, forged]);
     const groupId = `confirm-${Date.now()}`;
     const seen: string[] = [];
     const notes: string[] = [];
@@ -112,7 +104,7 @@ describe("tail confirms against the chain (real hardhat node and broker)", funct
 
   it("the CLI with --rpc-url marks the forged record UNCONFIRMED (text and --json); without it, says it is trusting Kafka", async function () {
     const topic = uniqueTopic("tail-confirm-cli");
-    await produce(kafka, topic, [...genuine, forged]);
+    await produceEvents(kafka, topic, [...genuine, forged]);
     const common = ["--channel", "general", "--topic", topic, "--brokers", kafkaBrokers().join(","), "--from-beginning", "--max-messages", "4"];
 
     const text = await runTail([...common, "--rpc-url", node.url, "--registry", fx.address]);

@@ -57,6 +57,18 @@ export async function createTopic(kafka: Kafka, topic: string, numPartitions = 1
   }
 }
 
+/** Publishes message events to a new one-partition topic, keyed by channel as the mirror keys them (no transaction: tests forge records this way). */
+export async function produceEvents(kafka: Kafka, topic: string, events: ReadonlyArray<{ channel: string }>): Promise<void> {
+  await createTopic(kafka, topic);
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages: events.map((e) => ({ key: e.channel, value: JSON.stringify(e) })) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 export interface ReadRecord {
   key: string | null;
   value: any;
