@@ -15,6 +15,8 @@ import { OutcomeIndex } from "./outcomes.js";
 import { MessageProbe } from "./probe.js";
 import { createLogger, type Logger } from "@chainmail/runtime";
 import { RateLimiter } from "./rate-limit.js";
+import { clientErrorHandler, frameworkErrors, installHttpGuards, parseJsonBody } from "./guards.js";
+import { LoadShedder } from "./load.js";
 import channelRoutes from "./routes/channels.js";
 import healthRoutes from "./routes/health.js";
 import messageRoutes from "./routes/messages.js";
@@ -68,7 +70,9 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     authorLimiter: new RateLimiter(config.rateLimitAuthorPerSecond, config.rateLimitAuthorBurst),
     clientLimiter: new RateLimiter(config.rateLimitClientPerSecond, config.rateLimitClientBurst),
     teams: new TeamsHandle(config, logger),
+    load: new LoadShedder(config, () => submitter.pendingCount),
   };
+  services.load.start();
   metrics.watchDeliveries(services.teams);
 
   const app = Fastify({
@@ -78,7 +82,13 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // A waiting POST may be held up to the wait timeout.
     requestTimeout: config.waitTimeoutMs + 30_000,
+    clientErrorHandler,
+    frameworkErrors,
   }) as unknown as RelayerApp;
+  // Only JSON is taken: text/plain is refused with 415 rather than parsed as a string.
+  app.removeContentTypeParser(["text/plain", "application/json"]);
+  app.addContentTypeParser("application/json", { parseAs: "string" }, parseJsonBody);
+  installHttpGuards(app, services);
   app.decorate("services", services);
   const grpc = await buildGrpcServer(services, logger);
   app.decorate("grpc", grpc.app);
@@ -112,6 +122,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   app.addHook("onClose", async () => {
     await grpc.app.close();
     await services.teams.close();
+    services.load.stop();
     chain.close();
   });
   return app;
@@ -143,11 +154,19 @@ function describeError(error: FastifyError | ApiError): {
   if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
     return { status: 415, code: ErrorCodes.UnsupportedMediaType, message: "Send the message as application/json.", headers: {}, extra: {} };
   }
+  if (e.statusCode === 414) {
+    return { status: 414, code: ErrorCodes.UriTooLong, message: "The URL (or one of its path parameters) is longer than this relayer accepts.", headers: {}, extra: {} };
+  }
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-    const message = e instanceof SyntaxError || e.code === "FST_ERR_CTP_INVALID_JSON_BODY" ? "The request body is not valid JSON." : e.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "The request body is empty; send the signed message as JSON." : firstSentence(e.message);
-    return { status: e.statusCode, code: ErrorCodes.InvalidRequest, message, headers: {}, extra: {} };
+    return { status: e.statusCode, code: ErrorCodes.InvalidRequest, message: clientErrorSentence(e), headers: {}, extra: {} };
   }
   return { status: 500, code: ErrorCodes.Internal, message: "The relayer failed unexpectedly; the error is logged. Send the same signed message again.", headers: {}, extra: {} };
+}
+
+function clientErrorSentence(e: FastifyError): string {
+  if (e instanceof SyntaxError || e.code === "FST_ERR_CTP_INVALID_JSON_BODY") return "The request body is not valid JSON.";
+  if (e.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return "The request body is empty; send the signed message as JSON.";
+  return firstSentence(e.message);
 }
 
 function describePattern(pattern: string): string {

@@ -67,7 +67,7 @@ export class Chain {
    * Throws one sentence when either fails, so a wrong setting stops the start-up.
    */
   static async connect(config: RelayerConfig): Promise<Chain> {
-    const rpc = new RpcClient(config.rpcUrl);
+    const rpc = new RpcClient(config.rpcUrl, { timeoutMs: config.rpcTimeoutMs });
     let chainId: bigint;
     try {
       chainId = await rpc.chainId();

@@ -83,7 +83,12 @@ export class PreChecker {
     return { signer, nonceUsed, member };
   }
 
-  async check(message: SignedMessage): Promise<CheckResult> {
+  /**
+   * `admit` runs once the signature is known to be the author's (before anything is
+   * queued): the per-author rate limit goes there, so that messages that merely name an
+   * author cannot spend that author's allowance. It may throw.
+   */
+  async check(message: SignedMessage, admit?: () => void): Promise<CheckResult> {
     const digest = this.digest(message).toLowerCase();
     // The same signed message again: its first outcome, never a second copy.
     const pending = this.submitter.get(digest);
@@ -91,6 +96,22 @@ export class PreChecker {
     const known = this.index.get(digest);
     if (known) return { kind: "known", digest, outcome: known };
 
+    // Claimed before the first await: of several different messages with one nonce
+    // arriving together, only one reaches the chain reads (and the chain).
+    const holder = this.submitter.claimNonce(message.author, message.nonce, digest);
+    if (holder !== undefined) {
+      throw new ApiError(409, "NonceUsed", `${reasonSentence("NonceUsed")} Another message with this nonce (${holder}) is being posted.`);
+    }
+    let result: CheckResult | undefined;
+    try {
+      result = await this.checkClaimed(message, digest, admit);
+      return result;
+    } finally {
+      if (result?.kind !== "new") this.submitter.releaseNonce(message.author, message.nonce, digest);
+    }
+  }
+
+  private async checkClaimed(message: SignedMessage, digest: string, admit?: () => void): Promise<CheckResult> {
     const limits = await this.chain.limits();
     const length = (message.body.length - 2) / 2;
     if (length === 0) throw reasonError("EmptyBody");
@@ -113,6 +134,7 @@ export class PreChecker {
           : `It recovers to ${answers.signer}; check that you signed for chain ${this.chain.location.chainId} and registry ${this.chain.location.address} (GET /v1/info).`,
       );
     }
+    admit?.();
     if (!contentTypeKnown) throw reasonError("UnknownContentType", `Content type ${message.contentType} is not enabled.`);
     const timestamp = Number(message.timestamp);
     if (timestamp > now + limits.maxFutureSkew) {
@@ -132,10 +154,6 @@ export class PreChecker {
     }
     if (!answers.member) throw reasonError("NotMember", `${message.author} holds no member role in this channel.`);
 
-    const otherPending = this.submitter.pendingDigestForNonce(message.author, message.nonce);
-    if (otherPending && otherPending !== digest) {
-      throw new ApiError(409, "NonceUsed", `${reasonSentence("NonceUsed")} Another message with this nonce (${otherPending}) is being posted.`);
-    }
     if (answers.nonceUsed) {
       const first = await this.index.findByNonce(message.author, message.nonce);
       if (first && first.digest.toLowerCase() === digest) return { kind: "known", digest, outcome: first };

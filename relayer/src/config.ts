@@ -59,6 +59,14 @@ export interface RelayerConfig {
   precheckMode: "probe" | "calls";
   /** A batch is cut before its gas bound would pass this (stays under block and tx caps). */
   maxBatchGas: number;
+  /** Load shedding: unsettled messages, pre-checks in flight, event-loop delay (0 = off); see load.ts. */
+  maxPending: number;
+  maxPrechecks: number;
+  maxEventLoopDelayMs: number;
+  /** A pre-check waiting longer than this on the chain answers 503 ChainUnavailable. */
+  precheckTimeoutMs: number;
+  /** Per JSON-RPC call (both the lean client and the ethers provider). */
+  rpcTimeoutMs: number;
   /** Kafka bootstrap brokers for team subscriptions and deliveries; empty: those routes answer 503. */
   kafkaBrokers: string[];
   /** The mirror's message topic (where deliveries are read). */
@@ -95,6 +103,11 @@ export const CONFIG_DEFAULTS = {
   logLevel: "info" as LogLevel,
   precheckMode: "probe" as "probe" | "calls",
   maxBatchGas: 15_000_000,
+  maxPending: 20_000,
+  maxPrechecks: 2_000,
+  maxEventLoopDelayMs: 1_000,
+  precheckTimeoutMs: 5_000,
+  rpcTimeoutMs: 10_000,
   kafkaBrokers: [] as string[],
   messagesTopic: "chainmail.messages.v1",
   subscriptionsTopic: "chainmail.subscriptions.v1",
@@ -138,6 +151,11 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "messages-topic": { env: "CHAINMAIL_MESSAGES_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.messagesTopic, description: "the mirror's message topic (deliveries are read there)" },
   "subscriptions-topic": { env: "CHAINMAIL_SUBSCRIPTIONS_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.subscriptionsTopic, description: "compacted topic holding the teams' subscriptions" },
   "subscriptions-token": { env: "CHAINMAIL_SUBSCRIPTIONS_TOKEN", envOnly: true, default: "(none: loopback clients only)", description: "bearer token required to subscribe or unsubscribe a team" },
+  "max-pending": { env: "CHAINMAIL_MAX_PENDING", value: "N", default: String(CONFIG_DEFAULTS.maxPending), description: "messages accepted and not yet settled; beyond it 503 Overloaded (0 = no bound)" },
+  "max-prechecks": { env: "CHAINMAIL_MAX_PRECHECKS", value: "N", default: String(CONFIG_DEFAULTS.maxPrechecks), description: "pre-checks waiting on the chain at once; beyond it 503 Overloaded (0 = no bound)" },
+  "max-event-loop-delay-ms": { env: "CHAINMAIL_MAX_EVENT_LOOP_DELAY_MS", value: "MS", default: String(CONFIG_DEFAULTS.maxEventLoopDelayMs), description: "event-loop delay above which new requests get 503 Overloaded (0 = not watched)" },
+  "precheck-timeout-ms": { env: "CHAINMAIL_PRECHECK_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.precheckTimeoutMs), description: "longest a pre-check waits on the chain before 503 ChainUnavailable" },
+  "rpc-timeout-ms": { env: "CHAINMAIL_RPC_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.rpcTimeoutMs), description: "timeout of every JSON-RPC call" },
   "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "gas bound at which a batch is cut (below the block and transaction gas caps)" },
 };
 
@@ -246,6 +264,11 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
     logLevel,
     precheckMode,
     maxBatchGas: integer("max-batch-gas", CONFIG_DEFAULTS.maxBatchGas, 500_000, 1_000_000_000),
+    maxPending: integer("max-pending", CONFIG_DEFAULTS.maxPending, 0),
+    maxPrechecks: integer("max-prechecks", CONFIG_DEFAULTS.maxPrechecks, 0),
+    maxEventLoopDelayMs: integer("max-event-loop-delay-ms", CONFIG_DEFAULTS.maxEventLoopDelayMs, 0, 60_000),
+    precheckTimeoutMs: integer("precheck-timeout-ms", CONFIG_DEFAULTS.precheckTimeoutMs, 100, 600_000),
+    rpcTimeoutMs: integer("rpc-timeout-ms", CONFIG_DEFAULTS.rpcTimeoutMs, 100, 600_000),
     kafkaBrokers: read.string("kafka-brokers") ? read.brokers("kafka-brokers", "") : [],
     messagesTopic: read.string("messages-topic") ?? CONFIG_DEFAULTS.messagesTopic,
     subscriptionsTopic: read.string("subscriptions-topic") ?? CONFIG_DEFAULTS.subscriptionsTopic,

@@ -10,6 +10,7 @@ import { collectLogs } from "@chainmail/chain";
 import { allChannelIds, channelName, decodeMessagePosted, MESSAGE_POSTED_TOPIC, SignedMessageJson, type PostedMessage } from "@chainmail/protocol";
 import { parseSignedMessage } from "./checks.js";
 import { ApiError, ErrorCodes } from "./errors.js";
+import { chainUnavailable } from "./load.js";
 import type { Outcome } from "./outcomes.js";
 import type { Services } from "./services.js";
 
@@ -52,17 +53,28 @@ export async function postSigned(services: Services, json: SignedMessageJson, op
   if (submitter.isStopping) throw shuttingDown();
   const clientWait = services.clientLimiter.take(options.client);
   if (clientWait > 0) throw new ApiError(429, ErrorCodes.RateLimited, `Too many requests from ${options.client}; retry in ${clientWait} s.`, { "retry-after": String(clientWait) });
-  const authorWait = services.authorLimiter.take(json.author.toLowerCase());
-  if (authorWait > 0) throw new ApiError(429, ErrorCodes.RateLimited, `Too many messages from author ${json.author}; retry in ${authorWait} s.`, { "retry-after": String(authorWait) });
+  services.load.assertRoom();
 
   const message = parseSignedMessage(json);
+  // The author's allowance is charged only once the signature is the author's: a
+  // message that merely names an author must not spend it.
+  const chargeAuthor = () => {
+    const authorWait = services.authorLimiter.take(json.author.toLowerCase());
+    if (authorWait > 0) throw new ApiError(429, ErrorCodes.RateLimited, `Too many messages from author ${json.author}; retry in ${authorWait} s.`, { "retry-after": String(authorWait) });
+  };
   let result;
   try {
-    result = await checker.check(message);
+    result = await services.load.precheck(
+      () => checker.check(message, chargeAuthor),
+      // Answered 503 meanwhile: give back the nonce claim of a check that passed late.
+      (late) => {
+        if (late.kind === "new") submitter.releaseNonce(message.author, message.nonce, late.digest);
+      },
+    );
   } catch (error) {
     if (error instanceof ApiError) throw error;
     options.warn?.(error, "pre-check could not read the chain");
-    throw new ApiError(503, ErrorCodes.ChainUnavailable, "The relayer cannot read the chain right now; send the same signed message again shortly.", { "retry-after": "2" });
+    throw chainUnavailable();
   }
   if (result.kind === "known") return result.outcome;
   const entry = result.kind === "pending" ? result.entry : submitter.enqueue(result.digest, result.message);

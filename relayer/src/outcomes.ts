@@ -67,30 +67,55 @@ export function rejectedFrom(rejected: RejectedMessage): RejectedOutcome {
   };
 }
 
+/** Logs one page of the index's scan aims at: the page's block range adapts to the chain's density. */
+export const INDEX_PAGE_LOGS = 2_000;
+/** Unknown digests remembered as "not in the history before the index's window". */
+export const UNKNOWN_DIGESTS_KEPT = 10_000;
+
+/**
+ * Bounded whatever the chain's history: at most `maxEntries` outcomes (and as many
+ * author+nonce keys), the oldest dropped first, and the scan holds one page of logs
+ * at a time, a page's block range shrinking or growing so that it carries about
+ * `pageLogs` logs (never more blocks than `chunkBlocks`).
+ */
 export class OutcomeIndex {
   private readonly byDigest = new Map<string, Outcome>();
   /** author:nonce -> digest of the message that used the nonce. */
   private readonly byNonce = new Map<string, string>();
+  /** Digests looked up in the history before the index's window and not found there (bounded, oldest dropped). */
+  private readonly unknownBefore = new Set<string>();
   private scannedTo = -1;
+  /** The first block the index read: a lookup need only search the history before it. */
+  private windowStart = 0;
   private catchingUp?: Promise<void>;
   private readonly decoder: MessagePostedDecoder;
+  private pageBlocks: number;
+  /** What the scans did, for tests and metrics: pages read and the largest page's log count. */
+  readonly scanStats = { pages: 0, logs: 0, maxPageLogs: 0 };
 
   constructor(
     private readonly chain: Chain,
     private readonly maxEntries: number,
     private readonly chunkBlocks: number,
+    private readonly pageLogs = INDEX_PAGE_LOGS,
   ) {
     this.decoder = new MessagePostedDecoder(chain.location);
+    this.pageBlocks = Math.max(1, Math.min(chunkBlocks, 100));
   }
 
   get size(): number {
     return this.byDigest.size;
   }
 
+  get nonceEntries(): number {
+    return this.byNonce.size;
+  }
+
   /** Reads the last `lookbackBlocks` of logs (from the registry's deployment at most). */
   async rebuild(lookbackBlocks: number): Promise<void> {
     const latest = await this.chain.rpc.blockNumber();
-    this.scannedTo = Math.max(this.chain.deploymentBlock, latest - lookbackBlocks) - 1;
+    this.windowStart = Math.max(this.chain.deploymentBlock, latest - lookbackBlocks);
+    this.scannedTo = this.windowStart - 1;
     await this.catchUp();
   }
 
@@ -102,14 +127,18 @@ export class OutcomeIndex {
 
   private async scanToHead(): Promise<void> {
     const latest = await this.chain.rpc.blockNumber();
-    const chunks = readLogs(
-      this.chain.rpc,
-      { address: this.chain.location.address, topics: [[MESSAGE_POSTED_TOPIC, MESSAGE_REJECTED_TOPIC]] },
-      { fromBlock: this.scannedTo + 1, toBlock: latest, chunkBlocks: this.chunkBlocks },
-    );
-    for await (const chunk of chunks) {
-      for (const log of chunk.logs) this.recordLog(log);
-      this.scannedTo = chunk.toBlock;
+    const filter = { address: this.chain.location.address, topics: [[MESSAGE_POSTED_TOPIC, MESSAGE_REJECTED_TOPIC]] };
+    while (this.scannedTo < latest) {
+      const from = this.scannedTo + 1;
+      const to = Math.min(latest, from + this.pageBlocks - 1);
+      // One page in memory at a time; its logs are reduced to outcomes and dropped.
+      const logs = await collectLogs(this.chain.rpc, filter, { fromBlock: from, toBlock: to, chunkBlocks: this.pageBlocks });
+      for (const log of logs) this.recordLog(log);
+      this.scannedTo = to;
+      this.scanStats.pages++;
+      this.scanStats.logs += logs.length;
+      this.scanStats.maxPageLogs = Math.max(this.scanStats.maxPageLogs, logs.length);
+      this.pageBlocks = nextPageBlocks(this.pageBlocks, to - from + 1, logs.length, this.pageLogs, this.chunkBlocks);
     }
   }
 
@@ -158,15 +187,20 @@ export class OutcomeIndex {
     await this.catchUp();
     const caught = this.get(digest);
     if (caught) return caught;
-    // Rejections index the digest: one cheap query over the whole history finds old
-    // ones (split by the log reader only if the node refuses the range).
-    const latest = await this.chain.rpc.blockNumber();
+    // Rejections index the digest: one query finds old ones. The index has read
+    // everything from its window's start, so only the history before it is searched,
+    // and once per digest: a digest not found there stays not found (the scan of new
+    // blocks catches anything that lands later).
+    const key = digest.toLowerCase();
+    if (this.windowStart <= this.chain.deploymentBlock || this.unknownBefore.has(key)) return undefined;
     const rejected = await collectLogs(
       this.chain.rpc,
-      { address: this.chain.location.address, topics: [MESSAGE_REJECTED_TOPIC, null, null, digest.toLowerCase()] },
-      { fromBlock: this.chain.deploymentBlock, toBlock: latest, chunkBlocks: latest - this.chain.deploymentBlock + 1 },
+      { address: this.chain.location.address, topics: [MESSAGE_REJECTED_TOPIC, null, null, key] },
+      { fromBlock: this.chain.deploymentBlock, toBlock: this.windowStart - 1, chunkBlocks: this.windowStart - this.chain.deploymentBlock },
     );
     if (rejected.length > 0) return this.recordLog(rejected[0]);
+    if (this.unknownBefore.size >= UNKNOWN_DIGESTS_KEPT) this.unknownBefore.delete(this.unknownBefore.values().next().value!);
+    this.unknownBefore.add(key);
     return undefined;
   }
 
@@ -198,6 +232,13 @@ export class OutcomeIndex {
     }
     return undefined;
   }
+}
+
+/** The next page's block count: scaled to aim at `target` logs, at most doubling, within [1, max]. */
+export function nextPageBlocks(blocks: number, readBlocks: number, logs: number, target: number, max: number): number {
+  if (logs === 0) return Math.min(max, blocks * 2);
+  const fit = Math.floor((readBlocks * target) / logs);
+  return Math.max(1, Math.min(max, blocks * 2, fit));
 }
 
 export function nonceKey(author: string, nonce: bigint): string {

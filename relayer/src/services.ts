@@ -4,6 +4,7 @@ import type { PreChecker } from "./checks.js";
 import type { RelayerConfig } from "./config.js";
 import type { RelayerMetrics } from "./metrics.js";
 import type { Outcome, OutcomeIndex } from "./outcomes.js";
+import type { LoadShedder } from "./load.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { ConfirmedOutcome, PendingOutcome, RejectedOutcome } from "@chainmail/protocol";
 import type { Submitter } from "./submitter/index.js";
@@ -18,6 +19,8 @@ export interface Services {
   metrics: RelayerMetrics;
   authorLimiter: RateLimiter;
   clientLimiter: RateLimiter;
+  /** Load shedding and the pre-check deadline (load.ts). */
+  load: LoadShedder;
   /** Team subscriptions and deliveries (Kafka); 503 from its routes until connected. */
   teams: TeamsHandle;
 }

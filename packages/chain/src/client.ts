@@ -58,7 +58,23 @@ export class RpcClient implements JsonRpcCaller {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
   }
 
+  /**
+   * One call. A connection that fails before any answer (a kept-alive socket the node
+   * reset, as after a pause) is tried once more on a fresh one: the request never
+   * reached the node or got no answer, and every call here is safe to repeat (a
+   * transaction resent with the same bytes is "already known"). Timeouts are not
+   * repeated: the deadline is the caller's bound.
+   */
   async call<T>(method: string, params: unknown[] = [], options: CallOptions = {}): Promise<T> {
+    try {
+      return await this.callOnce<T>(method, params, options);
+    } catch (error) {
+      if (!(error instanceof RpcError && error.kind === "network") || options.signal?.aborted) throw error;
+      return this.callOnce<T>(method, params, options);
+    }
+  }
+
+  private async callOnce<T>(method: string, params: unknown[], options: CallOptions): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
@@ -75,6 +91,8 @@ export class RpcClient implements JsonRpcCaller {
     } catch (error) {
       if (timeout.aborted) throw new RpcError(`${method}: no answer from the node within ${timeoutMs} ms.`, { kind: "timeout", method, cause: error });
       if (response && !response.ok) throw httpError(method, response.status, error);
+      // The body's stream broke (a reset mid-answer): a network failure, not bad JSON.
+      if (response && !(error instanceof SyntaxError)) throw new RpcError(`${method}: the connection to ${this.url} broke during the answer (${causeText(error)}).`, { kind: "network", method, cause: error });
       if (response) throw new RpcError(`${method}: the node's answer is not JSON.`, { kind: "malformed", method, cause: error });
       throw new RpcError(`${method}: cannot reach the node at ${this.url} (${causeText(error)}).`, { kind: "network", method, cause: error });
     }

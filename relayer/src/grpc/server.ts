@@ -43,6 +43,8 @@ function errorsAndMetrics(services: Services, logger: Logger): Interceptor {
     };
     let response;
     try {
+      // The same shedding as the HTTP door (posts also meet the queue bounds in the core).
+      if (request.service.typeName === RelayerService.typeName) services.load.assertResponsive();
       response = await next(request);
     } catch (error) {
       throw fail(error);

@@ -115,9 +115,34 @@ export class Submitter {
     return this.pending.get(digest.toLowerCase());
   }
 
+  /** Messages accepted and not yet settled (queued or in a transaction): what the queue bound counts. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
   /** The digest of the pending message that uses author's nonce, if any. */
   pendingDigestForNonce(author: string, nonce: bigint): string | undefined {
     return this.pendingNonces.get(nonceKey(author, nonce));
+  }
+
+  /**
+   * Claims author's nonce for `digest` synchronously, before the pre-check's chain reads,
+   * so that of several different messages with one nonce arriving together only one
+   * goes on: returns the digest already holding the nonce, or undefined when the claim
+   * is ours. The claim lasts until `releaseNonce` or the message settles.
+   */
+  claimNonce(author: string, nonce: bigint, digest: string): string | undefined {
+    const key = nonceKey(author, nonce);
+    const holder = this.pendingNonces.get(key);
+    if (holder !== undefined && holder !== digest) return holder;
+    this.pendingNonces.set(key, digest);
+    return undefined;
+  }
+
+  /** Gives a claim back (the pre-check refused the message); a queued message keeps its nonce. */
+  releaseNonce(author: string, nonce: bigint, digest: string): void {
+    const key = nonceKey(author, nonce);
+    if (this.pendingNonces.get(key) === digest && !this.pending.has(digest)) this.pendingNonces.delete(key);
   }
 
   /** Queues a checked message (or returns the one already queued with this digest). */
@@ -135,7 +160,7 @@ export class Submitter {
       settled,
       settle: (result) => {
         this.pending.delete(key);
-        this.pendingNonces.delete(nonceKey(message.author, message.nonce));
+        this.releaseNonce(message.author, message.nonce, key);
         settle(result);
       },
     };
@@ -250,19 +275,18 @@ export class Submitter {
 
   /** One outcome per message from the receipt's MessagePosted/MessageRejected logs. */
   private async settleFromReceipt(batch: PendingMessage[], receipt: RawReceipt): Promise<void> {
-    const byNonce = new Map(batch.map((e) => [nonceKey(e.message.author, e.message.nonce), e]));
     const byDigest = new Map(batch.map((e) => [e.digest, e]));
     const settled = new Set<PendingMessage>();
     const registry = this.chain.location.address.toLowerCase();
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== registry) continue;
       if (log.topics[0] === MESSAGE_POSTED_TOPIC) {
-        // Author and nonce find the message in our batch (we never batch two messages
-        // with one author+nonce); the digest recomputed from the log must be the one
-        // the client signed.
+        // The digest recomputed from the log finds the message the client signed. Not
+        // author and nonce: were two messages with one nonce ever in a batch, a map by
+        // nonce would keep only one, and the one that landed would be sent again.
         const posted = this.decoder.decode(log);
-        const entry = byNonce.get(nonceKey(posted.author, posted.nonce));
-        if (!entry || entry.digest !== posted.digest.toLowerCase()) continue;
+        const entry = byDigest.get(posted.digest.toLowerCase());
+        if (!entry || settled.has(entry)) continue;
         const outcome = confirmedFrom(posted);
         this.index.record(outcome, posted.author, posted.nonce);
         this.finish(entry, outcome);

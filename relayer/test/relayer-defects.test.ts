@@ -1,0 +1,296 @@
+/**
+ * The relayer under fire (issue 13), against a real hardhat node: the defects a hostile
+ * client and a faulty chain found, each held by a test that failed before its fix.
+ * Same-nonce races, rate limits that forgeries cannot spend, a paused chain node
+ * (SIGSTOP), a reset connection, load shedding on both doors, and every error in the
+ * one shape {code, message}.
+ */
+import { expect } from "chai";
+import http from "node:http";
+import net from "node:net";
+import { Wallet } from "ethers";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code } from "@connectrpc/connect";
+import { RelayerService } from "@chainmail/protocol/grpc";
+import { MESSAGE_REJECTED_TOPIC, randomNonce } from "@chainmail/protocol";
+import { buildApp, type RelayerApp, type RelayerConfig } from "@chainmail/relayer";
+import { waitFor } from "@chainmail/testkit";
+import { startFixture, toJson, type Fixture } from "./fixture.js";
+import { refusal } from "./helpers.js";
+
+/** Stops (SIGSTOP) or resumes (SIGCONT) the node's whole process group: the node stops answering but keeps its sockets. */
+function signalNode(f: Fixture, signal: "SIGSTOP" | "SIGCONT"): void {
+  process.kill(-f.node.process.pid!, signal);
+}
+
+function expectError(response: { statusCode: number; body: string; headers: Record<string, unknown> }, status: number, code: string) {
+  expect(response.statusCode, response.body).to.equal(status);
+  const json = JSON.parse(response.body);
+  expect(json.code, response.body).to.equal(code);
+  expect(json.message).to.be.a("string").and.match(/\.$/);
+  expect(Object.keys(json).sort()).to.include.members(["code", "message"]);
+}
+
+describe("relayer under fire: issue 13's defects (real hardhat node)", function () {
+  let f: Fixture;
+  let app: RelayerApp | undefined;
+  let relayerAddress: string;
+
+  before(async function () {
+    f = await startFixture();
+    relayerAddress = new Wallet(f.relayerKey).address;
+  });
+  afterEach(async function () {
+    await app?.close();
+    app = undefined;
+  });
+  after(async function () {
+    try {
+      signalNode(f, "SIGCONT");
+    } catch {
+      // already gone
+    }
+    await f?.node.stop();
+  });
+
+  const start = async (overrides: Partial<RelayerConfig> = {}) => {
+    app = await buildApp(f.config({ rateLimitAuthorPerSecond: 0, rateLimitClientPerSecond: 0, ...overrides }), { defaultMetrics: false });
+    return app;
+  };
+  const post = (a: RelayerApp, payload: unknown, url = "/v1/messages") => a.inject({ method: "POST", url, payload: payload as string });
+  const txCount = () => f.node.provider.getTransactionCount(relayerAddress, "pending");
+
+  describe("same-nonce race", function () {
+    it("different messages with one author and nonce sent together: one goes on-chain, the others 409 NonceUsed without gas", async function () {
+      const a = await start({ batchMaxWaitMs: 20 });
+      const nonce = randomNonce();
+      const messages = await Promise.all([0, 1, 2, 3, 4].map((i) => f.sign(f.authors[0], `race ${i}`, { nonce })));
+      const before = await txCount();
+      const fromBlock = await f.node.provider.getBlockNumber();
+      const answers = await Promise.all(messages.map((m) => post(a, toJson(m), "/v1/messages?wait=true")));
+      const statuses = answers.map((r) => r.statusCode).sort();
+      expect(statuses, answers.map((r) => r.body).join("\n")).to.deep.equal([200, 409, 409, 409, 409]);
+      for (const r of answers.filter((x) => x.statusCode === 409)) expectError(r, 409, "NonceUsed");
+      expect(await txCount()).to.equal(before + 1, "one transaction");
+      const rejected = await f.node.provider.getLogs({ address: f.location.address, topics: [MESSAGE_REJECTED_TOPIC], fromBlock: fromBlock + 1 });
+      expect(rejected, "no on-chain rejection: no gas for the losers").to.have.length(0);
+    });
+
+    it("a batch holding two messages with one nonce: the one that landed is settled from the receipt, not sent again", async function () {
+      const a = await start({ batchMaxWaitMs: 20 });
+      const nonce = randomNonce();
+      const first = await f.sign(f.authors[1], "lands", { nonce });
+      const second = await f.sign(f.authors[1], "loses", { nonce });
+      const { checker, submitter } = a.services;
+      const before = await txCount();
+      // Past the pre-check (as two relayers' messages would meet on-chain): straight into one batch.
+      const one = submitter.enqueue(checker.digest(first), first);
+      const two = submitter.enqueue(checker.digest(second), second);
+      const [landed, lost] = await Promise.all([one.settled, two.settled]);
+      expect(landed.status, landed.status === "failed" ? landed.message : "").to.equal("confirmed");
+      expect(lost.status).to.equal("rejected");
+      expect((lost as { code: string }).code).to.equal("NonceUsed");
+      expect(await txCount()).to.equal(before + 1, "the landed message is not sent a second time");
+    });
+  });
+
+  describe("rate limits", function () {
+    it("messages that merely name a member (forged signatures) do not spend that member's allowance", async function () {
+      const a = await start({ rateLimitAuthorPerSecond: 1, rateLimitAuthorBurst: 3 });
+      const victim = f.authors[2];
+      for (let i = 0; i < 10; i++) {
+        const forged = await f.sign(f.outsider, `forged ${i}`, { author: victim.address });
+        expectError(await post(a, toJson(forged)), 422, "BadSignature");
+      }
+      const own = await post(a, toJson(await f.sign(victim, "my own message")));
+      expect(own.statusCode, own.body).to.equal(202);
+      // The allowance still applies to the member's own messages.
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push((await post(a, toJson(await f.sign(victim, `more ${i}`)))).statusCode);
+      expect(answers).to.include(429);
+    });
+
+    it("GET routes are rate-limited per client: 429 RateLimited with Retry-After", async function () {
+      const a = await start({ rateLimitClientPerSecond: 1, rateLimitClientBurst: 3 });
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push(await a.inject({ method: "GET", url: "/v1/channels" }));
+      expect(answers.slice(0, 3).map((r) => r.statusCode)).to.deep.equal([200, 200, 200]);
+      const limited = answers[4];
+      expectError(limited, 429, "RateLimited");
+      expect(Number(limited.headers["retry-after"])).to.be.greaterThan(0);
+      // Health stays open for probes.
+      expect((await a.inject({ method: "GET", url: "/healthz" })).statusCode).to.equal(200);
+    });
+  });
+
+  describe("a stalled chain and reset connections", function () {
+    it("with the node paused (SIGSTOP): POST answers 503 ChainUnavailable with Retry-After and /readyz 503, both before the node resumes", async function () {
+      const a = await start({ precheckTimeoutMs: 1000 });
+      const warm = await post(a, toJson(await f.sign(f.authors[3], "before the pause")), "/v1/messages?wait=true");
+      expect(warm.statusCode, warm.body).to.equal(200);
+      const m = await f.sign(f.authors[3], "during the pause");
+      signalNode(f, "SIGSTOP");
+      let resumed = false;
+      try {
+        const [posted, ready] = await Promise.all([post(a, toJson(m)), a.inject({ method: "GET", url: "/readyz" })]);
+        expect(resumed).to.equal(false);
+        expectError(posted, 503, "ChainUnavailable");
+        expect(Number(posted.headers["retry-after"])).to.be.greaterThan(0);
+        expect(ready.statusCode, ready.body).to.equal(503);
+        expect(JSON.parse(ready.body).ready).to.equal(false);
+      } finally {
+        signalNode(f, "SIGCONT");
+        resumed = true;
+      }
+      // Resumed: the same signed message goes through (its nonce claim was given back).
+      const again = await waitFor("the message accepted after the resume", async () => {
+        const r = await post(a, toJson(m), "/v1/messages?wait=true");
+        return r.statusCode === 200 ? r : undefined;
+      });
+      expect(JSON.parse(again.body).status).to.equal("confirmed");
+    });
+
+    it("a connection reset during the pre-check's chain reads is retried once, not answered 503", async function () {
+      // A proxy in front of the node that resets the next request's connection when armed.
+      let resets = 0;
+      const target = new URL(f.node.url);
+      const proxy = http.createServer((req, res) => {
+        if (resets > 0) {
+          resets--;
+          req.socket.destroy();
+          return;
+        }
+        const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        });
+        upstream.on("error", () => req.socket.destroy());
+        req.pipe(upstream);
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+      const port = (proxy.address() as net.AddressInfo).port;
+      try {
+        const a = await start({ rpcUrl: `http://127.0.0.1:${port}`, cacheTtlMs: 0 });
+        for (let i = 0; i < 3; i++) {
+          resets = 1;
+          const r = await post(a, toJson(await f.sign(f.authors[3], `through a reset ${i}`)));
+          expect(r.statusCode, r.body).to.equal(202);
+          expect(resets).to.equal(0, "the reset happened");
+        }
+      } finally {
+        await app?.close();
+        app = undefined;
+        proxy.closeAllConnections();
+        await new Promise((resolve) => proxy.close(resolve));
+      }
+    });
+  });
+
+  describe("load shedding", function () {
+    it("a full queue: 503 Overloaded with Retry-After at once, on the HTTP and the gRPC door", async function () {
+      // Messages stay queued: batches wait a minute to fill.
+      const a = await start({ maxPending: 2, batchMaxWaitMs: 60_000, batchMaxSize: 1000 });
+      const url = await a.grpc.listen({ host: "127.0.0.1", port: 0 });
+      const client = createClient(RelayerService, createGrpcTransport({ baseUrl: url }));
+      for (let i = 0; i < 2; i++) expect((await post(a, toJson(await f.sign(f.authors[i], `queued ${i}`)))).statusCode).to.equal(202);
+      const before = await txCount();
+      const shed = await post(a, toJson(await f.sign(f.authors[2], "one too many")));
+      expectError(shed, 503, "Overloaded");
+      expect(shed.headers["retry-after"]).to.equal("1");
+      const grpcShed = await refusal(client.postMessage({ message: toJson(await f.sign(f.authors[3], "one too many over gRPC")) }));
+      expect(grpcShed.code).to.equal(Code.Unavailable);
+      expect(grpcShed.reason).to.equal("Overloaded");
+      expect(grpcShed.retryMs).to.equal(1000);
+      expect(await txCount()).to.equal(before);
+    });
+
+    it("an event loop far behind: 503 Overloaded for new requests, health and metrics still answer", async function () {
+      const a = await start({ maxEventLoopDelayMs: 200 });
+      const blockUntil = Date.now() + 700;
+      while (Date.now() < blockUntil) {
+        // the event loop is blocked, as by a CPU-bound burst
+      }
+      await waitFor("the delay to be seen", async () => a.services.load.loopDelayMs > 200, { intervalMs: 5, timeoutMs: 5000 });
+      const [channels, health] = await Promise.all([a.inject({ method: "GET", url: "/v1/channels" }), a.inject({ method: "GET", url: "/healthz" })]);
+      expectError(channels, 503, "Overloaded");
+      expect(channels.headers["retry-after"]).to.equal("1");
+      expect(health.statusCode).to.equal(200);
+    });
+  });
+
+  describe("one error shape, also for what Fastify and Node refuse", function () {
+    it("Content-Type text/plain: 415 UnsupportedMediaType", async function () {
+      const a = await start();
+      const m = await f.sign(f.authors[0], "as text");
+      const r = await a.inject({ method: "POST", url: "/v1/messages", payload: JSON.stringify(toJson(m)), headers: { "content-type": "text/plain" } });
+      expectError(r, 415, "UnsupportedMediaType");
+    });
+
+    it("a __proto__ key: 400 InvalidRequest naming the key, not 'not valid JSON'", async function () {
+      const a = await start();
+      const m = toJson(await f.sign(f.authors[0], "poisoned"));
+      const body = JSON.stringify(m).replace(/^\{/, '{"__proto__":{"admin":true},');
+      const r = await a.inject({ method: "POST", url: "/v1/messages", payload: body, headers: { "content-type": "application/json" } });
+      expectError(r, 400, "InvalidRequest");
+      expect(JSON.parse(r.body).message).to.match(/__proto__/);
+    });
+
+    it("Node's parser refusals (smuggling, oversized headers), 404 and 414 come as {code, message}", async function () {
+      const a = await start();
+      const address = await a.listen({ host: "127.0.0.1", port: 0 });
+      const { port } = new URL(address);
+      const raw = (text: string) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = net.connect(Number(port), "127.0.0.1", () => socket.write(text));
+          let data = "";
+          socket.on("data", (d) => (data += d));
+          socket.on("end", () => resolve(data));
+          socket.on("close", () => resolve(data));
+          socket.on("error", reject);
+        });
+      const parse = (answer: string) => {
+        const [head, body] = answer.split("\r\n\r\n");
+        return { status: Number(head.split(" ")[1]), json: JSON.parse(body) };
+      };
+      const smuggled = parse(
+        await raw("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n"),
+      );
+      expect(smuggled.status).to.equal(400);
+      expect(smuggled.json.code).to.equal("InvalidRequest");
+      expect(smuggled.json.message).to.match(/Transfer-Encoding/);
+      const huge = parse(await raw(`GET /v1/channels HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\nConnection: close\r\n\r\n`));
+      expect(huge.status).to.equal(431);
+      expect(huge.json.code).to.equal("HeadersTooLarge");
+      const longParam = await a.inject({ method: "GET", url: `/v1/channels/0x${"a".repeat(400)}/messages` });
+      expectError(longParam, 414, "UriTooLong");
+      expectError(await a.inject({ method: "GET", url: "/nowhere" }), 404, "NotFound");
+    });
+
+    it("the OpenAPI document describes the error shape and the shedding and limit answers", async function () {
+      const a = await start();
+      const doc = JSON.parse((await a.inject({ method: "GET", url: "/openapi.json" })).body);
+      const post = doc.paths["/v1/messages"].post.responses;
+      for (const status of ["400", "413", "415", "429", "503"]) expect(post, `POST /v1/messages documents ${status}`).to.have.property(status);
+      expect(JSON.stringify(post["503"])).to.match(/Overloaded/);
+      expect(doc.paths["/v1/channels"].get.responses).to.have.property("429");
+    });
+  });
+
+  describe("bounded lookups", function () {
+    it("an unknown digest does not cost a full-history eth_getLogs on every lookup", async function () {
+      const a = await start({ indexLookbackBlocks: 1 });
+      const rpc = a.services.chain.rpc;
+      const original = rpc.call.bind(rpc);
+      const fullHistory: unknown[] = [];
+      rpc.call = (async (method: string, params: unknown[] = [], options?: object) => {
+        const range = params[0] as { fromBlock?: string } | undefined;
+        if (method === "eth_getLogs" && range?.fromBlock !== undefined && Number(range.fromBlock) <= a.services.chain.deploymentBlock) fullHistory.push(range);
+        return original(method, params, options);
+      }) as typeof rpc.call;
+      const digest = "0x" + "ab".repeat(32);
+      for (let i = 0; i < 5; i++) expectError(await a.inject({ method: "GET", url: `/v1/messages/${digest}` }), 404, "UnknownMessage");
+      expect(fullHistory.length, "history before the index's window searched at most once").to.be.at.most(1);
+    });
+  });
+});
