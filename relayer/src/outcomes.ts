@@ -100,7 +100,8 @@ export class OutcomeIndex {
     private readonly pageLogs = INDEX_PAGE_LOGS,
   ) {
     this.decoder = new MessagePostedDecoder(chain.location);
-    this.pageBlocks = Math.max(1, Math.min(chunkBlocks, 100));
+    // Start with one block: the chain's density is unknown, and a dense first page would be the peak.
+    this.pageBlocks = 1;
   }
 
   get size(): number {

@@ -14,7 +14,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Code } from "@connectrpc/connect";
 import { RelayerService } from "@chainmail/protocol/grpc";
 import { MESSAGE_REJECTED_TOPIC, randomNonce } from "@chainmail/protocol";
-import { buildApp, type RelayerApp, type RelayerConfig } from "@chainmail/relayer";
+import { buildApp, OutcomeIndex, type RelayerApp, type RelayerConfig } from "@chainmail/relayer";
 import { waitFor } from "@chainmail/testkit";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
 import { refusal } from "./helpers.js";
@@ -131,17 +131,29 @@ describe("relayer under fire: issue 13's defects (real hardhat node)", function 
       expect(warm.statusCode, warm.body).to.equal(200);
       const m = await f.sign(f.authors[3], "during the pause");
       signalNode(f, "SIGSTOP");
+      // The pause ends after PAUSE_MS in any case (as a real one would); the answers must come before it ends.
+      // PAUSE_MS is far above the relayer's bounds (1 s pre-check deadline, 0.8 s /readyz), far below its RPC timeout.
+      const PAUSE_MS = 8_000;
       let resumed = false;
+      const resume = setTimeout(() => {
+        resumed = true;
+        signalNode(f, "SIGCONT");
+      }, PAUSE_MS);
       try {
-        const [posted, ready] = await Promise.all([post(a, toJson(m)), a.inject({ method: "GET", url: "/readyz" })]);
-        expect(resumed).to.equal(false);
+        const whilePaused = { post: false, ready: false };
+        const [posted, ready] = await Promise.all([
+          post(a, toJson(m)).finally(() => (whilePaused.post = !resumed)),
+          a.inject({ method: "GET", url: "/readyz" }).finally(() => (whilePaused.ready = !resumed)),
+        ]);
+        expect(whilePaused.post, "POST answered while the node was paused").to.equal(true);
+        expect(whilePaused.ready, "/readyz answered while the node was paused").to.equal(true);
         expectError(posted, 503, "ChainUnavailable");
         expect(Number(posted.headers["retry-after"])).to.be.greaterThan(0);
         expect(ready.statusCode, ready.body).to.equal(503);
         expect(JSON.parse(ready.body).ready).to.equal(false);
       } finally {
+        clearTimeout(resume);
         signalNode(f, "SIGCONT");
-        resumed = true;
       }
       // Resumed: the same signed message goes through (its nonce claim was given back).
       const again = await waitFor("the message accepted after the resume", async () => {
@@ -274,6 +286,29 @@ describe("relayer under fire: issue 13's defects (real hardhat node)", function 
       for (const status of ["400", "413", "415", "429", "503"]) expect(post, `POST /v1/messages documents ${status}`).to.have.property(status);
       expect(JSON.stringify(post["503"])).to.match(/Overloaded/);
       expect(doc.paths["/v1/channels"].get.responses).to.have.property("429");
+    });
+  });
+
+  describe("restart memory", function () {
+    it("rebuilding the outcome index streams the history in pages and keeps at most its cap of entries", async function () {
+      const a = await start({ batchMaxSize: 50, maxPending: 0 });
+      const HISTORY = 600;
+      for (let i = 0; i < HISTORY; i += 200) {
+        const batch = await Promise.all(Array.from({ length: 200 }, (_, k) => f.sign(f.authors[k % 4], `history ${i + k}`)));
+        const answers = await Promise.all(batch.map((m) => post(a, toJson(m))));
+        expect(answers.every((r) => r.statusCode === 202), answers.find((r) => r.statusCode !== 202)?.body).to.equal(true);
+      }
+      await waitFor("the history on-chain", async () => a.services.submitter.pendingCount === 0, { timeoutMs: 120_000 });
+      // What a restarted relayer does at start, with a small cap and page size so the bounds show.
+      const CAP = 200;
+      const PAGE_LOGS = 150;
+      const index = new OutcomeIndex(a.services.chain, CAP, 10_000, PAGE_LOGS);
+      await index.rebuild(100_000);
+      expect(index.scanStats.logs, "read the whole history").to.be.at.least(HISTORY);
+      expect(index.size, "outcomes kept").to.be.at.most(CAP);
+      expect(index.nonceEntries, "author+nonce keys kept").to.be.at.most(CAP);
+      expect(index.scanStats.pages, "streamed in pages").to.be.greaterThan(HISTORY / PAGE_LOGS);
+      expect(index.scanStats.maxPageLogs, "never the whole history in one page").to.be.below(index.scanStats.logs);
     });
   });
 
