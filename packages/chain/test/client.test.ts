@@ -68,6 +68,23 @@ describe("chain: RpcClient against a hostile node", function () {
     expect(isTransient(down)).to.equal(true);
   });
 
+  it("tries a call once more when the node resets the connection before answering, not twice", async function () {
+    let resets = 1;
+    node = await startFakeNode(() => (resets-- > 0 ? "reset" : { result: "0x2a" }));
+    expect(await new RpcClient(node.url).blockNumber()).to.equal(42);
+    expect(node.requests).to.have.length(2);
+    resets = 2;
+    const twice = (await rejection(new RpcClient(node.url).call("eth_blockNumber", []))) as RpcError;
+    expect(twice.kind).to.equal("network");
+    resets = 1;
+    const provider = createProvider(new RpcClient(node.url), { chainId: 31337n, batchMaxCount: 1 });
+    try {
+      expect(await provider.getBlockNumber()).to.equal(42);
+    } finally {
+      provider.destroy();
+    }
+  });
+
   it("builds ethers providers with the client's URL and timeout", async function () {
     node = await startFakeNode(() => "hang");
     const provider = createProvider(new RpcClient(node.url, { timeoutMs: 300 }), { chainId: 31337n });

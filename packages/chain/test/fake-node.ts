@@ -9,7 +9,8 @@ export type Answer =
   | { result: unknown }
   | { error: { code: number; message: string; data?: unknown } }
   | { status: number; body?: string }
-  | "hang";
+  | "hang"
+  | "reset";
 
 export interface FakeNode {
   url: string;
@@ -27,6 +28,10 @@ export async function startFakeNode(handle: (method: string, params: any[]) => A
       requests.push({ method, params });
       const answer = handle(method, params);
       if (answer === "hang") return; // never answers; close() cuts it off
+      if (answer === "reset") {
+        req.socket.destroy(); // as a node that resumed after a pause resets its kept-alive connections
+        return;
+      }
       if ("status" in answer) {
         res.writeHead(answer.status, { "content-type": "text/plain" }).end(answer.body ?? "");
         return;
