@@ -7,7 +7,9 @@
  * - pre-checks in flight: each waits on chain reads, so a stalled node would otherwise
  *   collect every request that arrives while it is paused;
  * - the event loop's delay: past it, every answer is late, so new work is refused
- *   until the loop catches up.
+ *   until the loop catches up. Only a sustained delay counts (SUSTAINED_SAMPLES samples
+ *   in a row over the bound): one long pause (a GC, the process descheduled on a busy
+ *   machine) is over by the time it is seen, and refusing then would only add retries.
  * A pre-check also has a deadline: a node that stops answering costs a client at most
  * that long, then a retryable 503 ChainUnavailable.
  */
@@ -33,12 +35,17 @@ export function chainUnavailable(): ApiError {
   return new ApiError(503, ErrorCodes.ChainUnavailable, "The relayer cannot read the chain right now; send the same signed message again shortly.", { "retry-after": "2" });
 }
 
+/** Samples in a row over the bound before the event loop counts as behind. */
+export const SUSTAINED_SAMPLES = 3;
+
 export class LoadShedder {
   private inFlight = 0;
   private histogram?: ReturnType<typeof monitorEventLoopDelay>;
   private sampler?: ReturnType<typeof setInterval>;
   /** The largest event-loop delay (ms) seen in the last sampling interval. */
   loopDelayMs = 0;
+  /** Samples in a row whose delay was over the bound. */
+  private samplesOver = 0;
 
   constructor(
     readonly limits: LoadLimits,
@@ -64,6 +71,7 @@ export class LoadShedder {
       last = now;
       this.loopDelayMs = Math.max(late, this.histogram!.max / 1e6);
       this.histogram!.reset();
+      this.samplesOver = this.loopDelayMs > this.limits.maxEventLoopDelayMs ? this.samplesOver + 1 : 0;
     }, this.sampleMs);
     this.sampler.unref();
   }
@@ -74,10 +82,14 @@ export class LoadShedder {
     this.histogram?.disable();
   }
 
+  /** Whether the event loop has been behind its bound for SUSTAINED_SAMPLES samples in a row. */
+  get behind(): boolean {
+    return this.limits.maxEventLoopDelayMs > 0 && this.samplesOver >= SUSTAINED_SAMPLES;
+  }
+
   /** Throws 503 Overloaded when the event loop is behind. */
   assertResponsive(): void {
-    const bound = this.limits.maxEventLoopDelayMs;
-    if (bound > 0 && this.loopDelayMs > bound) throw overloaded(`event loop ${Math.round(this.loopDelayMs)} ms behind`);
+    if (this.behind) throw overloaded(`event loop ${Math.round(this.loopDelayMs)} ms behind`);
   }
 
   /** Throws 503 Overloaded when a new message could not be taken on now. */
