@@ -97,10 +97,16 @@ export class PreChecker {
     if (known) return { kind: "known", digest, outcome: known };
 
     // Claimed before the first await: of several different messages with one nonce
-    // arriving together, only one reaches the chain reads (and the chain).
-    const holder = this.submitter.claimNonce(message.author, message.nonce, digest);
-    if (holder !== undefined) {
-      throw new ApiError(409, "NonceUsed", `${reasonSentence("NonceUsed")} Another message with this nonce (${holder}) is being posted.`);
+    // arriving together, only one reaches the chain reads (and the chain). The others
+    // wait for its verdict rather than fail at once: a forged message naming the author
+    // and nonce must not make the author's own message look NonceUsed.
+    for (;;) {
+      const holder = this.submitter.claimNonce(message.author, message.nonce, digest);
+      if (holder === undefined) break;
+      if (holder.queued) {
+        throw new ApiError(409, "NonceUsed", `${reasonSentence("NonceUsed")} Another message with this nonce (${holder.digest}) is being posted.`);
+      }
+      await holder.decided;
     }
     let result: CheckResult | undefined;
     try {

@@ -23,9 +23,14 @@ export function installHttpGuards(app: FastifyInstance, services: Services): voi
     services.load.assertResponsive();
     // Posts are charged in the core (for both doors); everything else here.
     if (request.method === "POST" && path === "/v1/messages") return;
-    const wait = services.clientLimiter.take(request.ip);
-    if (wait > 0) throw new ApiError(429, ErrorCodes.RateLimited, `Too many requests from ${request.ip}; retry in ${wait} s.`, { "retry-after": String(wait) });
+    takeClientToken(services, request.ip);
   });
+}
+
+/** One request's token from the client address's bucket, or 429 RateLimited with Retry-After. */
+export function takeClientToken(services: Services, client: string): void {
+  const wait = services.clientLimiter.take(client);
+  if (wait > 0) throw new ApiError(429, ErrorCodes.RateLimited, `Too many requests from ${client}; retry in ${wait} s.`, { "retry-after": String(wait) });
 }
 
 /** Node's parser errors -> status, code and sentence. */

@@ -77,6 +77,16 @@ describe("relayer under fire: issue 13's defects (real hardhat node)", function 
       expect(rejected, "no on-chain rejection: no gas for the losers").to.have.length(0);
     });
 
+    it("a forged message naming the author and nonce, arriving first, does not make the author's own message NonceUsed", async function () {
+      const a = await start();
+      const nonce = randomNonce();
+      const forged = await f.sign(f.outsider, "forged first", { author: f.authors[0].address, nonce });
+      const genuine = await f.sign(f.authors[0], "genuine second", { nonce });
+      const [bad, good] = await Promise.all([post(a, toJson(forged)), post(a, toJson(genuine))]);
+      expectError(bad, 422, "BadSignature");
+      expect(good.statusCode, good.body).to.equal(202);
+    });
+
     it("a batch holding two messages with one nonce: the one that landed is settled from the receipt, not sent again", async function () {
       const a = await start({ batchMaxWaitMs: 20 });
       const nonce = randomNonce();
@@ -111,7 +121,7 @@ describe("relayer under fire: issue 13's defects (real hardhat node)", function 
       expect(answers).to.include(429);
     });
 
-    it("GET routes are rate-limited per client: 429 RateLimited with Retry-After", async function () {
+    it("GET routes (and gRPC reads) are rate-limited per client: 429 RateLimited with Retry-After", async function () {
       const a = await start({ rateLimitClientPerSecond: 1, rateLimitClientBurst: 3 });
       const answers = [];
       for (let i = 0; i < 5; i++) answers.push(await a.inject({ method: "GET", url: "/v1/channels" }));
@@ -121,6 +131,13 @@ describe("relayer under fire: issue 13's defects (real hardhat node)", function 
       expect(Number(limited.headers["retry-after"])).to.be.greaterThan(0);
       // Health stays open for probes.
       expect((await a.inject({ method: "GET", url: "/healthz" })).statusCode).to.equal(200);
+      // The gRPC door's reads take from the same kind of bucket.
+      const url = await a.grpc.listen({ host: "127.0.0.1", port: 0 });
+      const client = createClient(RelayerService, createGrpcTransport({ baseUrl: url }));
+      const codes = [];
+      for (let i = 0; i < 5; i++) codes.push(await client.listChannels({}).then(() => "OK", async (e) => (await refusal(Promise.reject(e))).reason));
+      expect(codes.slice(0, 3)).to.deep.equal(["OK", "OK", "OK"]);
+      expect(codes[4]).to.equal("RateLimited");
     });
   });
 

@@ -15,9 +15,13 @@ import { file_google_rpc_error_details } from "@chainmail/protocol/grpc";
 import type { Logger } from "@chainmail/runtime";
 import type { Services } from "../services.js";
 import { connectErrorOf, refusalOf } from "./errors.js";
+import { takeClientToken } from "../guards.js";
 import { healthService } from "./health.js";
 import { reflectionService } from "./reflection.js";
 import { CLIENT_ADDRESS, relayerService } from "./relayer-service.js";
+
+/** Methods whose every message is charged to the client in the core (postSigned). */
+const POSTS = new Set(["PostMessage", "PostMessages"]);
 
 /** Errors as gRPC statuses (with ErrorInfo), and per-method counts and durations. */
 function errorsAndMetrics(services: Services, logger: Logger): Interceptor {
@@ -43,8 +47,11 @@ function errorsAndMetrics(services: Services, logger: Logger): Interceptor {
     };
     let response;
     try {
-      // The same shedding as the HTTP door (posts also meet the queue bounds in the core).
-      if (request.service.typeName === RelayerService.typeName) services.load.assertResponsive();
+      // The same shedding and per-client rate as the HTTP door (posts are charged in the core).
+      if (request.service.typeName === RelayerService.typeName) {
+        services.load.assertResponsive();
+        if (!POSTS.has(request.method.name)) takeClientToken(services, request.contextValues.get(CLIENT_ADDRESS));
+      }
       response = await next(request);
     } catch (error) {
       throw fail(error);

@@ -36,6 +36,13 @@ export interface Failure {
 
 export type Settlement = Outcome | Failure;
 
+/** Who holds an author's nonce (see Submitter.claimNonce). */
+export interface NonceHolder {
+  digest: string;
+  queued: boolean;
+  decided: Promise<void>;
+}
+
 export interface PendingMessage {
   digest: string;
   message: SignedMessage;
@@ -67,6 +74,8 @@ export class Submitter {
   private readonly queue: PendingMessage[] = [];
   private readonly pending = new Map<string, PendingMessage>();
   private readonly pendingNonces = new Map<string, string>();
+  /** Per claimed author+nonce not yet queued: opens when the claim is queued or given back. */
+  private readonly claimGates = new Map<string, { promise: Promise<void>; open: () => void }>();
   private timer?: ReturnType<typeof setTimeout>;
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
@@ -128,21 +137,41 @@ export class Submitter {
   /**
    * Claims author's nonce for `digest` synchronously, before the pre-check's chain reads,
    * so that of several different messages with one nonce arriving together only one
-   * goes on: returns the digest already holding the nonce, or undefined when the claim
-   * is ours. The claim lasts until `releaseNonce` or the message settles.
+   * goes on. Returns undefined when the claim is ours, else the holder: queued (the
+   * nonce is taken), or still being checked, with `decided` resolving once its check
+   * queues it or gives the claim back. The claim lasts until `releaseNonce`, or until
+   * the message settles.
    */
-  claimNonce(author: string, nonce: bigint, digest: string): string | undefined {
+  claimNonce(author: string, nonce: bigint, digest: string): NonceHolder | undefined {
     const key = nonceKey(author, nonce);
     const holder = this.pendingNonces.get(key);
-    if (holder !== undefined && holder !== digest) return holder;
+    if (holder !== undefined && holder !== digest) {
+      return { digest: holder, queued: this.pending.has(holder), decided: this.claimGates.get(key)?.promise ?? Promise.resolve() };
+    }
     this.pendingNonces.set(key, digest);
+    if (!this.pending.has(digest) && !this.claimGates.has(key)) {
+      let open!: () => void;
+      const promise = new Promise<void>((resolve) => (open = resolve));
+      this.claimGates.set(key, { promise, open });
+    }
     return undefined;
   }
 
   /** Gives a claim back (the pre-check refused the message); a queued message keeps its nonce. */
   releaseNonce(author: string, nonce: bigint, digest: string): void {
     const key = nonceKey(author, nonce);
-    if (this.pendingNonces.get(key) === digest && !this.pending.has(digest)) this.pendingNonces.delete(key);
+    if (this.pendingNonces.get(key) === digest && !this.pending.has(digest)) {
+      this.pendingNonces.delete(key);
+      this.openGate(key);
+    }
+  }
+
+  /** Wakes the messages waiting for a claim's verdict. */
+  private openGate(key: string): void {
+    const gate = this.claimGates.get(key);
+    if (!gate) return;
+    this.claimGates.delete(key);
+    gate.open();
   }
 
   /** Queues a checked message (or returns the one already queued with this digest). */
@@ -166,6 +195,7 @@ export class Submitter {
     };
     this.pending.set(key, entry);
     this.pendingNonces.set(nonceKey(message.author, message.nonce), key);
+    this.openGate(nonceKey(message.author, message.nonce));
     this.queue.push(entry);
     this.metrics.accepted.inc();
     this.metrics.queueDepth.set(this.queue.length);
