@@ -8,6 +8,7 @@ import type { RateLimiter } from "./rate-limit.js";
 import type { ConfirmedOutcome, PendingOutcome, RejectedOutcome } from "@chainmail/protocol";
 import type { Submitter } from "./submitter/index.js";
 import type { TeamsHandle } from "./teams.js";
+import type { DurableIntake } from "./durable.js";
 
 export interface Services {
   config: RelayerConfig;
@@ -20,6 +21,8 @@ export interface Services {
   clientLimiter: RateLimiter;
   /** Team subscriptions and deliveries (Kafka); 503 from its routes until connected. */
   teams: TeamsHandle;
+  /** The write-ahead journal that makes a 202 durable; absent when the config has no journal directory. */
+  intake?: DurableIntake;
 }
 
 export function statusUrl(digest: string): string {
