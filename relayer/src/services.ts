@@ -30,7 +30,7 @@ export function statusUrl(digest: string): string {
 }
 
 export const PENDING_NOTE =
-  "Accepted for posting: a promise to try, not a record. Only a confirmed status (or the chain itself) says the message is on-chain; until then keep the signed message and send it again if the status becomes unknown.";
+  "Accepted for posting and persisted by the relayer, which finishes it after a restart. Not yet a record: only a confirmed status (or the chain itself) says the message is on-chain; keep the signed message and send it again if the status becomes unknown.";
 
 /** An outcome as JSON (bigints as decimal strings). */
 export function outcomeJson(outcome: Outcome): ConfirmedOutcome | RejectedOutcome {
