@@ -335,7 +335,10 @@ async function shutdown(code: number): Promise<void> {
   }
   if (kafkaStartedHere) {
     try {
-      execFileSync("bash", [path.join(ROOT, "scripts/kafka/stop.sh")], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+      // Its output through step(), not inherited: with `start.sh | tee` ended by Ctrl-C the
+      // pipe is gone, and the script would die of SIGPIPE at its first line, broker running.
+      const out = execFileSync("bash", [path.join(ROOT, "scripts/kafka/stop.sh")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+      for (const line of out.trim().split("\n").filter(Boolean)) step(line);
     } catch {
       step("the Kafka broker did not stop cleanly; run scripts/kafka/stop.sh");
     }

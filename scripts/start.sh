@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${CHAINMAIL_SKIP_SETUP:-0}" != 1 ]]; then bash scripts/setup.sh; fi
 export PATH="$PWD/node_modules/.bin:$PATH"
-# node itself, not the tsx wrapper: a signal sent to this script's PID then reaches the
-# stack, which stops its parts.
-exec node --import tsx scripts/local-stack.ts
+# The node binary itself, neither the tsx wrapper nor node_modules/.bin/node (a shell
+# script that does not exec): a signal sent to this script's PID then reaches the stack,
+# which stops its parts.
+exec "$(node -p process.execPath)" --import tsx scripts/local-stack.ts

@@ -108,7 +108,13 @@ describe("scripts/start.sh stops the whole stack", function () {
       }
       await Promise.race([stack.exited, new Promise((r) => setTimeout(r, 60_000))]);
     }
-    for (const pid of stack ? processesOf(stack.chainUrl) : []) process.kill(pid, "SIGKILL");
+    for (const pid of stack ? processesOf(stack.chainUrl) : []) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone meanwhile
+      }
+    }
     stack = undefined;
     rmSync(scratch, { recursive: true, force: true });
   });
