@@ -73,7 +73,9 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   metrics.watchDeliveries(services.teams);
   if (config.journalDir) {
     try {
-      const file = journalFile(config.journalDir, chain.location.address, chain.wallets[0].address);
+      const deployedIn = await chain.provider.getBlock(chain.deploymentBlock);
+      if (!deployedIn?.hash) throw new Error(`The chain has no block ${chain.deploymentBlock}, where the registry says it was deployed.`);
+      const file = journalFile(config.journalDir, chain.location.address, chain.wallets[0].address, deployedIn.hash);
       const { intake, recovered } = await DurableIntake.open(file, services.checker, submitter, logger);
       services.intake = intake;
       await intake.replay(recovered);

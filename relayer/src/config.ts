@@ -147,7 +147,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "messages-topic": { env: "CHAINMAIL_MESSAGES_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.messagesTopic, description: "the mirror's message topic (deliveries are read there)" },
   "subscriptions-topic": { env: "CHAINMAIL_SUBSCRIPTIONS_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.subscriptionsTopic, description: "compacted topic holding the teams' subscriptions" },
   "subscriptions-token": { env: "CHAINMAIL_SUBSCRIPTIONS_TOKEN", envOnly: true, default: "(none: loopback clients only)", description: "bearer token required to subscribe or unsubscribe a team" },
-  "journal-dir": { env: "CHAINMAIL_JOURNAL_DIR", value: "DIR", default: DEFAULT_JOURNAL_DIR, description: "directory of the write-ahead journal that makes a 202 survive a crash (one file per registry and signer; none: no journal)" },
+  "journal-dir": { env: "CHAINMAIL_JOURNAL_DIR", value: "DIR", default: DEFAULT_JOURNAL_DIR, description: "directory of the write-ahead journal that makes a 202 survive a crash (one file per registry deployment and signer; none: no journal)" },
   "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "gas bound at which a batch is cut (below the block and transaction gas caps)" },
 };
 

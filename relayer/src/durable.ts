@@ -24,9 +24,14 @@ import type { PendingMessage, Submitter } from "./submitter/index.js";
 const RETRY_FIRST_MS = 2_000;
 const RETRY_MAX_MS = 30_000;
 
-/** The journal file of a relayer: one per registry and first signer, the relayer's identity. */
-export function journalFile(dir: string, registry: string, signer: string): string {
-  return path.join(dir, `relayer-${registry.toLowerCase()}-${signer.toLowerCase()}.journal`);
+/**
+ * The journal file of a relayer: one per registry and first signer (the relayer's
+ * identity) and per deployment of the registry (the hash of the block it was deployed
+ * in): a dev chain restarted from scratch redeploys at the same address, and messages
+ * accepted for the old chain must not land on the new one.
+ */
+export function journalFile(dir: string, registry: string, signer: string, deploymentBlockHash: string): string {
+  return path.join(dir, `relayer-${registry.toLowerCase()}-${signer.toLowerCase()}-${deploymentBlockHash.slice(2, 14).toLowerCase()}.journal`);
 }
 
 export class DurableIntake {

@@ -28,6 +28,7 @@ const COUNT = Math.max(16, Number(process.env.CHAINMAIL_TEST_DURABLE_COUNT ?? 16
 
 describe("durable 202: the write-ahead journal", function () {
   let f: Fixture;
+  const deploymentHash = async () => (await f.node.provider.getBlock(Number(await f.deployed.registry.deploymentBlock())))!.hash!;
   let dir: string;
   let relayer: RelayerProcess | undefined;
 
@@ -121,14 +122,14 @@ describe("durable 202: the write-ahead journal", function () {
     expect(rejectedLogs, "no message was sent again and rejected on-chain").to.have.length(0);
     // Everything settled: nothing left to replay.
     await waitFor("the journal to record the settlements", async () => {
-      const text = await readFile(journalFile(dir, f.location.address.toString(), relayerAddress), "utf8");
+      const text = await readFile(journalFile(dir, f.location.address.toString(), relayerAddress, await deploymentHash()), "utf8");
       return parse(text).unsettled.length === 0;
     });
   });
 
   it("skips a torn last line, refuses a tampered entry (signature re-checked), finishes the good one", async function () {
     const relayerAddress = new Wallet(f.relayerKey).address;
-    const file = journalFile(dir, f.location.address.toString(), relayerAddress);
+    const file = journalFile(dir, f.location.address.toString(), relayerAddress, await deploymentHash());
     const good = await f.sign(f.authors[0], "journalled before a crash");
     const honest = await f.sign(f.authors[1], "what the author signed");
     // The body changed after signing; the digest in the line is recomputed so only the signature can tell.
