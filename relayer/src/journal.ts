@@ -60,6 +60,8 @@ export class Journal {
   private flushing?: Promise<void>;
   private settledInFile = 0;
   private closed = false;
+  /** A write failed part-way: the file's tail may be a fragment, so the next flush rewrites it whole. */
+  private damaged = false;
 
   private constructor(
     readonly file: string,
@@ -105,6 +107,8 @@ export class Journal {
     this.buffer.push(line);
     const written = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.schedule();
+    // Not on disk: not accepted (the caller answers 503), so not live either.
+    written.catch(() => this.live.get(key) === line && this.live.delete(key));
     return written;
   }
 
@@ -144,10 +148,16 @@ export class Journal {
     this.buffer = [];
     this.waiters = [];
     try {
-      await this.fd.write(lines.join(""));
-      if (waiters.length > 0) await this.fd.datasync();
+      if (this.damaged) {
+        await this.rewrite(); // every live line, the buffered accepts included
+        this.damaged = false;
+      } else {
+        await this.fd.write(lines.join(""));
+        if (waiters.length > 0) await this.fd.datasync();
+      }
       waiters.forEach((w) => w.resolve());
     } catch (error) {
+      this.damaged = true;
       const failure = new JournalError(`Cannot write the journal ${this.file}: ${(error as Error).message}`);
       waiters.forEach((w) => w.reject(failure));
       return;
