@@ -310,27 +310,38 @@ Contract tasks find this registry by themselves:
 `);
 }
 
+/** Sends `signal` to the process group `pgid`; false when the group is gone. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function groupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (signalGroup(pgid, 0)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   step("Stopping ChainMail");
   for (const { name, child } of [...children].reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise((r) => child.once("exit", r));
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      continue;
+    // The whole process group, until it is empty: `chainmail` and `hardhat` are shell
+    // wrappers whose node child outlives them by its graceful stop (the relayer drains
+    // its batches, up to its 20 s shutdown timeout).
+    if (!signalGroup(child.pid!, "SIGTERM")) continue;
+    if (!(await groupGone(child.pid!, 25_000))) {
+      signalGroup(child.pid!, "SIGKILL");
+      await groupGone(child.pid!, 5_000);
     }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 10_000);
-    await exited;
-    clearTimeout(timer);
     step(`${name} stopped`);
   }
   if (kafkaStartedHere) {
