@@ -5,7 +5,8 @@
  *   chain    `hardhat node` on 127.0.0.1:8545 (or the chain at CHAINMAIL_RPC_URL)
  *   registry deployed through the Ignition module, so the Hardhat tasks find it
  *   channel  "demo" with development members (well-known keys, never for real use)
- *   kafka    a local broker from scripts/kafka (when Java is present and KAFKA_BROKERS is unset)
+ *   kafka    a local broker from scripts/kafka on KAFKA_PORT (default 9092) when Java is present
+ *            and KAFKA_BROKERS is unset; a broker already listening there is used, never stopped
  *   relayer  HTTP on 127.0.0.1:8080, gRPC on 127.0.0.1:8081
  *   mirror   chain events -> Kafka (when a broker is available)
  *
@@ -14,7 +15,7 @@
  * missing) with podman on the host network, read-only, as user 10001.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
@@ -25,9 +26,11 @@ import { devPrivateKey, DEV_ROLES } from "@chainmail/testkit";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "node_modules/.bin");
 const RUN_DIR = path.join(ROOT, ".run");
+const JOURNAL_DIR = path.join(RUN_DIR, "relayer-journal");
 const CHAIN_PORT = Number(process.env.CHAINMAIL_CHAIN_PORT ?? 8545);
 const RELAYER_PORT = Number(process.env.CHAINMAIL_PORT ?? 8080);
 const GRPC_PORT = Number(process.env.CHAINMAIL_GRPC_PORT ?? 8081);
+const KAFKA_PORT = Number(process.env.KAFKA_PORT ?? 9092);
 const DEMO_CHANNEL = "demo";
 const DEMO_TEAM = "demo-team";
 const DEMO_MEMBERS = [2, 3, 4];
@@ -68,7 +71,11 @@ let kafkaStartedHere = false;
 let stopping = false;
 
 function step(message: string): void {
-  process.stderr.write(`==> ${message}\n`);
+  try {
+    process.stderr.write(`==> ${message}\n`);
+  } catch {
+    // the terminal or the pipe is gone; the stack still stops
+  }
 }
 
 class StartError extends Error {
@@ -117,6 +124,14 @@ function hasJava(): boolean {
   } catch {
     return false;
   }
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  const { connect } = await import("node:net");
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -202,8 +217,12 @@ async function main(): Promise<void> {
   let brokers = process.env.KAFKA_BROKERS;
   if (brokers) {
     step(`Using the Kafka broker(s) at ${brokers} (KAFKA_BROKERS)`);
+  } else if (await portOpen(KAFKA_PORT)) {
+    // Not ours: it was running before the stack and keeps running after it.
+    brokers = `127.0.0.1:${KAFKA_PORT}`;
+    step(`Using the Kafka broker already listening on ${brokers} (left running when the stack stops)`);
   } else if (hasJava()) {
-    step("Starting a local Kafka broker on 127.0.0.1:9092 (first run fetches it from Maven Central)");
+    step(`Starting a local Kafka broker on 127.0.0.1:${KAFKA_PORT} (first run fetches it from Maven Central)`);
     try {
       // A chain started here begins at block 0; so does the broker started beside it.
       const fresh = externalRpc ? {} : { KAFKA_FRESH: "1" };
@@ -212,7 +231,7 @@ async function main(): Promise<void> {
       throw new StartError("kafka", "the broker did not start; see .kafka/broker.log");
     }
     kafkaStartedHere = true;
-    brokers = "127.0.0.1:9092";
+    brokers = `127.0.0.1:${KAFKA_PORT}`;
   } else {
     step("Java is not installed: no local Kafka broker, so the mirror does not run (set KAFKA_BROKERS to use one).");
   }
@@ -221,6 +240,7 @@ async function main(): Promise<void> {
   const relayerUrl = `http://127.0.0.1:${RELAYER_PORT}`;
   const grpcAddress = `127.0.0.1:${GRPC_PORT}`;
   step(`Starting the relayer on ${relayerUrl} (gRPC on ${grpcAddress})`);
+  if (!externalRpc) rmSync(JOURNAL_DIR, { recursive: true, force: true });
   ensureImage();
   const relayerEnv = {
     CHAINMAIL_RPC_URL: rpcUrl,
@@ -228,6 +248,9 @@ async function main(): Promise<void> {
     CHAINMAIL_SIGNER_KEYS: process.env.CHAINMAIL_SIGNER_KEYS ?? (externalRpc ? deployerKey : devPrivateKey(DEV_ROLES.relayer)),
     CHAINMAIL_PORT: String(RELAYER_PORT),
     CHAINMAIL_GRPC_PORT: String(GRPC_PORT),
+    // The write-ahead journal behind a durable 202. A chain started here is new, so is its
+    // journal (a message accepted for the last run's chain must not land on this one).
+    CHAINMAIL_JOURNAL_DIR: CONTAINERS ? "/tmp/chainmail-journal" : JOURNAL_DIR,
     // Team subscriptions and deliveries (and the timeline's delivery ticks) need Kafka.
     ...(brokers ? { KAFKA_BROKERS: brokers } : {}),
   };
@@ -287,32 +310,46 @@ Contract tasks find this registry by themselves:
 `);
 }
 
+/** Sends `signal` to the process group `pgid`; false when the group is gone. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function groupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (signalGroup(pgid, 0)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   step("Stopping ChainMail");
   for (const { name, child } of [...children].reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise((r) => child.once("exit", r));
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      continue;
+    // The whole process group, until it is empty: `chainmail` and `hardhat` are shell
+    // wrappers whose node child outlives them by its graceful stop (the relayer drains
+    // its batches, up to its 20 s shutdown timeout).
+    if (!signalGroup(child.pid!, "SIGTERM")) continue;
+    if (!(await groupGone(child.pid!, 25_000))) {
+      signalGroup(child.pid!, "SIGKILL");
+      await groupGone(child.pid!, 5_000);
     }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 10_000);
-    await exited;
-    clearTimeout(timer);
     step(`${name} stopped`);
   }
   if (kafkaStartedHere) {
     try {
-      execFileSync("bash", [path.join(ROOT, "scripts/kafka/stop.sh")], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+      // Its output through step(), not inherited: with `start.sh | tee` ended by Ctrl-C the
+      // pipe is gone, and the script would die of SIGPIPE at its first line, broker running.
+      const out = execFileSync("bash", [path.join(ROOT, "scripts/kafka/stop.sh")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+      for (const line of out.trim().split("\n").filter(Boolean)) step(line);
     } catch {
       step("the Kafka broker did not stop cleanly; run scripts/kafka/stop.sh");
     }
@@ -320,8 +357,13 @@ async function shutdown(code: number): Promise<void> {
   process.exit(code);
 }
 
-process.on("SIGINT", () => void shutdown(0));
-process.on("SIGTERM", () => void shutdown(0));
+// Ctrl-C, kill, and a closed terminal (SIGHUP) all stop everything the stack started.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(0));
+// `start.sh | tee log` then Ctrl-C: tee dies first and our writes fail (EPIPE; EIO on a
+// closed terminal). Without these handlers that error would kill the process before it
+// stopped the parts it started.
+process.stdout.on("error", () => undefined);
+process.stderr.on("error", () => undefined);
 
 main().catch((error: unknown) => {
   const part = error instanceof StartError ? error.part : "start-up";

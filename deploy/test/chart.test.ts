@@ -83,6 +83,10 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
     expect(envOf(container).CHAINMAIL_SIGNER_KEYS_FILE).to.equal("/var/run/chainmail/signer-keys/$(POD_NAME)");
     expect(pod.volumes.find((v: any) => v.name === "signer-keys").secret.secretName).to.equal("chainmail-relayer-keys");
     expect(envOf(container)).to.include({ CHAINMAIL_HOST: "0.0.0.0", CHAINMAIL_PORT: "8080", CHAINMAIL_REGISTRY: "0x5FbDB2315678afecb367f032d93F642f64180aa3", CHAINMAIL_SHUTDOWN_TIMEOUT_MS: "40000" });
+    // The write-ahead journal (durable 202) lives on the pod's own claim, kept across restarts.
+    expect(envOf(container).CHAINMAIL_JOURNAL_DIR).to.equal("/var/lib/chainmail/journal");
+    expect(container.volumeMounts.find((v: any) => v.name === "journal").mountPath).to.equal("/var/lib/chainmail/journal");
+    expect(relayer.spec.volumeClaimTemplates.map((c: any) => [c.metadata.name, c.spec.resources.requests.storage])).to.deep.equal([["journal", "1Gi"]]);
     expect(container.readinessProbe.httpGet.path).to.equal("/readyz");
     expect(container.livenessProbe.httpGet.path).to.equal("/healthz");
     expect(container.resources.requests).to.deep.equal({ cpu: "250m", memory: "256Mi" });
@@ -289,7 +293,8 @@ describe("the Helm chart (deploy/helm/chainmail)", function () {
 
 /**
  * What Kubernetes does that podman 4.3's kube play does not (it has no StatefulSet
- * controller, no Secret volumes and no $(VAR) expansion in env): the controller's pods,
+ * controller, no Secret volumes and no $(VAR) expansion in env): the controller's pods
+ * (with an emptyDir for each volume claim template),
  * one per ordinal named <statefulset>-<ordinal>; the kubelet's Secret volume, here the
  * same files in a host folder; and the kubelet's expansion of $(NAME) from earlier env
  * entries (POD_NAME from metadata.name). Everything else is the rendered spec as is.
@@ -314,6 +319,8 @@ function statefulSetPods(statefulSet: Manifest, secretFolder: string): Manifest[
         volume.hostPath = { path: secretFolder, type: "Directory" };
       }
     }
+    // The controller's claim per pod; a pod-lived volume is enough for one run.
+    for (const claim of statefulSet.spec.volumeClaimTemplates ?? []) (spec.volumes ??= []).push({ name: claim.metadata.name, emptyDir: {} });
     forPodmanHostNetwork(spec);
     return {
       apiVersion: "v1",

@@ -25,6 +25,7 @@ import type { Services } from "./services.js";
 import { Submitter } from "./submitter/index.js";
 import { buildGrpcServer } from "./grpc/server.js";
 import { TeamsHandle } from "./teams.js";
+import { DurableIntake, journalFile } from "./durable.js";
 import teamRoutes from "./routes/teams.js";
 import uiRoutes from "./routes/ui.js";
 
@@ -74,6 +75,20 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   };
   services.load.start();
   metrics.watchDeliveries(services.teams);
+  if (config.journalDir) {
+    try {
+      const deployedIn = await chain.provider.getBlock(chain.deploymentBlock);
+      if (!deployedIn?.hash) throw new Error(`The chain has no block ${chain.deploymentBlock}, where the registry says it was deployed.`);
+      const file = journalFile(config.journalDir, chain.location.address, chain.wallets[0].address, deployedIn.hash);
+      const { intake, recovered } = await DurableIntake.open(file, services.checker, submitter, logger);
+      services.intake = intake;
+      await intake.replay(recovered);
+    } catch (error) {
+      await services.teams.close();
+      chain.close();
+      throw error;
+    }
+  }
 
   const app = Fastify({
     loggerInstance: logger,
@@ -118,6 +133,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     grpc.stop(); // Subscribe streams end with a retryable UNAVAILABLE naming the seq to resume from
     const { handedBack } = await submitter.drain(config.shutdownTimeoutMs);
     if (handedBack > 0) app.log.warn({ handedBack }, "handed back unsettled messages to their clients");
+    await services.intake?.close(); // what is unsettled stays in the journal for the next start
   });
   app.addHook("onClose", async () => {
     await grpc.app.close();

@@ -4,6 +4,7 @@
  * them all in one go instead of one crash at a time.
  */
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { getAddress, isAddress, Wallet } from "ethers";
 import { InputError, LOG_LEVELS, OptionReader, type LogLevel, type OptionSpecs } from "@chainmail/runtime";
 
@@ -75,7 +76,15 @@ export interface RelayerConfig {
   subscriptionsTopic: string;
   /** Bearer token that subscribe/unsubscribe require; unset: only clients on this machine (loopback) may change subscriptions. */
   subscriptionsToken?: string;
+  /**
+   * Where the write-ahead journal lives (see journal.ts): a 202 is on disk here before it is
+   * sent. Undefined: no journal, a 202 lives in memory only (configs built in code, `none`).
+   */
+  journalDir?: string;
 }
+
+/** Relative to the working directory; the Helm chart points it at the pod's volume. */
+export const DEFAULT_JOURNAL_DIR = ".chainmail/journal";
 
 export const CONFIG_DEFAULTS = {
   host: "127.0.0.1",
@@ -156,6 +165,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "max-event-loop-delay-ms": { env: "CHAINMAIL_MAX_EVENT_LOOP_DELAY_MS", value: "MS", default: String(CONFIG_DEFAULTS.maxEventLoopDelayMs), description: "event-loop delay above which new requests get 503 Overloaded (0 = not watched)" },
   "precheck-timeout-ms": { env: "CHAINMAIL_PRECHECK_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.precheckTimeoutMs), description: "longest a pre-check waits on the chain before 503 ChainUnavailable" },
   "rpc-timeout-ms": { env: "CHAINMAIL_RPC_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.rpcTimeoutMs), description: "timeout of every JSON-RPC call" },
+  "journal-dir": { env: "CHAINMAIL_JOURNAL_DIR", value: "DIR", default: DEFAULT_JOURNAL_DIR, description: "directory of the write-ahead journal that makes a 202 survive a crash (one file per registry deployment and signer; none: no journal)" },
   "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "gas bound at which a batch is cut (below the block and transaction gas caps)" },
 };
 
@@ -273,10 +283,15 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
     messagesTopic: read.string("messages-topic") ?? CONFIG_DEFAULTS.messagesTopic,
     subscriptionsTopic: read.string("subscriptions-topic") ?? CONFIG_DEFAULTS.subscriptionsTopic,
     subscriptionsToken: read.string("subscriptions-token") || undefined,
+    journalDir: journalDirFrom(read.string("journal-dir") ?? DEFAULT_JOURNAL_DIR),
   };
   if (config.subscriptionsToken !== undefined && config.subscriptionsToken.length < 16) read.problem("CHAINMAIL_SUBSCRIPTIONS_TOKEN is shorter than 16 characters; use a long random token.");
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+function journalDirFrom(value: string): string | undefined {
+  return value === "none" ? undefined : path.resolve(value);
 }
 
 /** A full config from code (tests, benchmarks): defaults plus what is given. */

@@ -7,12 +7,13 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { toBeHex, zeroPadValue } from "ethers";
 import { collectLogs } from "@chainmail/chain";
-import { allChannelIds, channelName, decodeMessagePosted, MESSAGE_POSTED_TOPIC, SignedMessageJson, type PostedMessage } from "@chainmail/protocol";
+import { allChannelIds, channelName, decodeMessagePosted, MESSAGE_POSTED_TOPIC, SignedMessageJson, type PostedMessage, type SignedMessage } from "@chainmail/protocol";
 import { parseSignedMessage } from "./checks.js";
 import { ApiError, ErrorCodes } from "./errors.js";
 import { chainUnavailable } from "./load.js";
 import type { Outcome } from "./outcomes.js";
 import type { Services } from "./services.js";
+import type { PendingMessage } from "./submitter/index.js";
 
 /** What a post or a status request answers: accepted and waiting, or a definitive outcome. */
 export type Answer = { status: "pending"; digest: string } | Outcome;
@@ -77,7 +78,7 @@ export async function postSigned(services: Services, json: SignedMessageJson, op
     throw chainUnavailable();
   }
   if (result.kind === "known") return result.outcome;
-  const entry = result.kind === "pending" ? result.entry : submitter.enqueue(result.digest, result.message);
+  const entry = result.kind === "pending" ? result.entry : await accept(services, result.digest, result.message, json);
   const pending: Answer = { status: "pending", digest: result.digest };
   if (options.waitMs === undefined || options.signal?.aborted) return pending;
   const waitMs = Math.min(options.waitMs, config.waitTimeoutMs);
@@ -94,16 +95,24 @@ export async function postSigned(services: Services, json: SignedMessageJson, op
   clearTimeout(timer);
   if (onAbort) options.signal?.removeEventListener("abort", onAbort);
   if (!settlement) return pending;
+  // The submitter gave up for now, but the journal keeps the message and tries again.
+  if (settlement.status === "failed" && settlement.code !== ErrorCodes.ShuttingDown && services.intake?.has(settlement.digest)) return pending;
   if (settlement.status === "failed") {
     throw new ApiError(503, settlement.code, settlement.message, { "retry-after": "1" }, { digest: settlement.digest });
   }
   return settlement;
 }
 
+/** Queues a checked message; with a journal, only once it is on disk (what makes the 202 durable). */
+function accept(services: Services, digest: string, message: SignedMessage, json: SignedMessageJson): PendingMessage | Promise<PendingMessage> {
+  const enqueue = () => services.submitter.enqueue(digest, message);
+  return services.intake ? services.intake.accept(digest, json, enqueue) : enqueue();
+}
+
 /** A message's status by digest: pending here, or its outcome from the index (caught up from the chain). */
 export async function messageStatus(services: Services, digest: string, warn?: PostOptions["warn"]): Promise<Answer> {
   const key = digest.toLowerCase();
-  if (services.submitter.get(key)) return { status: "pending", digest: key };
+  if (services.submitter.get(key) || services.intake?.has(key)) return { status: "pending", digest: key };
   let outcome: Outcome | undefined;
   try {
     outcome = await services.index.find(key);

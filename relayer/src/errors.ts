@@ -52,6 +52,7 @@ export const ErrorCodes = {
   ShuttingDown: "ShuttingDown",
   SubmitFailed: "SubmitFailed",
   ChainUnavailable: "ChainUnavailable",
+  JournalUnavailable: "JournalUnavailable",
   KafkaUnavailable: "KafkaUnavailable",
   DeliveriesDisabled: "DeliveriesDisabled",
   NotSubscribed: "NotSubscribed",

@@ -9,7 +9,7 @@ import { ErrorReply } from "@chainmail/protocol";
 
 export const API_DESCRIPTION = `ChainMail relayer: posts messages that their authors signed (EIP-712) to the MessageRegistry contract, in batches, and reports each message's definitive outcome.
 
-The chain is the record; the relayer is stateless. A 202 Accepted is a promise to try, not a record: keep your signed message and send it again (to this or another relayer) until you see a definitive outcome, confirmed or rejected. Sending the same signed message twice never creates a duplicate.
+The chain is the record. A 202 Accepted means the relayer has persisted the message and finishes it after a restart, but it is not a record: keep your signed message and send it again (to this or another relayer) if its status turns unknown, until you see a definitive outcome, confirmed or rejected. Sending the same signed message twice never creates a duplicate.
 
 Errors are JSON, one shape everywhere, including what the HTTP server itself refuses (unknown route 404 NotFound, malformed JSON 400 InvalidRequest, a non-JSON Content-Type 415 UnsupportedMediaType, a body over the limit 413 PayloadTooLarge, a URL parameter too long 414 UriTooLong, headers too large 431 HeadersTooLarge, an ambiguous or malformed HTTP request 400 InvalidRequest): {"code": "<machine-readable>", "message": "<a sentence>"}, sometimes with more fields (digest). Codes that match an on-chain check use the registry's reason names (NotMember, BadSignature, MessageExpired, ...).
 

@@ -9,6 +9,7 @@ import type { RateLimiter } from "./rate-limit.js";
 import type { ConfirmedOutcome, PendingOutcome, RejectedOutcome } from "@chainmail/protocol";
 import type { Submitter } from "./submitter/index.js";
 import type { TeamsHandle } from "./teams.js";
+import type { DurableIntake } from "./durable.js";
 
 export interface Services {
   config: RelayerConfig;
@@ -23,6 +24,8 @@ export interface Services {
   load: LoadShedder;
   /** Team subscriptions and deliveries (Kafka); 503 from its routes until connected. */
   teams: TeamsHandle;
+  /** The write-ahead journal that makes a 202 durable; absent when the config has no journal directory. */
+  intake?: DurableIntake;
 }
 
 export function statusUrl(digest: string): string {
@@ -30,7 +33,7 @@ export function statusUrl(digest: string): string {
 }
 
 export const PENDING_NOTE =
-  "Accepted for posting: a promise to try, not a record. Only a confirmed status (or the chain itself) says the message is on-chain; until then keep the signed message and send it again if the status becomes unknown.";
+  "Accepted for posting and persisted by the relayer, which finishes it after a restart. Not yet a record: only a confirmed status (or the chain itself) says the message is on-chain; keep the signed message and send it again if the status becomes unknown.";
 
 /** An outcome as JSON (bigints as decimal strings). */
 export function outcomeJson(outcome: Outcome): ConfirmedOutcome | RejectedOutcome {

@@ -72,7 +72,7 @@ describe("relayer gRPC door (real hardhat node, generated client)", function () 
     const signed = await f.sign(f.authors[1], "accepted first");
     const { outcome } = await r.client.postMessage({ message: toJson(signed) });
     expect(outcome?.status).to.equal(Status.PENDING);
-    expect(outcome?.message).to.match(/promise to try/);
+    expect(outcome?.message).to.match(/persisted by the relayer/);
     const confirmed = await waitFor("confirmed status", async () => {
       const s = await r.client.getMessageStatus({ digest: outcome!.digest });
       return s.outcome?.status === Status.CONFIRMED ? s.outcome : undefined;

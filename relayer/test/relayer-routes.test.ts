@@ -74,7 +74,7 @@ describe("relayer routes (app.inject, real hardhat node)", function () {
       expect(json.status).to.equal("pending");
       expect(json.statusUrl).to.equal(`/v1/messages/${json.digest}`);
       expect(response.headers.location).to.equal(json.statusUrl);
-      expect(json.note).to.match(/promise to try, not a record/);
+      expect(json.note).to.match(/persisted by the relayer, which finishes it after a restart/);
       const status = await waitFor("the message to be confirmed", async () => {
         const s = JSON.parse((await app.inject({ method: "GET", url: json.statusUrl })).body);
         return s.status === "confirmed" ? s : undefined;
@@ -324,7 +324,7 @@ describe("relayer routes (app.inject, real hardhat node)", function () {
       const doc = JSON.parse((await app.inject({ method: "GET", url: "/openapi.json" })).body);
       expect(doc.openapi).to.match(/^3\./);
       expect(Object.keys(doc.paths)).to.include.members(["/v1/messages", "/v1/messages/{digest}", "/v1/channels", "/v1/channels/{id}/messages", "/v1/info", "/healthz", "/readyz", "/metrics"]);
-      expect(doc.paths["/v1/messages"].post.description).to.match(/202 Accepted is a promise to try, not a record/);
+      expect(doc.paths["/v1/messages"].post.description).to.match(/202 Accepted means the message is on the relayer's disk/);
       const ui = await app.inject({ method: "GET", url: "/docs/" });
       expect(ui.statusCode).to.equal(200);
       expect(ui.headers["content-type"]).to.match(/html/);

@@ -34,6 +34,16 @@ export const RELAYER_URL = {
   relayer: { env: "CHAINMAIL_RELAYER", value: "URL", description: "relayer base URL, e.g. http://127.0.0.1:8080" },
 } satisfies OptionSpecs;
 
+/** post and sign: one relayer, or several to fail over between. */
+export const RELAYER_URLS = {
+  relayer: {
+    env: "CHAINMAIL_RELAYER",
+    value: "URL[,URL...]",
+    multiple: true,
+    description: "relayer base URL; several (comma-separated, or the flag repeated) to move to the next on network errors and 5xx",
+  },
+} satisfies OptionSpecs;
+
 /** On every command. */
 export const COMMON = {
   help: { type: "boolean", short: "h", description: "print this text and exit" },
@@ -105,13 +115,23 @@ export const AUTHORED_MESSAGE = {
   "reply-to": { value: "N", description: "the seq this message replies to" },
 } satisfies OptionSpecs;
 
+/** RELAYER_URLS: every URL from the repeated flag or the comma-separated value, each checked. */
+function readRelayerUrls(read: OptionReader): string[] {
+  const given = read.flagged("relayer") ? read.strings("relayer") : [read.required("relayer", "the relayer's base URL, such as http://127.0.0.1:8080 (or several, comma-separated)") ?? ""];
+  const urls = given.flatMap((v) => v.split(",")).map((u) => u.trim()).filter(Boolean);
+  for (const url of urls) {
+    if (!/^https?:\/\/\S+$/.test(url)) read.problem(`The relayer URL "${url}" must start with http:// or https://.`);
+  }
+  if (urls.length === 0 && given.some((v) => v !== "")) read.problem("Give at least one relayer URL.");
+  return urls;
+}
+
 /**
  * The relayer and the message to sign (AUTHORED_MESSAGE), each problem noted on `read`;
  * undefined when there was one (the caller then refuses with them all).
  */
 export function readAuthoredMessage(read: OptionReader): PostMessageInput | undefined {
-  const relayerUrl = read.required("relayer", "the relayer's base URL, such as http://127.0.0.1:8080");
-  read.url("relayer");
+  const relayerUrls = readRelayerUrls(read);
   const channel = read.required("channel", "a channel name or 0x-prefixed 32-byte id");
   const text = read.string("text");
   const body = read.check("body", (v) => /^0x([0-9a-fA-F]{2})+$/.test(v), "0x followed by an even number of hex digits");
@@ -132,7 +152,7 @@ export function readAuthoredMessage(read: OptionReader): PostMessageInput | unde
   }
   if (read.problems.length > 0) return undefined;
   return {
-    relayerUrl: relayerUrl!,
+    relayerUrl: relayerUrls,
     signer: new Wallet(key!),
     channel: channel!,
     text,

@@ -2,11 +2,16 @@
  * The ChainMail client SDK: sign a message for the relayer's registry, post it, and
  * keep sending the same signed message until a definitive outcome comes back.
  *
- * Why retry the same bytes: the relayer is stateless and a 202 is only a promise to
- * try. If it restarts, the message may be lost before it is mined; sending the same
- * signed message again is safe because the registry refuses a used nonce and the
- * relayer answers a known message with its first outcome. So the retry loop here is
- * what turns "at most once" into "exactly once".
+ * Why retry the same bytes: a 202 means the relayer persisted the message and finishes
+ * it after a restart, but a relayer can lose its disk, run without a journal, or stay
+ * down; sending the same signed message again (to it or to another relayer) is safe
+ * because the registry refuses a used nonce and a relayer answers a known message with
+ * its first outcome. So this retry loop is the second line of defence that turns
+ * "accepted" into "exactly once".
+ *
+ * Several relayers: give `relayerUrl` a list. A network failure or a 5xx moves to the
+ * next one (a 4xx does not: another relayer would refuse the same message the same
+ * way). GET /v1/info is read once per relayer and cached, not per message.
  */
 import type { Static, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
@@ -64,10 +69,18 @@ export interface PostOptions {
   retry?: RetryOptions;
   /** Called before each retry, e.g. to log. */
   onRetry?: (attempt: number, reason: string) => void;
+  /**
+   * The chain and registry the message was signed for: when failing over, a relayer
+   * serving another one (by its cached /v1/info) is skipped. postMessage sets it.
+   */
+  signedFor?: RegistryLocation;
 }
 
+/** One relayer's base URL, or several to fail over between (tried in order). */
+export type RelayerUrls = string | readonly string[];
+
 export interface PostMessageInput {
-  relayerUrl: string;
+  relayerUrl: RelayerUrls;
   signer: Signer;
   /** A channel name (up to 31 bytes) or a 0x-prefixed 32-byte id. */
   channel: string;
@@ -109,6 +122,12 @@ function baseUrl(url: string): string {
   return url.replace(/\/+$/, "");
 }
 
+function urlList(urls: RelayerUrls): string[] {
+  const list = (typeof urls === "string" ? urls.split(",") : [...urls]).map((u) => baseUrl(u.trim())).filter(Boolean);
+  if (list.length === 0) throw new Error("Give at least one relayer URL.");
+  return list;
+}
+
 async function readJson(response: Response): Promise<Record<string, unknown>> {
   const text = await response.text();
   try {
@@ -139,10 +158,46 @@ function errorOf(json: Record<string, unknown>, response: Response): RelayerErro
 
 /** GET /v1/info: the chain and registry to sign for. */
 export async function getInfo(relayerUrl: string): Promise<RelayerInfo> {
-  const response = await fetch(`${baseUrl(relayerUrl)}/v1/info`);
+  const response = await fetch(`${baseUrl(relayerUrl)}/v1/info`, { signal: AbortSignal.timeout(10_000) });
   const json = await readJson(response);
   if (!response.ok) throw errorOf(json, response);
   return answerOf(Info, json, response);
+}
+
+const infoCache = new Map<string, Promise<RelayerInfo>>();
+
+/**
+ * GET /v1/info, once per relayer: the chain and registry do not change under a running
+ * relayer. A failed read is not kept; forgetInfo() drops an answer that turned out stale.
+ */
+export function cachedInfo(relayerUrl: string): Promise<RelayerInfo> {
+  const key = baseUrl(relayerUrl);
+  let info = infoCache.get(key);
+  if (!info) {
+    info = getInfo(key);
+    infoCache.set(key, info);
+    info.catch(() => infoCache.delete(key));
+  }
+  return info;
+}
+
+/** Drops the cached /v1/info of one relayer (or of all). */
+export function forgetInfo(relayerUrl?: string): void {
+  if (relayerUrl === undefined) infoCache.clear();
+  else infoCache.delete(baseUrl(relayerUrl));
+}
+
+/** The info of the first relayer that answers, trying each in turn (bounded by timeoutMs). */
+async function firstInfo(urls: string[], timeoutMs = 30_000): Promise<{ url: string; info: RelayerInfo }> {
+  let i = 0;
+  return withRetry(async () => {
+    const url = urls[i++ % urls.length];
+    return { url, info: await cachedInfo(url) };
+  }, urls.join(", "), timeoutMs, urls.length);
+}
+
+function sameLocation(a: RegistryLocation, b: RegistryLocation): boolean {
+  return a.chainId === b.chainId && a.address.toLowerCase() === b.address.toLowerCase();
 }
 
 export function locationOf(info: RelayerInfo): RegistryLocation {
@@ -163,9 +218,9 @@ export function signedMessageJson(m: SignedMessage): SignedMessageJson {
   };
 }
 
-/** Builds and signs a message for the relayer's registry (reads /v1/info). */
+/** Builds and signs a message for the relayer's registry (its /v1/info, cached; the first relayer that answers). */
 export async function signForRelayer(input: PostMessageInput, info?: RelayerInfo): Promise<{ signed: SignedMessage; info: RelayerInfo }> {
-  const relayerInfo = info ?? (await withRetry(() => getInfo(input.relayerUrl), input.relayerUrl));
+  const relayerInfo = info ?? (await firstInfo(urlList(input.relayerUrl))).info;
   if ((input.text === undefined) === (input.body === undefined)) throw new Error("Give exactly one of text and body.");
   const body = input.text !== undefined ? bodyFromText(input.text) : input.body!;
   const signed = await signMessage(input.signer, locationOf(relayerInfo), {
@@ -180,22 +235,35 @@ export async function signForRelayer(input: PostMessageInput, info?: RelayerInfo
   return { signed, info: relayerInfo };
 }
 
-/** Signs and posts a message; see PostOptions for what `wait` promises. */
+/**
+ * Signs and posts a message; see PostOptions for what `wait` promises. If a relayer
+ * says the signature is for another chain or registry (a cached /v1/info gone stale:
+ * the registry was redeployed), the info is read again and the message signed anew, once.
+ */
 export async function postMessage(input: PostMessageInput, options: PostOptions = {}): Promise<PostResult> {
-  const { signed } = await signForRelayer(input);
-  return submitSigned(input.relayerUrl, signed, options);
+  const urls = urlList(input.relayerUrl);
+  const { signed, info } = await signForRelayer(input);
+  const result = await submitSigned(urls, signed, { ...options, signedFor: locationOf(info) });
+  if (result.status !== "rejected" || result.code !== "BadSignature" || result.transactionHash) return result;
+  forgetInfo();
+  const fresh = await firstInfo(urls);
+  if (sameLocation(locationOf(fresh.info), locationOf(info))) return result;
+  const again = await signForRelayer(input, fresh.info);
+  return submitSigned(urls, again.signed, { ...options, signedFor: locationOf(fresh.info) });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function withRetry<T>(fn: () => Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
+/** Retries `fn` on network errors, 5xx and 429; with `rounds` > 1, sleeps only after that many failures in a row (one per relayer). */
+async function withRetry<T>(fn: () => Promise<T>, what: string, timeoutMs = 30_000, rounds = 1): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let delay = 200;
-  for (;;) {
+  for (let failures = 1; ; failures++) {
     try {
       return await fn();
     } catch (error) {
       if (error instanceof RelayerError && error.httpStatus < 500 && error.httpStatus !== 429) throw error;
+      if (failures % rounds !== 0) continue;
       if (Date.now() + delay > deadline) throw new Error(`Cannot reach the relayer at ${what}: ${(error as Error).message}`);
       await sleep(delay);
       delay = Math.min(delay * 2, 2000);
@@ -205,17 +273,22 @@ async function withRetry<T>(fn: () => Promise<T>, what: string, timeoutMs = 30_0
 
 /**
  * Posts an already signed message and retries the same bytes until a definitive
- * outcome: on network errors, 5xx/503 (restart, shutdown, chain down), 429 (after
- * Retry-After), and when a 202'd message's status turns unknown (404).
+ * outcome: on network errors and 5xx/503 (restart, shutdown, chain down) it moves to the
+ * next relayer of the list (back to the first after the last; it pauses once every
+ * relayer has failed in a row), on 429 it waits Retry-After on the same relayer, and
+ * when a 202'd message's status turns unknown (404) it sends it again. Any other 4xx is
+ * the answer: another relayer would refuse the same bytes the same way.
  */
-export async function submitSigned(relayerUrl: string, signed: SignedMessage, options: PostOptions = {}): Promise<PostResult> {
+export async function submitSigned(relayerUrl: RelayerUrls, signed: SignedMessage, options: PostOptions = {}): Promise<PostResult> {
   const wait = options.wait ?? true;
   const retry = options.retry ?? {};
   const timeoutMs = retry.timeoutMs ?? 120_000;
   const maxDelay = retry.maxDelayMs ?? 2_000;
   const requestTimeoutMs = retry.requestTimeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
-  const url = baseUrl(relayerUrl);
+  const urls = urlList(relayerUrl);
+  let current = 0;
+  let failuresInARow = 0;
   const payload = JSON.stringify(signedMessageJson(signed));
   let delay = retry.initialDelayMs ?? 100;
   let attempt = 0;
@@ -233,7 +306,31 @@ export async function submitSigned(relayerUrl: string, signed: SignedMessage, op
     delay = Math.min(delay * 2, maxDelay);
   };
 
+  /** This relayer failed (network, 5xx): the next one that serves our registry, at once; a pause once all have failed. */
+  const failOver = async (reason: string, retryAfterSeconds?: number) => {
+    needPost = true;
+    failuresInARow++;
+    if (urls.length > 1) {
+      for (let step = 1; step <= urls.length; step++) {
+        const candidate = (current + step) % urls.length;
+        if (!options.signedFor || (await servesLocation(urls[candidate], options.signedFor))) {
+          current = candidate;
+          break;
+        }
+      }
+    }
+    if (failuresInARow % urls.length !== 0) {
+      lastProblem = reason;
+      attempt++;
+      options.onRetry?.(attempt, `${reason}; trying ${urls[current]}`);
+      if (Date.now() > deadline) throw new NoOutcomeError(digest, lastProblem);
+      return;
+    }
+    await pause(reason, retryAfterSeconds);
+  };
+
   for (;;) {
+    const url = urls[current];
     let response: Response;
     try {
       response = needPost
@@ -245,8 +342,8 @@ export async function submitSigned(relayerUrl: string, signed: SignedMessage, op
           })
         : await fetch(`${url}/v1/messages/${digest}`, { signal: AbortSignal.timeout(requestTimeoutMs) });
     } catch (error) {
-      needPost = true; // the relayer may be a new process: send the message itself again
-      await pause(`cannot reach the relayer: ${(error as Error).message}`);
+      // The relayer may be down or a new process: send the message itself (again), elsewhere if we can.
+      await failOver(`cannot reach the relayer at ${url}: ${(error as Error).message}`);
       continue;
     }
     const json = await readJson(response);
@@ -255,6 +352,7 @@ export async function submitSigned(relayerUrl: string, signed: SignedMessage, op
     if (status === "confirmed") return answerOf(ConfirmedOutcome, json, response);
     if (status === "rejected") return { ...answerOf(RejectedOutcome, json, response), httpStatus: response.status };
     if (status === "pending") {
+      failuresInARow = 0;
       if (!wait) return answerOf(PendingOutcome, json, response);
       // Accepted but not settled yet: follow the status, not re-post (cheaper).
       needPost = false;
@@ -262,21 +360,36 @@ export async function submitSigned(relayerUrl: string, signed: SignedMessage, op
       continue;
     }
     if (response.status === 404 && !needPost) {
-      // The relayer forgot it (restart before mining): send the same bytes again.
+      // The relayer forgot it (restart without its journal): send the same bytes again.
       needPost = true;
       await pause("the relayer no longer knows the message");
       continue;
     }
-    if (response.status === 429 || response.status >= 500) {
+    if (response.status === 429) {
       needPost = true;
       const retryAfter = Number(response.headers.get("retry-after") ?? "NaN");
       const error = errorOf(json, response);
       await pause(`${response.status} ${error.code}: ${error.message}`, Number.isFinite(retryAfter) ? retryAfter : undefined);
       continue;
     }
+    if (response.status >= 500) {
+      const error = errorOf(json, response);
+      const retryAfter = Number(response.headers.get("retry-after") ?? "NaN");
+      await failOver(`${url} answered ${response.status} ${error.code}: ${error.message}`, Number.isFinite(retryAfter) ? retryAfter : undefined);
+      continue;
+    }
     // Any other 4xx: a pre-check refused the message; sending it again cannot help.
     const error = errorOf(json, response);
     return { status: "rejected", digest, code: error.code, message: error.message, httpStatus: response.status };
+  }
+}
+
+/** Whether the relayer serves this chain and registry (by its cached info); an unreachable one does not, for now. */
+async function servesLocation(url: string, location: RegistryLocation): Promise<boolean> {
+  try {
+    return sameLocation(locationOf(await cachedInfo(url)), location);
+  } catch {
+    return false;
   }
 }
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { bodyFromText, channelId, randomNonce, signMessage } from "@chainmail/protocol";
-import { getInfo, listChannel, RelayerError, submitSigned } from "../src/index.js";
+import { cachedInfo, forgetInfo, getInfo, listChannel, postMessage, RelayerError, submitSigned } from "../src/index.js";
 
 type Answer = { status: number; body: unknown };
 
@@ -89,5 +89,55 @@ describe("client SDK: answers are checked against the API's schemas", function (
     expect([error.httpStatus, error.code, error.message]).to.deep.equal([404, "UnknownChannel", "No channel."]);
     const garbled = await start(() => ({ status: 404, body: "<html>not found</html>" }));
     expect((await errorOf(listChannel(garbled, "general"))).code).to.equal("BadResponse");
+  });
+
+  it("fails over on 503 to the next relayer, not on a 4xx; /v1/info is read once per relayer", async function () {
+    const author = Wallet.createRandom();
+    const signed = await signMessage(author, { chainId: 31337n, address: INFO.registry }, {
+      channel: channelId("general"),
+      author: author.address,
+      body: bodyFromText("hi"),
+      contentType: 1,
+      timestamp: BigInt(Math.floor(Date.now() / 1000)),
+      replyTo: 0n,
+      nonce: randomNonce(),
+    });
+    const asked: string[] = [];
+    const confirmed = { status: "confirmed", digest: "0x" + "11".repeat(32), channel: channelId("general"), seq: "1", head: "0x" + "22".repeat(32), transactionHash: "0x" + "33".repeat(32), blockNumber: 5, logIndex: 0 };
+    const down = await start((p) => (asked.push(`down ${p}`), { status: 503, body: { code: "ChainUnavailable", message: "Down." } }));
+    const up = await start((p) => (asked.push(`up ${p}`), p === "/v1/info" ? { status: 200, body: INFO } : { status: 200, body: confirmed }));
+    const result = await submitSigned([down, up], signed, { retry: { timeoutMs: 5_000 } });
+    expect(result.status).to.equal("confirmed");
+    expect(asked).to.deep.equal(["down /v1/messages?wait=true", "up /v1/messages?wait=true"]);
+
+    asked.length = 0;
+    const refusing = await start((p) => (asked.push(`refusing ${p}`), { status: 409, body: { code: "NonceUsed", message: "Used." } }));
+    const refused = await submitSigned([refusing, up], signed, { retry: { timeoutMs: 5_000 } });
+    expect(refused).to.include({ status: "rejected", code: "NonceUsed", httpStatus: 409 });
+    expect(asked).to.deep.equal(["refusing /v1/messages?wait=true"]);
+
+    asked.length = 0;
+    forgetInfo();
+    for (let i = 0; i < 5; i++) expect((await cachedInfo(up)).registry).to.equal(INFO.registry);
+    expect(asked).to.deep.equal(["up /v1/info"]);
+  });
+
+  it("reads /v1/info again and signs anew, once, when the relayer says the signature is for another registry", async function () {
+    forgetInfo();
+    let registry = INFO.registry;
+    const posted: string[] = [];
+    const confirmed = { status: "confirmed", digest: "0x" + "11".repeat(32), channel: channelId("general"), seq: "1", head: "0x" + "22".repeat(32), transactionHash: "0x" + "33".repeat(32), blockNumber: 5, logIndex: 0 };
+    const url = await start((p) => {
+      if (p === "/v1/info") return { status: 200, body: { ...INFO, registry } };
+      posted.push(p);
+      // The first post was signed for the old registry; the second for the new one.
+      return posted.length === 1 ? { status: 422, body: { code: "BadSignature", message: "It recovers to 0x...; check that you signed for chain 31337 and registry ..." } } : { status: 200, body: confirmed };
+    });
+    expect((await cachedInfo(url)).registry).to.equal(INFO.registry); // cached before the redeployment
+    registry = "0x" + "ab".repeat(20);
+    const result = await postMessage({ relayerUrl: [url], signer: Wallet.createRandom(), channel: "general", text: "hi" }, { retry: { timeoutMs: 5_000 } });
+    expect(result.status).to.equal("confirmed");
+    expect(posted).to.have.length(2);
+    expect((await cachedInfo(url)).registry).to.equal(registry);
   });
 });

@@ -10,7 +10,7 @@ const POST_DESCRIPTION = `Posts a message its author signed (EIP-712; get the do
 
 Pre-checks (schema, size, signature, time window, membership, nonce) run before any gas is spent; a failure is a 4xx with a machine-readable \`code\` and nothing is sent on-chain.
 
-**202 Accepted is a promise to try, not a record.** The relayer is stateless: if it restarts before the message is mined, the message is forgotten and GET /v1/messages/{digest} answers 404. Keep the signed message and send it again until you see a definitive outcome (confirmed, or rejected with a reason). Sending the same signed message again is always safe: it returns the first outcome and never creates a duplicate (the registry refuses a used nonce).
+**202 Accepted means the message is on the relayer's disk** (its write-ahead journal, fsync'd before the answer): if the relayer restarts before the message is mined, the restarted relayer finishes it without your sending it again. It is not yet a record: only a confirmed status (or the chain) says the message is on-chain. Keep the signed message until you see a definitive outcome; if the status turns unknown (404: a relayer without a journal, or one whose disk was lost), send it again. Sending the same signed message again is always safe: it returns the first outcome and never creates a duplicate (the registry refuses a used nonce).
 
 Add \`?wait=true\` or the header \`Prefer: wait\` (or \`Prefer: wait=N\`, seconds) to hold the request until the message is confirmed (200, with seq, head, transaction hash and block) or rejected on-chain (422, with the reason code and sentence). If that takes longer than the relayer's wait timeout, the answer is 202.`;
 

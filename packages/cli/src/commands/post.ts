@@ -5,15 +5,16 @@
  */
 import { NoOutcomeError, postMessage, type PostResult } from "@chainmail/client";
 import { channelName } from "@chainmail/protocol";
-import { AUTHORED_MESSAGE, readAuthoredMessage, readCommand, refuse, RELAYER_URL, type Command } from "../options.js";
+import { AUTHORED_MESSAGE, readAuthoredMessage, readCommand, refuse, RELAYER_URLS, type Command } from "../options.js";
 
 const COMMAND: Command = {
   name: "post",
-  synopsis: `Usage: chainmail post --relayer URL --channel NAME|ID (--text TEXT | --body 0xHEX) [options]
+  synopsis: `Usage: chainmail post --relayer URL[,URL...] --channel NAME|ID (--text TEXT | --body 0xHEX) [options]
 
-Signs a message as its author (key from --key-file or env CHAINMAIL_KEY) and posts it.`,
+Signs a message as its author (key from --key-file or env CHAINMAIL_KEY) and posts it.
+With several relayers, a network error or a 5xx moves it to the next one.`,
   options: {
-    ...RELAYER_URL,
+    ...RELAYER_URLS,
     ...AUTHORED_MESSAGE,
     wait: { type: "boolean", description: "wait until the message is confirmed or rejected on-chain" },
     timeout: { value: "SECONDS", default: "120", description: "give up after this long without a definitive outcome" },
@@ -27,7 +28,7 @@ export function describe(result: PostResult): string {
     return `confirmed: seq ${result.seq} in channel ${channelName(result.channel)}\n  digest ${result.digest}\n  head   ${result.head}\n  tx     ${result.transactionHash} (block ${result.blockNumber})`;
   }
   if (result.status === "pending") {
-    return `accepted (not yet on-chain; a relayer restart can lose it): digest ${result.digest}\n  follow it with GET ${result.statusUrl}, or post with --wait`;
+    return `accepted (persisted by the relayer, not yet on-chain): digest ${result.digest}\n  follow it with GET ${result.statusUrl}, or post with --wait`;
   }
   return `rejected: ${result.code}: ${result.message}\n  digest ${result.digest}`;
 }

@@ -4,7 +4,7 @@
  * chainmail.v1.PostMessageRequest for grpcurl or any gRPC client.
  */
 import { signedMessageJson, signForRelayer } from "@chainmail/client";
-import { AUTHORED_MESSAGE, readAuthoredMessage, readCommand, refuse, RELAYER_URL, type Command } from "../options.js";
+import { AUTHORED_MESSAGE, readAuthoredMessage, readCommand, refuse, RELAYER_URLS, type Command } from "../options.js";
 
 const COMMAND: Command = {
   name: "sign",
@@ -13,7 +13,7 @@ const COMMAND: Command = {
 Signs a message as its author (key from --key-file or env CHAINMAIL_KEY) for the
 relayer's chain and registry (from its GET /v1/info) and prints it as one line of JSON.`,
   options: {
-    ...RELAYER_URL,
+    ...RELAYER_URLS,
     ...AUTHORED_MESSAGE,
     grpc: { type: "boolean", description: 'print a chainmail.v1.PostMessageRequest ({"message": ..., "wait": true}) instead' },
   },
