@@ -77,8 +77,11 @@ export function wireJson(m: SignedMessage): WireMessage {
   };
 }
 
-/** Signs synchronously (the signing key over the protocol's digest), so generators stay synchronous and replayable. */
-function signWith(wallet: Wallet, location: RegistryLocation, m: UnsignedFields): SignedMessage {
+/**
+ * Signs synchronously (the signing key over the protocol's digest): generators stay
+ * synchronous and replayable, and load runs sign thousands of messages without awaiting.
+ */
+export function signMessageSync(wallet: Pick<Wallet, "address" | "signingKey">, location: RegistryLocation, m: UnsignedFields): SignedMessage {
   const message = { ...m, author: wallet.address };
   return { ...message, signature: wallet.signingKey.sign(digestOf(location, message)).serialized };
 }
@@ -115,13 +118,13 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
       wallet: ctx.members[author],
       fields: { channel: ctx.channel, body: bodyFromText(text), contentType, timestamp: nowSeconds() + BigInt(skew), replyTo: 0n, nonce },
     }));
-  const signed = base.map(({ wallet, fields }) => signWith(wallet, location, fields));
+  const signed = base.map(({ wallet, fields }) => signMessageSync(wallet, location, fields));
   const field = fc.constantFrom<Field>(...FIELDS);
   // Signed again after the change: the signature is right, the value is what must be refused.
   const resign = <T>(extra: fc.Arbitrary<T>, kind: string, change: (f: UnsignedFields, x: T) => { fields: UnsignedFields; wallet?: Wallet; location?: RegistryLocation; detail: string }) =>
     fc.tuple(base, extra).map(([b, x]) => {
       const changed = change(b.fields, x);
-      return caseOf(kind, changed.detail, wireJson(signWith(changed.wallet ?? b.wallet, changed.location ?? location, changed.fields)));
+      return caseOf(kind, changed.detail, wireJson(signMessageSync(changed.wallet ?? b.wallet, changed.location ?? location, changed.fields)));
     });
 
   const weirdNumbers = fc.constantFrom<unknown>(
@@ -190,10 +193,10 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
     "flipped-body-byte": fc.tuple(signed, fc.nat(), fc.integer({ min: 1, max: 255 })).map(([m, i, mask]) => caseOf("flipped-body-byte", `${i}^${mask}`, { ...wireJson(m), body: flipHexByte(m.body, i, mask) })),
     "wrong-channel": fc.tuple(base, fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.boolean()).map(([b, id, resigned]) => {
       const other = hexOfBytes(id);
-      if (resigned) return caseOf("wrong-channel", "signed for an unknown channel", wireJson(signWith(b.wallet, location, { ...b.fields, channel: other })));
-      return caseOf("wrong-channel", "changed after signing", { ...wireJson(signWith(b.wallet, location, b.fields)), channel: other });
+      if (resigned) return caseOf("wrong-channel", "signed for an unknown channel", wireJson(signMessageSync(b.wallet, location, { ...b.fields, channel: other })));
+      return caseOf("wrong-channel", "changed after signing", { ...wireJson(signMessageSync(b.wallet, location, b.fields)), channel: other });
     }),
-    "non-member": base.map((b) => caseOf("non-member", ctx.outsider.address, wireJson(signWith(ctx.outsider, location, b.fields)))),
+    "non-member": base.map((b) => caseOf("non-member", ctx.outsider.address, wireJson(signMessageSync(ctx.outsider, location, b.fields)))),
     "author-swap": fc.tuple(signed, fc.nat(ctx.members.length - 1)).map(([m, i]) => {
       const other = ctx.members.find((w) => w.address !== m.author && ctx.members.indexOf(w) >= i) ?? ctx.outsider;
       return caseOf("author-swap", other.address, { ...wireJson(m), author: other.address });
@@ -214,7 +217,7 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
     "used-nonce": fc.tuple(base, fc.nat()).map(([b, i]) => {
       const first = ctx.confirmed[i % ctx.confirmed.length];
       const wallet = ctx.members.find((w) => w.address === first.author)!;
-      return caseOf("used-nonce", first.nonce.toString(), wireJson(signWith(wallet, location, { ...b.fields, nonce: first.nonce })));
+      return caseOf("used-nonce", first.nonce.toString(), wireJson(signMessageSync(wallet, location, { ...b.fields, nonce: first.nonce })));
     }),
     expired: resign(fc.integer({ min: 60, max: 1_000_000 }), "expired", (f, k) => ({ fields: { ...f, timestamp: nowSeconds() - BigInt(ctx.maxAge + k) }, detail: `${ctx.maxAge + k} s old` })),
     future: resign(fc.integer({ min: 60, max: 1_000_000 }), "future", (f, k) => ({ fields: { ...f, timestamp: nowSeconds() + BigInt(ctx.maxFutureSkew + k) }, detail: `${ctx.maxFutureSkew + k} s ahead` })),
@@ -472,7 +475,7 @@ export async function startFuzzStack({ confirmedCount = 3, relayerEnv = {} }: { 
     const confirmed: FuzzContext["confirmed"] = [];
     for (let i = 0; i < confirmedCount; i++) {
       const wallet = members[i % members.length];
-      const m = signWith(wallet, location, { channel, body: bodyFromText(`fuzz base ${i}`), contentType: 1, timestamp: nowSeconds(), replyTo: 0n, nonce: BigInt(i + 1) });
+      const m = signMessageSync(wallet, location, { channel, body: bodyFromText(`fuzz base ${i}`), contentType: 1, timestamp: nowSeconds(), replyTo: 0n, nonce: BigInt(i + 1) });
       const response = await fetch(`${relayer.url}/v1/messages?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(wireJson(m)) });
       const json = (await response.json()) as { status?: string; digest?: string };
       if (response.status !== 200 || json.status !== "confirmed") throw new Error(`set-up message ${i} did not land: ${response.status} ${JSON.stringify(json)}`);
