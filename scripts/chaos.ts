@@ -56,6 +56,8 @@ const USAGE = `Usage: pnpm chaos [--json] [--messages N] [--relayers R] ...
   --relayers R            relayer processes, each with its own signer key [2]
   --authors A             channel members signing the messages [50]
   --concurrency C         concurrent retrying clients [256]
+  --rate N                messages the clients start per second at most, 0 = as fast as
+                          they can [0]; a short run paced so that its faults hit it under load
   --block-ms N            the chain's block interval [1000]
   --relayer-down-ms N     how long a killed relayer stays down [1000]
   --mirror-down-ms N      how long a killed mirror stays down [1000]
@@ -65,7 +67,7 @@ const USAGE = `Usage: pnpm chaos [--json] [--messages N] [--relayers R] ...
   --settle-timeout-s N    longest wait for the mirror to catch up at the end [300]
   --json                  print one JSON object on stdout (progress goes to stderr)
 
-A short check: pnpm chaos --messages 2000 --accepted-messages 300 --chain-pause-s 5 --kafka-stop-s 8`;
+A short check: pnpm chaos --messages 2000 --accepted-messages 300 --rate 25 --chain-pause-s 5 --kafka-stop-s 8`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -131,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
     relayers: { default: 2, min: 2, max: 8 },
     authors: { default: 50, min: 1, max: 5000 },
     concurrency: { default: 256, min: 1, max: 5000 },
+    rate: { default: 0, min: 0, max: 1_000_000 },
     "block-ms": { default: 1000, min: 100, max: 60_000 },
     "relayer-down-ms": { default: 1000, min: 0, max: 600_000 },
     "mirror-down-ms": { default: 1000, min: 0, max: 600_000 },
@@ -248,11 +251,14 @@ async function main(argv: string[]): Promise<number> {
     let settled = 0;
     let retries = 0;
     const outcomes: Array<PostResult | { status: "noOutcome"; problem: string }> = new Array(total);
+    const loadStarted = Date.now();
     const clients = Promise.all(
       Array.from({ length: Math.min(n.concurrency, total) }, async () => {
         for (;;) {
           const i = next++;
           if (i >= total) return;
+          // Paced: message i starts no earlier than i / rate seconds after the first.
+          if (n.rate > 0) await sleep(Math.max(0, loadStarted + (i * 1000) / n.rate - Date.now()));
           try {
             outcomes[i] = await submitSigned(relayers[i % relayers.length].url, mainMessages[i], {
               wait: true,
@@ -416,7 +422,7 @@ async function main(argv: string[]): Promise<number> {
       audit: { ok: result.report.ok, messages: result.report.totals.messages, discrepancies: result.report.totals.discrepancies, byKind: result.report.totals.byKind },
       faults,
       seconds: elapsed(),
-      settings: { messages: total, acceptedMessages: acceptedPhase.length, relayers: n.relayers, authors: n.authors, concurrency: n.concurrency, blockMs: n["block-ms"], chainPauseS: n["chain-pause-s"], kafkaStopS: n["kafka-stop-s"], relayerDownMs: n["relayer-down-ms"], mirrorDownMs: n["mirror-down-ms"] },
+      settings: { messages: total, acceptedMessages: acceptedPhase.length, relayers: n.relayers, authors: n.authors, concurrency: n.concurrency, rate: n.rate, blockMs: n["block-ms"], chainPauseS: n["chain-pause-s"], kafkaStopS: n["kafka-stop-s"], relayerDownMs: n["relayer-down-ms"], mirrorDownMs: n["mirror-down-ms"] },
       note: "The SDK takes one relayer URL: message i goes to relayer i mod R (no client fail-over).",
     };
     if (flags.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
