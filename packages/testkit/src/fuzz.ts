@@ -250,11 +250,16 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
         const text = JSON.stringify(wireJson(m));
         return { kind: "extra-field", detail: key, body: `${text.slice(0, -1)},${JSON.stringify(key)}:${JSON.stringify(value) ?? "null"}}` };
       }),
-    "duplicate-key": fc.tuple(signed, field, wrongTypes).map(([m, name, value]) => {
-      // The mutated value comes last: JSON.parse keeps the last one, so the request is wrong whichever a parser keeps.
-      const text = JSON.stringify(wireJson(m));
-      return { kind: "duplicate-key", detail: name, body: `${text.slice(0, -1)},${JSON.stringify(name)}:${JSON.stringify(value) ?? "null"}}` };
-    }),
+    "duplicate-key": fc
+      .tuple(signed, field, wrongTypes)
+      // The same value twice would be a valid message (it would land): not this kind's case.
+      .filter(([m, name, value]) => JSON.stringify(value) !== JSON.stringify(wireJson(m)[name]))
+      .map(([m, name, value]) => {
+        // The changed value comes last, where JSON.parse (and Fastify's parser) take it from;
+        // a relayer that took the first would post an ambiguous request, and the run flags it.
+        const text = JSON.stringify(wireJson(m));
+        return { kind: "duplicate-key", detail: name, body: `${text.slice(0, -1)},${JSON.stringify(name)}:${JSON.stringify(value) ?? "null"}}` };
+      }),
     "wrong-type": fc
       .tuple(signed, field, wrongTypes)
       .filter(([m, name, value]) => JSON.stringify(value) !== JSON.stringify(wireJson(m)[name]))
