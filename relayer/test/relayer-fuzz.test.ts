@@ -11,7 +11,7 @@ import { bodyFromText, randomNonce, signMessage } from "@chainmail/protocol";
 import { chainSnapshot, chainUntouched, judgeAnswer, runMessageFuzz, startFuzzStack, wireJson, type FuzzStack } from "@chainmail/testkit";
 
 /** Bounded so that the suite stays within a minute or two on a shared 2-core machine; FUZZ_COUNT overrides. */
-const COUNT = Number(process.env.FUZZ_COUNT ?? 1500);
+const COUNT = Number(process.env.FUZZ_COUNT ?? 3000);
 
 describe("relayer fuzz: POST /v1/messages under generated hostile input", function () {
   this.timeout(600_000);
