@@ -2,3 +2,5 @@ export * from "./dev-keys.js";
 export * from "./deploy.js";
 export * from "./hardhat-node.js";
 export * from "./kafka.js";
+export * from "./relayer-process.js";
+export * from "./fuzz.js";
