@@ -28,7 +28,7 @@ import { startHardhatNode, type RunningNode } from "./hardhat-node.js";
 import { RelayerProcess } from "./relayer-process.js";
 
 /** 503 codes the API documents as "retry later" (README, OpenAPI): the only 5xx a client may see. */
-export const DOCUMENTED_503_CODES: ReadonlySet<string> = new Set(["ShuttingDown", "ChainUnavailable", "SubmitFailed"]);
+export const DOCUMENTED_503_CODES: ReadonlySet<string> = new Set(["ShuttingDown", "ChainUnavailable", "SubmitFailed", "Overloaded", "JournalUnavailable"]);
 
 export interface FuzzContext {
   location: RegistryLocation;
