@@ -78,6 +78,9 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // A waiting POST may be held up to the wait timeout.
     requestTimeout: config.waitTimeoutMs + 30_000,
+    // Avvio's plugin timeout also bounds the close hooks: at its default (10 s) it cut the
+    // drain short of CHAINMAIL_SHUTDOWN_TIMEOUT_MS, and waiting clients lost their answer.
+    pluginTimeout: Math.max(10_000, config.shutdownTimeoutMs + 10_000),
   }) as unknown as RelayerApp;
   app.decorate("services", services);
   const grpc = await buildGrpcServer(services, logger);
