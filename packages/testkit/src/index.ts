@@ -2,3 +2,5 @@ export * from "./dev-keys.js";
 export * from "./deploy.js";
 export * from "./hardhat-node.js";
 export * from "./kafka.js";
+export * from "./geth-node.js";
+export * from "./service.js";
