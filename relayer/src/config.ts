@@ -138,7 +138,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "messages-topic": { env: "CHAINMAIL_MESSAGES_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.messagesTopic, description: "the mirror's message topic (deliveries are read there)" },
   "subscriptions-topic": { env: "CHAINMAIL_SUBSCRIPTIONS_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.subscriptionsTopic, description: "compacted topic holding the teams' subscriptions" },
   "subscriptions-token": { env: "CHAINMAIL_SUBSCRIPTIONS_TOKEN", envOnly: true, default: "(none: loopback clients only)", description: "bearer token required to subscribe or unsubscribe a team" },
-  "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "gas bound at which a batch is cut (below the block and transaction gas caps)" },
+  "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "most gas one batch transaction asks for; the block gas limit and the 16,777,216 per-transaction cap (EIP-7825) bound it too" },
 };
 
 /** Environment variable -> default -> what it sets, for the docs. */

@@ -24,6 +24,7 @@ import { MessagePostedDecoder } from "@chainmail/protocol";
 import type { RawReceipt } from "@chainmail/chain";
 import { encodePostBatch } from "./calldata.js";
 import { FeeOracle } from "./fees.js";
+import { GasSizer } from "./gas-sizing.js";
 import { Lane, NonceConsumedError } from "./lane.js";
 
 /** The relayer gave up on a message for now; the client should send it again. */
@@ -47,9 +48,6 @@ export interface PendingMessage {
 
 const MAX_TRIES = 3;
 
-/** Transaction base cost, postBatch's own overhead and a first-channel-write allowance. */
-const BATCH_BASE_GAS = 150_000;
-
 /**
  * An upper bound on one message's gas in postBatch: a fresh nonce word (22.1k), cold
  * role and channel reads, ecrecover, hashing, the event's topics and words, and per
@@ -71,8 +69,8 @@ export class Submitter {
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
   private readonly decoder: MessagePostedDecoder;
-  /** After an out-of-gas revert, ask the node for estimates instead of the bound. */
-  private estimateGas = false;
+  /** Gas limits and batch lengths from what the chain charges (see gas-sizing.ts). */
+  readonly gas: GasSizer;
 
   constructor(
     private readonly chain: Chain,
@@ -83,6 +81,13 @@ export class Submitter {
     this.fees = new FeeOracle(chain.provider, config.gasMode);
     const rpc = chain.rpc;
     this.decoder = new MessagePostedDecoder(chain.location);
+    this.gas = new GasSizer(
+      {
+        blockGasLimit: async () => (await chain.provider.getBlock("latest"))!.gasLimit,
+        estimate: (data) => chain.provider.estimateGas({ from: this.lanes[0].address, to: chain.location.address, data: "0x" + Buffer.from(data).toString("hex") }),
+      },
+      config.maxBatchGas,
+    );
     this.lanes = chain.wallets.map(
       (wallet) =>
         new Lane(
@@ -177,16 +182,10 @@ export class Submitter {
     }
   }
 
-  /** How many queued messages the next batch takes: by count, then by gas bound. */
+  /** How many queued messages the next batch takes: by count, then by expected gas. */
   private batchLength(): number {
-    let gas = BATCH_BASE_GAS;
-    let n = 0;
-    while (n < this.queue.length && n < this.config.batchMaxSize) {
-      gas += messageGasBound(this.queue[n].message);
-      if (n > 0 && gas > this.config.maxBatchGas) break;
-      n++;
-    }
-    return Math.max(1, n);
+    const n = Math.min(this.queue.length, this.config.batchMaxSize);
+    return this.gas.batchLength(this.queue.slice(0, n).map((e) => messageGasBound(e.message)));
   }
 
   private freeLane(): Lane | undefined {
@@ -198,12 +197,16 @@ export class Submitter {
   }
 
   private async sendBatch(lane: Lane, batch: PendingMessage[]): Promise<void> {
-    for (const entry of batch) entry.tries++;
-    const data = encodePostBatch(batch.map((e) => e.message));
     let receipt: RawReceipt;
     let gasLimit = 0n;
+    let data: Uint8Array;
+    for (const entry of batch) entry.tries++;
     try {
-      gasLimit = await this.gasLimitFor(lane, data, batch);
+      const bounds = batch.map((e) => messageGasBound(e.message));
+      const plan = await this.gas.plan(bounds, (take) => encodePostBatch(batch.slice(0, take).map((e) => e.message)));
+      if (plan.take < batch.length) this.putBack(batch.splice(plan.take));
+      gasLimit = plan.gasLimit;
+      data = encodePostBatch(batch.map((e) => e.message));
       receipt = await lane.submit(data, gasLimit);
     } catch (error) {
       if (error instanceof NonceConsumedError) {
@@ -221,7 +224,7 @@ export class Submitter {
     if (receipt.status !== 1) {
       this.metrics.transactions.inc({ result: "reverted" });
       // Out of gas means our bound was wrong for this chain: estimate from now on.
-      if (receipt.gasUsed >= gasLimit) this.estimateGas = true;
+      if (receipt.gasUsed >= gasLimit) this.gas.outOfGas();
       this.retry(batch, "The batch transaction reverted (is the registry paused?).");
       return;
     }
@@ -229,23 +232,8 @@ export class Submitter {
     this.metrics.batchSize.observe(batch.length);
     this.metrics.gasUsed.inc(Number(receipt.gasUsed));
     this.metrics.gasPerMessage.observe(Number(receipt.gasUsed) / batch.length);
+    this.gas.observe(batch.map((e) => messageGasBound(e.message)), receipt.gasUsed);
     await this.settleFromReceipt(batch, receipt);
-  }
-
-  /**
-   * A gas limit without a round trip: an upper bound per message (see
-   * messageGasBound). Unused gas is not charged, and postBatch never reverts for a bad
-   * message, so a generous bound only costs block space. If a batch ever runs out of
-   * gas anyway, the submitter switches to the node's estimate plus a margin.
-   */
-  private async gasLimitFor(lane: Lane, data: Uint8Array, batch: PendingMessage[]): Promise<bigint> {
-    if (this.estimateGas) {
-      const estimate = await this.chain.provider.estimateGas({ from: lane.address, to: this.chain.location.address, data: "0x" + Buffer.from(data).toString("hex") });
-      return (estimate * 125n) / 100n + 20_000n;
-    }
-    let bound = BATCH_BASE_GAS;
-    for (const entry of batch) bound += messageGasBound(entry.message);
-    return BigInt(bound);
   }
 
   /** One outcome per message from the receipt's MessagePosted/MessageRejected logs. */
@@ -311,6 +299,13 @@ export class Submitter {
     }
     this.metrics.submitLatency.observe((Date.now() - entry.acceptedAt) / 1000);
     entry.settle(outcome);
+  }
+
+  /** Messages a batch could not take (gas): back to the front of the queue, no try spent. */
+  private putBack(entries: PendingMessage[]): void {
+    for (const entry of entries) entry.tries--;
+    this.queue.unshift(...entries);
+    this.metrics.queueDepth.set(this.queue.length);
   }
 
   private retry(batch: PendingMessage[], why: string): void {
