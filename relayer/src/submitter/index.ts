@@ -25,6 +25,7 @@ import type { RawReceipt } from "@chainmail/chain";
 import { encodePostBatch } from "./calldata.js";
 import { FeeOracle } from "./fees.js";
 import { GasSizer } from "./gas-sizing.js";
+import { silentLogger, type Logger } from "@chainmail/runtime";
 import { Lane, NonceConsumedError } from "./lane.js";
 
 /** The relayer gave up on a message for now; the client should send it again. */
@@ -77,6 +78,7 @@ export class Submitter {
     private readonly index: OutcomeIndex,
     private readonly config: RelayerConfig,
     private readonly metrics: RelayerMetrics,
+    private readonly logger: Logger = silentLogger,
   ) {
     this.fees = new FeeOracle(chain.provider, config.gasMode);
     const rpc = chain.rpc;
@@ -103,6 +105,7 @@ export class Submitter {
             receiptPollMs: config.receiptPollMs,
           },
           metrics,
+          logger,
         ),
     );
   }
@@ -214,15 +217,18 @@ export class Submitter {
         // messages may or may not be on-chain. Re-queue them; the contract's nonce
         // check and settleNonceUsed() sort out which landed.
         this.metrics.transactions.inc({ result: "nonce-consumed" });
+        this.logger.warn({ signer: lane.address, messages: batch.length }, "a batch's nonce was used by another transaction; re-queueing its messages");
         this.retry(batch, "The transaction's nonce was used by another transaction.");
         return;
       }
       this.metrics.transactions.inc({ result: "send-failed" });
+      this.logger.warn({ signer: lane.address, messages: batch.length, error: shortReason(error) }, "sending a batch failed");
       this.retry(batch, `Sending the batch failed: ${shortReason(error)}`);
       return;
     }
     if (receipt.status !== 1) {
       this.metrics.transactions.inc({ result: "reverted" });
+      this.logger.warn({ signer: lane.address, transaction: receipt.transactionHash, gasUsed: String(receipt.gasUsed), gasLimit: String(gasLimit), messages: batch.length }, "a batch transaction reverted");
       // Out of gas means our bound was wrong for this chain: estimate from now on.
       if (receipt.gasUsed >= gasLimit) this.gas.outOfGas();
       this.retry(batch, "The batch transaction reverted (is the registry paused?).");
@@ -312,7 +318,10 @@ export class Submitter {
     const again: PendingMessage[] = [];
     for (const entry of batch) {
       if (entry.tries < MAX_TRIES && !this.stopping) again.push(entry);
-      else entry.settle({ status: "failed", digest: entry.digest, code: ErrorCodes.SubmitFailed, message: `${why} The relayer gave up on this message for now; send the same signed message again.` });
+      else {
+        this.logger.error({ digest: entry.digest, tries: entry.tries, why }, "gave up on a message (SubmitFailed); its client must send it again");
+        entry.settle({ status: "failed", digest: entry.digest, code: ErrorCodes.SubmitFailed, message: `${why} The relayer gave up on this message for now; send the same signed message again.` });
+      }
     }
     if (again.length > 0) {
       this.queue.unshift(...again);
