@@ -179,12 +179,27 @@ async function launch(geth: string, datadir: string, blockTimeMs: number, gasLim
     await exited;
     clearTimeout(killer);
   };
+  let nudged = false;
   try {
     await waitFor(
       "geth to answer",
       async () => {
         if (child.exitCode !== null) throw new Error(`geth exited (${child.exitCode}): ${log}`);
-        return (await provider.send("eth_chainId", [])) as string;
+        const chainId = (await provider.send("eth_chainId", [])) as string;
+        // Until its first transaction indexing is done, geth answers receipt queries with
+        // an error ("transaction indexing is in progress"), which no test should meet.
+        // The indexer runs at a new block: with blocks on demand, one transaction makes one.
+        try {
+          await provider.send("eth_getTransactionReceipt", ["0x" + "00".repeat(32)]);
+        } catch (error) {
+          if (blockTimeMs === 0 && !nudged) {
+            nudged = true;
+            const filler = new Wallet(devPrivateKey(FUNDED_DEV_KEYS - 1), provider);
+            await filler.sendTransaction({ to: filler.address, value: 0n, gasLimit: 21_000n });
+          }
+          throw error;
+        }
+        return chainId;
       },
       { timeoutMs: 60_000 },
     );
