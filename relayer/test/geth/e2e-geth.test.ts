@@ -75,7 +75,6 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
       CHAINMAIL_MIRROR_CURSOR_TOPIC: topics.cursor,
       CHAINMAIL_MIRROR_TRANSACTIONAL_ID: `${topics.messages}.mirror`,
       CHAINMAIL_MIRROR_POLL_MS: "200",
-      CHAINMAIL_MIRROR_FINALITY: "latest",
       CHAINMAIL_LOG_LEVEL: "warn",
     });
     await waitFor(
