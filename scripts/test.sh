@@ -11,6 +11,8 @@ bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 export PATH="$ROOT/node_modules/.bin:$PATH"
 # grpcurl and Python's grpcio-tools for the gRPC client tests (cached in .cache/).
 bash scripts/grpc-tools.sh
+# geth (Go module, cached in .cache/go-bin) for the suite on geth; without it that suite fails.
+GETH=$(bash scripts/geth.sh) && export GETH || echo "test: geth could not be installed; the geth suite will fail." >&2
 # The timeline page's tests run in Debian's chromium; a failure here shows up as failed tests.
 bash scripts/chromium.sh || echo "test: chromium is not installed; the browser tests will fail." >&2
 
@@ -69,6 +71,8 @@ run_suite slither bash scripts/slither.sh
 for dir in packages/protocol packages/runtime packages/chain packages/testkit packages/client packages/teams relayer packages/mirror packages/subscriber packages/audit packages/cli deploy; do
   run_suite "$(basename "$dir")" bash -c "cd $dir && mocha"
 done
+# The end-to-end flow and the submitter's recovery paths on a geth dev node (relayer/test/geth).
+run_suite geth bash -c "cd relayer && mocha --config .mocharc.geth.json"
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

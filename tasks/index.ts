@@ -28,6 +28,11 @@ const chainmailTasks = [
       description: "How far ahead of the chain's clock a timestamp may be, in seconds (default: the protocol's)",
       defaultValue: "",
     })
+    .addOption({
+      name: "confirmations",
+      description: "Blocks each deployment transaction waits for (default 1: a private chain's blocks are final, and with blocks on demand more never come)",
+      defaultValue: "1",
+    })
     .setAction(() => import("./deploy.js"))
     .build(),
 

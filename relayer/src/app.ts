@@ -50,8 +50,10 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     chain.close();
     throw error;
   }
-  const submitter = new Submitter(chain, index, config, metrics);
+  const submitter = new Submitter(chain, index, config, metrics, logger);
   await submitter.fees.resolveMode();
+  const zeroGas = await submitter.fees.zeroGasVerdict().catch(() => undefined);
+  if (zeroGas && !zeroGas.ok) logger.error(zeroGas.detail + " /readyz reports not ready.");
   chain.startMembershipWatcher((error) => {
     metrics.membershipPollFailures.inc();
     logger.warn({ err: error }, "membership poll failed; retrying at the next poll (revocations wait for the cache TTL meanwhile)");
@@ -99,6 +101,9 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     requestTimeout: config.waitTimeoutMs + 30_000,
     clientErrorHandler,
     frameworkErrors,
+    // Avvio's plugin timeout also bounds the close hooks: at its default (10 s) it cut the
+    // drain short of CHAINMAIL_SHUTDOWN_TIMEOUT_MS, and waiting clients lost their answer.
+    pluginTimeout: Math.max(10_000, config.shutdownTimeoutMs + 10_000),
   }) as unknown as RelayerApp;
   // Only JSON is taken: text/plain is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser(["text/plain", "application/json"]);
@@ -112,7 +117,8 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     const { status, code, message, headers, extra } = describeError(error);
     if (status >= 500 && !(error instanceof ApiError)) request.log.error({ err: error }, "unexpected error");
-    if (request.method === "POST" && request.routeOptions.url === "/v1/messages") metrics.precheckRejections.inc({ code });
+    // SubmitFailed comes after the pre-checks passed (the chain refused or gas ran out): not a pre-check rejection.
+    if (request.method === "POST" && request.routeOptions.url === "/v1/messages" && code !== ErrorCodes.SubmitFailed) metrics.precheckRejections.inc({ code });
     void reply.code(status).headers(headers).send({ code, message, ...extra });
   });
   app.setNotFoundHandler((request, reply) => {

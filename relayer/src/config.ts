@@ -166,7 +166,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "precheck-timeout-ms": { env: "CHAINMAIL_PRECHECK_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.precheckTimeoutMs), description: "longest a pre-check waits on the chain before 503 ChainUnavailable" },
   "rpc-timeout-ms": { env: "CHAINMAIL_RPC_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.rpcTimeoutMs), description: "timeout of every JSON-RPC call" },
   "journal-dir": { env: "CHAINMAIL_JOURNAL_DIR", value: "DIR", default: DEFAULT_JOURNAL_DIR, description: "directory of the write-ahead journal that makes a 202 survive a crash (one file per registry deployment and signer; none: no journal)" },
-  "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "gas bound at which a batch is cut (below the block and transaction gas caps)" },
+  "max-batch-gas": { env: "CHAINMAIL_MAX_BATCH_GAS", value: "GAS", default: String(CONFIG_DEFAULTS.maxBatchGas), description: "most gas one batch transaction asks for; the block gas limit and the 16,777,216 per-transaction cap (EIP-7825) bound it too" },
 };
 
 /** Environment variable -> default -> what it sets, for the docs. */

@@ -27,8 +27,9 @@ export interface Fixture {
 
 export const RELAYER_KEY_INDEX = 10;
 
-export async function startFixture({ blockTimeMs }: { blockTimeMs?: number } = {}): Promise<Fixture> {
-  const node = await startHardhatNode({ blockTimeMs });
+/** `node` starts another chain node (a geth dev node) instead of Hardhat's. */
+export async function startFixture({ blockTimeMs, node: start }: { blockTimeMs?: number; node?: () => Promise<RunningNode> } = {}): Promise<Fixture> {
+  const node = start ? await start() : await startHardhatNode({ blockTimeMs });
   try {
     const deployer = new Wallet(devPrivateKey(0), node.provider);
     const admin = new Wallet(devPrivateKey(1), node.provider);

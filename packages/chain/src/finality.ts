@@ -3,15 +3,19 @@
  * `finalized` and `safe` tags, Hardhat's node and older clients do not, so "auto"
  * tries finalized, then safe, then latest minus a depth, and remembers what worked.
  */
-import type { BlockRef, RpcClient } from "./client.js";
+import type { BlockRef, JsonRpcCaller, RpcClient } from "./client.js";
+import { detectClient } from "./client-kind.js";
 
 export type Finality = "auto" | "finalized" | "safe" | "latest";
 
 export class FinalityResolver {
   private resolved: Exclude<Finality, "auto"> | null;
+  private clientChecked = false;
+  private why = "";
 
   constructor(
-    private readonly rpc: Pick<RpcClient, "block">,
+    /** With `call`, "auto" also asks which client answers (see client-kind.ts). */
+    private readonly rpc: Pick<RpcClient, "block"> & Partial<JsonRpcCaller>,
     finality: Finality,
     /** Depth below the head when the node has no finalized/safe block (or finality = latest). */
     private readonly confirmations: number,
@@ -21,11 +25,20 @@ export class FinalityResolver {
 
   /** What is in use, for logs: "finalized", "safe", "latest - N", or "auto" before the first answer. */
   get inUse(): string {
-    return this.resolved === "latest" ? `latest - ${this.confirmations}` : (this.resolved ?? "auto");
+    return (this.resolved === "latest" ? `latest - ${this.confirmations}` : (this.resolved ?? "auto")) + this.why;
   }
 
   /** The newest block that is safe to act on, given the node's latest block; null if none yet. */
   async safeTip(latest: BlockRef): Promise<BlockRef | null> {
+    if (!this.resolved && !this.clientChecked && this.rpc.call) {
+      this.clientChecked = true;
+      // geth --dev: finalized trails in 32-block steps and a dev chain never reorgs.
+      const client = await detectClient(this.rpc as JsonRpcCaller).catch(() => undefined);
+      if (client?.dev) {
+        this.resolved = "latest";
+        this.why = " (geth --dev: its finalized block trails in 32-block steps and a dev chain never reorganises)";
+      }
+    }
     const candidates: Array<Exclude<Finality, "auto">> = this.resolved ? [this.resolved] : ["finalized", "safe", "latest"];
     for (const mode of candidates) {
       if (mode === "latest") {

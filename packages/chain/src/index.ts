@@ -5,3 +5,4 @@ export * from "./provider.js";
 export * from "./logs.js";
 export * from "./finality.js";
 export * from "./proof.js";
+export * from "./client-kind.js";

@@ -5,12 +5,12 @@
  * Once with automine and once with 1-second blocks.
  */
 import { expect } from "chai";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
-import { createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
+import { ChainmailService, createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
 import { devPrivateKey } from "@chainmail/testkit";
 import { freePort, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
 import { kafkaBrokers, uniqueTopics } from "@chainmail/testkit";
@@ -38,34 +38,6 @@ function chainmail(args: string[], env: Record<string, string> = {}, timeoutMs =
   });
 }
 
-class Service {
-  readonly child: ChildProcess;
-  output = "";
-
-  constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(CHAINMAIL, args, {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PATH: ENV_PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    const keep = (d: Buffer) => (this.output = (this.output + d).slice(-20_000));
-    this.child.stdout!.on("data", keep);
-    this.child.stderr!.on("data", keep);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once("exit", r));
-    try {
-      process.kill(-this.child.pid!, "SIGKILL");
-    } catch {
-      this.child.kill("SIGKILL");
-    }
-    await exited;
-  }
-}
-
 for (const mode of [
   { name: "automine", blockTimeMs: undefined },
   { name: "1-second blocks", blockTimeMs: 1000 },
@@ -75,8 +47,8 @@ for (const mode of [
     const brokers = kafkaBrokers().join(",");
     const topics = uniqueTopics(`e2e-${mode.blockTimeMs ?? "auto"}`);
     let node: RunningNode;
-    let relayer: Service;
-    let mirror: Service;
+    let relayer: ChainmailService;
+    let mirror: ChainmailService;
     let registry: string;
     let relayerUrl: string;
     let keyFile: string;
@@ -96,7 +68,7 @@ for (const mode of [
 
       const port = await freePort();
       relayerUrl = `http://127.0.0.1:${port}`;
-      relayer = new Service(["relayer"], {
+      relayer = new ChainmailService(["relayer"], {
         CHAINMAIL_RPC_URL: node.url,
         CHAINMAIL_REGISTRY: registry,
         CHAINMAIL_SIGNER_KEYS: devPrivateKey(13),
@@ -104,7 +76,7 @@ for (const mode of [
         CHAINMAIL_GRPC_PORT: "0", // any free port: 8081 may be a running local stack's
         CHAINMAIL_LOG_LEVEL: "warn",
       });
-      mirror = new Service(["mirror"], {
+      mirror = new ChainmailService(["mirror"], {
         CHAINMAIL_RPC_URL: node.url,
         CHAINMAIL_REGISTRY: registry,
         KAFKA_BROKERS: brokers,

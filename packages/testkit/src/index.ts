@@ -4,3 +4,5 @@ export * from "./hardhat-node.js";
 export * from "./kafka.js";
 export * from "./relayer-process.js";
 export * from "./fuzz.js";
+export * from "./geth-node.js";
+export * from "./service.js";

@@ -36,6 +36,8 @@ export default async function healthRoutes(app: FastifyInstance, { services }: {
         detail: code !== "0x" ? `registry at ${chain.location.address}` : `no contract at ${chain.location.address}`,
       });
       const paid = await submitter.fees.gasCostsMoney();
+      const zeroGas = await submitter.fees.zeroGasVerdict();
+      if (zeroGas) checks.push({ name: "zero gas", ok: zeroGas.ok, detail: zeroGas.detail });
       for (const lane of submitter.lanes) {
         const balance = await chain.provider.getBalance(lane.address);
         const ok = !paid || balance >= config.minSignerBalanceWei;

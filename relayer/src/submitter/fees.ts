@@ -5,6 +5,7 @@
  */
 import type { JsonRpcProvider } from "ethers";
 import type { GasMode } from "../config.js";
+import { checkZeroGas, type ZeroGasVerdict } from "./zero-gas.js";
 
 export type Fees =
   | { type: 2; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
@@ -15,6 +16,7 @@ const ONE_GWEI = 1_000_000_000n;
 export class FeeOracle {
   private resolvedMode?: Exclude<GasMode, "auto">;
   private cached?: { fees: Fees; at: number };
+  private zeroGas?: { verdict: Promise<ZeroGasVerdict>; at: number };
 
   constructor(
     private readonly provider: JsonRpcProvider,
@@ -34,6 +36,17 @@ export class FeeOracle {
   /** Whether transactions cost anything (readiness checks the signers' balances only then). */
   async gasCostsMoney(): Promise<boolean> {
     return (await this.resolveMode()) !== "zero";
+  }
+
+  /** In zero mode, whether the node will mine zero-price transactions (re-asked every 30 s); undefined in other modes. */
+  async zeroGasVerdict(): Promise<ZeroGasVerdict | undefined> {
+    if ((await this.resolveMode()) !== "zero") return undefined;
+    if (!this.zeroGas || Date.now() - this.zeroGas.at > 30_000) {
+      const verdict = checkZeroGas(this.provider);
+      this.zeroGas = { verdict, at: Date.now() };
+      verdict.catch(() => (this.zeroGas = undefined));
+    }
+    return this.zeroGas.verdict;
   }
 
   async current(): Promise<Fees> {

@@ -24,6 +24,8 @@ import { MessagePostedDecoder } from "@chainmail/protocol";
 import type { RawReceipt } from "@chainmail/chain";
 import { encodePostBatch } from "./calldata.js";
 import { FeeOracle } from "./fees.js";
+import { GasSizer } from "./gas-sizing.js";
+import { silentLogger, type Logger } from "@chainmail/runtime";
 import { Lane, NonceConsumedError } from "./lane.js";
 
 /** The relayer gave up on a message for now; the client should send it again. */
@@ -54,9 +56,6 @@ export interface PendingMessage {
 
 const MAX_TRIES = 3;
 
-/** Transaction base cost, postBatch's own overhead and a first-channel-write allowance. */
-const BATCH_BASE_GAS = 150_000;
-
 /**
  * An upper bound on one message's gas in postBatch: a fresh nonce word (22.1k), cold
  * role and channel reads, ecrecover, hashing, the event's topics and words, and per
@@ -80,18 +79,26 @@ export class Submitter {
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
   private readonly decoder: MessagePostedDecoder;
-  /** After an out-of-gas revert, ask the node for estimates instead of the bound. */
-  private estimateGas = false;
+  /** Gas limits and batch lengths from what the chain charges (see gas-sizing.ts). */
+  readonly gas: GasSizer;
 
   constructor(
     private readonly chain: Chain,
     private readonly index: OutcomeIndex,
     private readonly config: RelayerConfig,
     private readonly metrics: RelayerMetrics,
+    private readonly logger: Logger = silentLogger,
   ) {
     this.fees = new FeeOracle(chain.provider, config.gasMode);
     const rpc = chain.rpc;
     this.decoder = new MessagePostedDecoder(chain.location);
+    this.gas = new GasSizer(
+      {
+        blockGasLimit: async () => (await chain.provider.getBlock("latest"))!.gasLimit,
+        estimate: (data) => chain.provider.estimateGas({ from: this.lanes[0].address, to: chain.location.address, data: "0x" + Buffer.from(data).toString("hex") }),
+      },
+      config.maxBatchGas,
+    );
     this.lanes = chain.wallets.map(
       (wallet) =>
         new Lane(
@@ -107,6 +114,7 @@ export class Submitter {
             receiptPollMs: config.receiptPollMs,
           },
           metrics,
+          logger,
         ),
     );
   }
@@ -232,16 +240,10 @@ export class Submitter {
     }
   }
 
-  /** How many queued messages the next batch takes: by count, then by gas bound. */
+  /** How many queued messages the next batch takes: by count, then by expected gas. */
   private batchLength(): number {
-    let gas = BATCH_BASE_GAS;
-    let n = 0;
-    while (n < this.queue.length && n < this.config.batchMaxSize) {
-      gas += messageGasBound(this.queue[n].message);
-      if (n > 0 && gas > this.config.maxBatchGas) break;
-      n++;
-    }
-    return Math.max(1, n);
+    const n = Math.min(this.queue.length, this.config.batchMaxSize);
+    return this.gas.batchLength(this.queue.slice(0, n).map((e) => messageGasBound(e.message)));
   }
 
   private freeLane(): Lane | undefined {
@@ -253,12 +255,16 @@ export class Submitter {
   }
 
   private async sendBatch(lane: Lane, batch: PendingMessage[]): Promise<void> {
-    for (const entry of batch) entry.tries++;
-    const data = encodePostBatch(batch.map((e) => e.message));
     let receipt: RawReceipt;
     let gasLimit = 0n;
+    let data: Uint8Array;
+    for (const entry of batch) entry.tries++;
     try {
-      gasLimit = await this.gasLimitFor(lane, data, batch);
+      const bounds = batch.map((e) => messageGasBound(e.message));
+      const plan = await this.gas.plan(bounds, (take) => encodePostBatch(batch.slice(0, take).map((e) => e.message)));
+      if (plan.take < batch.length) this.putBack(batch.splice(plan.take));
+      gasLimit = plan.gasLimit;
+      data = encodePostBatch(batch.map((e) => e.message));
       receipt = await lane.submit(data, gasLimit);
     } catch (error) {
       if (error instanceof NonceConsumedError) {
@@ -266,17 +272,20 @@ export class Submitter {
         // messages may or may not be on-chain. Re-queue them; the contract's nonce
         // check and settleNonceUsed() sort out which landed.
         this.metrics.transactions.inc({ result: "nonce-consumed" });
+        this.logger.warn({ signer: lane.address, messages: batch.length }, "a batch's nonce was used by another transaction; re-queueing its messages");
         this.retry(batch, "The transaction's nonce was used by another transaction.");
         return;
       }
       this.metrics.transactions.inc({ result: "send-failed" });
+      this.logger.warn({ signer: lane.address, messages: batch.length, error: shortReason(error) }, "sending a batch failed");
       this.retry(batch, `Sending the batch failed: ${shortReason(error)}`);
       return;
     }
     if (receipt.status !== 1) {
       this.metrics.transactions.inc({ result: "reverted" });
+      this.logger.warn({ signer: lane.address, transaction: receipt.transactionHash, gasUsed: String(receipt.gasUsed), gasLimit: String(gasLimit), messages: batch.length }, "a batch transaction reverted");
       // Out of gas means our bound was wrong for this chain: estimate from now on.
-      if (receipt.gasUsed >= gasLimit) this.estimateGas = true;
+      if (receipt.gasUsed >= gasLimit) this.gas.outOfGas();
       this.retry(batch, "The batch transaction reverted (is the registry paused?).");
       return;
     }
@@ -284,23 +293,8 @@ export class Submitter {
     this.metrics.batchSize.observe(batch.length);
     this.metrics.gasUsed.inc(Number(receipt.gasUsed));
     this.metrics.gasPerMessage.observe(Number(receipt.gasUsed) / batch.length);
+    this.gas.observe(batch.map((e) => messageGasBound(e.message)), receipt.gasUsed);
     await this.settleFromReceipt(batch, receipt);
-  }
-
-  /**
-   * A gas limit without a round trip: an upper bound per message (see
-   * messageGasBound). Unused gas is not charged, and postBatch never reverts for a bad
-   * message, so a generous bound only costs block space. If a batch ever runs out of
-   * gas anyway, the submitter switches to the node's estimate plus a margin.
-   */
-  private async gasLimitFor(lane: Lane, data: Uint8Array, batch: PendingMessage[]): Promise<bigint> {
-    if (this.estimateGas) {
-      const estimate = await this.chain.provider.estimateGas({ from: lane.address, to: this.chain.location.address, data: "0x" + Buffer.from(data).toString("hex") });
-      return (estimate * 125n) / 100n + 20_000n;
-    }
-    let bound = BATCH_BASE_GAS;
-    for (const entry of batch) bound += messageGasBound(entry.message);
-    return BigInt(bound);
   }
 
   /** One outcome per message from the receipt's MessagePosted/MessageRejected logs. */
@@ -367,11 +361,21 @@ export class Submitter {
     entry.settle(outcome);
   }
 
+  /** Messages a batch could not take (gas): back to the front of the queue, no try spent. */
+  private putBack(entries: PendingMessage[]): void {
+    for (const entry of entries) entry.tries--;
+    this.queue.unshift(...entries);
+    this.metrics.queueDepth.set(this.queue.length);
+  }
+
   private retry(batch: PendingMessage[], why: string): void {
     const again: PendingMessage[] = [];
     for (const entry of batch) {
       if (entry.tries < MAX_TRIES && !this.stopping) again.push(entry);
-      else entry.settle({ status: "failed", digest: entry.digest, code: ErrorCodes.SubmitFailed, message: `${why} The relayer gave up on this message for now; send the same signed message again.` });
+      else {
+        this.logger.error({ digest: entry.digest, tries: entry.tries, why }, "gave up on a message (SubmitFailed); its client must send it again");
+        entry.settle({ status: "failed", digest: entry.digest, code: ErrorCodes.SubmitFailed, message: `${why} The relayer gave up on this message for now; send the same signed message again.` });
+      }
     }
     if (again.length > 0) {
       this.queue.unshift(...again);

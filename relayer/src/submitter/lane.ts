@@ -11,6 +11,8 @@ import { signRawTransaction } from "./rawtx.js";
 import { FeeOracle, type Fees } from "./fees.js";
 import { classifySendError, errorText, NonceManager } from "./nonce-manager.js";
 import { ChainMailError } from "@chainmail/protocol";
+import { silentLogger, type Logger } from "@chainmail/runtime";
+import { describeFees, StuckTransactionClearer } from "./stuck-tx.js";
 
 export interface LaneOptions {
   registryAddress: string;
@@ -49,6 +51,10 @@ export class Lane {
   readonly nonces: NonceManager;
   inFlight = 0;
   private stopped = false;
+  /** Nonces of this lane's transactions being followed to a receipt. */
+  private readonly own = new Set<number>();
+  private poolChecked = false;
+  private readonly stuck: StuckTransactionClearer;
 
   constructor(
     readonly wallet: Wallet,
@@ -57,8 +63,10 @@ export class Lane {
     private readonly fees: FeeOracle,
     private readonly options: LaneOptions,
     private readonly metrics: RelayerMetrics,
+    private readonly logger: Logger = silentLogger,
   ) {
     this.nonces = new NonceManager(provider, wallet.address);
+    this.stuck = new StuckTransactionClearer(wallet, provider, rpc, fees, options.chainId, logger);
   }
 
   get address(): string {
@@ -71,8 +79,26 @@ export class Lane {
 
   /** Sends `data` to the registry and resolves with its receipt (which may have status 0). */
   async submit(data: Uint8Array, gasLimit: bigint): Promise<RawReceipt> {
+    if (!this.poolChecked) {
+      this.poolChecked = true;
+      await this.clearForeign();
+    }
     const { nonce, attempt } = await this.send(data, gasLimit);
-    return this.follow(nonce, data, gasLimit, [attempt]);
+    this.own.add(nonce);
+    try {
+      return await this.follow(nonce, data, gasLimit, [attempt]);
+    } finally {
+      this.own.delete(nonce);
+    }
+  }
+
+  /** Cancels pooled transactions of this signer that the lane did not send (see stuck-tx.ts). */
+  private async clearForeign(): Promise<void> {
+    const { cancelled } = await this.stuck.clear(this.own);
+    if (cancelled.length > 0) {
+      this.metrics.replacements.inc(cancelled.length);
+      this.nonces.invalidate();
+    }
   }
 
   private async send(data: Uint8Array, gasLimit: bigint): Promise<{ nonce: number; attempt: Attempt }> {
@@ -95,9 +121,12 @@ export class Lane {
       } catch (error) {
         lastError = error;
         const kind = error instanceof SendError ? error.kind : "other";
+        this.logger.warn({ signer: this.address, kind, error: errorText(error).slice(0, 300) }, "the node refused a batch transaction; re-reading the nonce and sending again");
         // The node knows better than our counter: re-read it and try again.
         this.metrics.nonceResyncs.inc({ cause: kind });
         this.nonces.invalidate();
+        // "Underpriced" at a nonce we never used: a foreign transaction holds it.
+        if (kind === "underpriced") await this.clearForeign().catch((e) => this.logger.warn({ err: e }, "clearing foreign pooled transactions failed"));
         if (kind === "insufficient-funds") break;
         if (kind === "other" && tries >= 1) break;
       }
@@ -136,10 +165,13 @@ export class Lane {
           }
           throw new NonceConsumedError(nonce);
         }
+        // A lower nonce that is not ours holds the queue: no fee of ours can help; cancel it.
+        if (mined < nonce && !this.own.has(mined)) await this.clearForeign();
         const latest = attempts[attempts.length - 1];
         const known = await this.rpc.call("eth_getTransactionByHash", [latest.hash]);
         if (!known) {
           this.metrics.rebroadcasts.inc();
+          this.logger.info({ signer: this.address, nonce, transaction: latest.hash }, "the node forgot a pending batch transaction; sending it again");
           // Best effort: a refused rebroadcast ("already known", a full pool) is seen at the next poll.
           await this.rpc.call("eth_sendRawTransaction", [latest.raw]).catch(() => undefined);
         } else {
@@ -149,9 +181,12 @@ export class Lane {
             await this.rpc.call("eth_sendRawTransaction", [raw]);
             attempts.push({ hash, raw, fees });
             this.metrics.replacements.inc();
+            this.logger.info({ signer: this.address, nonce, transaction: hash, fees: describeFees(fees) }, `batch transaction not mined after ${this.options.replaceAfterMs} ms; replaced it with a higher fee`);
           } catch (error) {
             // Underpriced or already mined: the next round finds out which.
-            if (classifySendError(error) === "already-known") attempts.push({ hash, raw, fees });
+            const kind = classifySendError(error);
+            if (kind === "already-known") attempts.push({ hash, raw, fees });
+            else this.logger.warn({ signer: this.address, nonce, kind, fees: describeFees(fees), error: errorText(error).slice(0, 300) }, "the node refused the fee-bumped replacement");
           }
         }
       }
