@@ -11,8 +11,11 @@ bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 export PATH="$ROOT/node_modules/.bin:$PATH"
 # grpcurl and Python's grpcio-tools for the gRPC client tests (cached in .cache/).
 bash scripts/grpc-tools.sh
-# geth (Go module, cached in .cache/go-bin) for the suite on geth; without it that suite fails.
-GETH=$(bash scripts/geth.sh) && export GETH || echo "test: geth could not be installed; the geth suite will fail." >&2
+# geth (Go module, cached in .cache/go-bin) for the suite on geth, built in the background
+# while the other suites run (its first `go install` takes minutes); the geth suite waits for it.
+GETH_OUT=$(mktemp "${TMPDIR:-/tmp}/chainmail-geth.XXXXXX")
+bash scripts/geth.sh >"$GETH_OUT" &
+GETH_INSTALL=$!
 # The timeline page's tests run in Debian's chromium; a failure here shows up as failed tests.
 bash scripts/chromium.sh || echo "test: chromium is not installed; the browser tests will fail." >&2
 
@@ -72,6 +75,12 @@ for dir in packages/protocol packages/runtime packages/chain packages/testkit pa
   run_suite "$(basename "$dir")" bash -c "cd $dir && mocha"
 done
 # The end-to-end flow and the submitter's recovery paths on a geth dev node (relayer/test/geth).
+if wait "$GETH_INSTALL"; then
+  GETH=$(cat "$GETH_OUT") && export GETH
+else
+  echo "test: geth could not be installed (scripts/geth.sh); the geth suite will fail." >&2
+fi
+rm -f "$GETH_OUT"
 run_suite geth bash -c "cd relayer && mocha --config .mocharc.geth.json"
 
 echo "$PASSED passed, $FAILED failed"
