@@ -12,6 +12,7 @@ import { parseSignedMessage } from "./checks.js";
 import { ApiError, ErrorCodes } from "./errors.js";
 import type { Outcome } from "./outcomes.js";
 import type { Services } from "./services.js";
+import { observeStage } from "./stage-timings.js";
 
 /** What a post or a status request answers: accepted and waiting, or a definitive outcome. */
 export type Answer = { status: "pending"; digest: string } | Outcome;
@@ -55,6 +56,7 @@ export async function postSigned(services: Services, json: SignedMessageJson, op
   const authorWait = services.authorLimiter.take(json.author.toLowerCase());
   if (authorWait > 0) throw new ApiError(429, ErrorCodes.RateLimited, `Too many messages from author ${json.author}; retry in ${authorWait} s.`, { "retry-after": String(authorWait) });
 
+  const startedMs = performance.now();
   const message = parseSignedMessage(json);
   let result;
   try {
@@ -65,6 +67,7 @@ export async function postSigned(services: Services, json: SignedMessageJson, op
     throw new ApiError(503, ErrorCodes.ChainUnavailable, "The relayer cannot read the chain right now; send the same signed message again shortly.", { "retry-after": "2" });
   }
   if (result.kind === "known") return result.outcome;
+  if (result.kind === "new") observeStage(services.metrics.stages, "precheck", startedMs);
   const entry = result.kind === "pending" ? result.entry : submitter.enqueue(result.digest, result.message);
   const pending: Answer = { status: "pending", digest: result.digest };
   if (options.waitMs === undefined || options.signal?.aborted) return pending;

@@ -24,7 +24,8 @@ import { MessagePostedDecoder } from "@chainmail/protocol";
 import type { RawReceipt } from "@chainmail/chain";
 import { encodePostBatch } from "./calldata.js";
 import { FeeOracle } from "./fees.js";
-import { Lane, NonceConsumedError } from "./lane.js";
+import { Lane, NonceConsumedError, type SubmitTimes } from "./lane.js";
+import { observeBatchCut, observeStage } from "../stage-timings.js";
 
 /** The relayer gave up on a message for now; the client should send it again. */
 export interface Failure {
@@ -40,6 +41,8 @@ export interface PendingMessage {
   digest: string;
   message: SignedMessage;
   acceptedAt: number;
+  /** performance.now() when queued: for the stage timings. */
+  queuedAt: number;
   tries: number;
   settled: Promise<Settlement>;
   settle(result: Settlement): void;
@@ -131,6 +134,7 @@ export class Submitter {
       digest: key,
       message,
       acceptedAt: Date.now(),
+      queuedAt: performance.now(),
       tries: 0,
       settled,
       settle: (result) => {
@@ -165,6 +169,7 @@ export class Submitter {
       const lane = this.freeLane();
       if (!lane) return; // a lane finishing calls pump() again
       const batch = this.queue.splice(0, this.batchLength());
+      observeBatchCut(this.metrics.stages, batch[0].queuedAt, batch[batch.length - 1].queuedAt, full, this.config.batchMaxWaitMs);
       this.metrics.queueDepth.set(this.queue.length);
       lane.inFlight++;
       this.metrics.inFlightTransactions.inc();
@@ -199,12 +204,14 @@ export class Submitter {
 
   private async sendBatch(lane: Lane, batch: PendingMessage[]): Promise<void> {
     for (const entry of batch) entry.tries++;
+    const startedAt = performance.now();
+    const times: SubmitTimes = {};
     const data = encodePostBatch(batch.map((e) => e.message));
     let receipt: RawReceipt;
     let gasLimit = 0n;
     try {
       gasLimit = await this.gasLimitFor(lane, data, batch);
-      receipt = await lane.submit(data, gasLimit);
+      receipt = await lane.submit(data, gasLimit, times);
     } catch (error) {
       if (error instanceof NonceConsumedError) {
         // Someone else mined at our nonce (another relayer with this key?): the
@@ -229,7 +236,14 @@ export class Submitter {
     this.metrics.batchSize.observe(batch.length);
     this.metrics.gasUsed.inc(Number(receipt.gasUsed));
     this.metrics.gasPerMessage.observe(Number(receipt.gasUsed) / batch.length);
+    const receivedAt = performance.now();
+    if (times.signedAt !== undefined && times.sentAt !== undefined) {
+      observeStage(this.metrics.stages, "sign", startedAt, times.signedAt);
+      observeStage(this.metrics.stages, "send", times.signedAt, times.sentAt);
+      observeStage(this.metrics.stages, "receipt_wait", times.sentAt, receivedAt);
+    }
     await this.settleFromReceipt(batch, receipt);
+    observeStage(this.metrics.stages, "settle", receivedAt);
   }
 
   /**
