@@ -29,6 +29,8 @@ describe("mirror + tail: a chain reorganisation while the mirror runs", function
     node = await startHardhatNode();
   });
   afterEach(async function () {
+    // A failure says what the mirror was doing.
+    if (this.currentTest?.state === "failed") for (const m of mirrors) console.error(`mirror (running ${m.running}):`, JSON.stringify(m.lines.slice(-15)), m.stderr.slice(-2000));
     for (const m of mirrors.splice(0)) await m.kill9();
     await node?.stop();
   });
