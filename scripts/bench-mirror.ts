@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:mirror [--json]`: how fast the mirror catches up on a backlog, and how
+ * `pnpm bench:mirror [--json] [--chain hardhat|geth|both]`: how fast the mirror catches up on a backlog, and how
  * long a live message takes from its block to Kafka.
  *
  * Starts its own `hardhat node` and its own Kafka broker (scripts/kafka/start.sh on
@@ -9,7 +9,11 @@
  * committed cursor passes the last block; every event is then read back from Kafka
  * (read_committed) and counted. Live: one message per block while the mirror runs,
  * timed from the receipt to a read_committed consumer seeing it. Stops everything it
- * started. Progress goes to stderr; `--json` prints one JSON object on stdout.
+ * started. Progress goes to stderr; `--json` prints one JSON object on stdout, per chain
+ * under `chains.<hardhat|geth>` (catchUpEventsPerSecond, CPU µs per event of the chain
+ * node, the mirror (this process) and the broker, from /proc). The mirror follows the
+ * chain's latest block here (--finality latest): geth dev's finalized block trails in
+ * 32-block steps, which would time the finality lag, not the mirror.
  */
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -20,11 +24,16 @@ import { Mirror } from "@chainmail/mirror";
 import { createLogger, silentLogger } from "@chainmail/runtime";
 import { readToEnd } from "@chainmail/mirror";
 import { bodyFromText, channelId, digestOf, type MessageEvent, type SignedMessage } from "@chainmail/protocol";
-import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { waitFor, type RunningNode } from "@chainmail/testkit";
+import { CHAIN_DESCRIPTION, chainsFlag, startBenchChain, type ChainKind } from "./bench/chains.js";
+import { processCpuSeconds, processTreeCpuSeconds } from "./bench/relayer-load.js";
 import { OwnBroker, registryFixture, testKafka, uniqueTopics } from "@chainmail/testkit";
 
-const USAGE = `Usage: pnpm bench:mirror [--json] [--events N] [--batch N] [--live N] [--poll-ms N]
+const USAGE = `Usage: pnpm bench:mirror [--json] [--chain hardhat|geth|both] [--events N] [--batch N] [--live N] [--poll-ms N]
 
+  --chain K     hardhat (automine), geth (1-second blocks, Osaka genesis, 100 M gas) or both (default hardhat)
   --events N    backlog size in messages (default 50000)
   --batch N     messages per postBatch transaction (default 100)
   --live N      live messages for the block-to-Kafka latency (default 40)
@@ -123,6 +132,7 @@ async function main(): Promise<number> {
       batch: { type: "string" },
       live: { type: "string" },
       "poll-ms": { type: "string" },
+      chain: { type: "string" },
       verbose: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -135,6 +145,11 @@ async function main(): Promise<number> {
   const batchSize = Number(values.batch ?? 100);
   const liveCount = Number(values.live ?? 40);
   const pollIntervalMs = Number(values["poll-ms"] ?? 250);
+  const kinds = chainsFlag(values.chain ?? "hardhat");
+  if (typeof kinds === "string") {
+    console.error(`bench:mirror: ${kinds}`);
+    return 2;
+  }
   for (const [name, n] of Object.entries({ events, batch: batchSize, live: liveCount, "poll-ms": pollIntervalMs })) {
     if (!Number.isInteger(n) || n < 1) {
       console.error(`bench:mirror: --${name} must be a positive whole number.`);
@@ -155,8 +170,19 @@ async function main(): Promise<number> {
   const onSignal = () => void stopAll().then(() => process.exit(130));
   process.once("SIGINT", onSignal);
   try {
-    progress("starting hardhat node and a private Kafka broker...");
-    [node] = await Promise.all([startHardhatNode(), broker.start()]);
+    progress("starting a private Kafka broker...");
+    await broker.start();
+    const brokerCpu = () => {
+      try {
+        return processCpuSeconds(Number(readFileSync(path.join(broker.dir, "broker.pid"), "utf8").trim()));
+      } catch {
+        return NaN;
+      }
+    };
+    const chains: Record<string, unknown> = {};
+    for (const kind of kinds) {
+    progress(`[${kind}] starting ${CHAIN_DESCRIPTION[kind]}...`);
+    node = await startBenchChain(kind);
     const channelNames = Array.from({ length: CHANNELS }, (_, i) => `bench-${i}`);
     const fx = await registryFixture(node.provider, channelNames, AUTHORS);
     const latest = await node.provider.getBlock("latest");
@@ -205,7 +231,8 @@ async function main(): Promise<number> {
     const topics = uniqueTopics("bench");
     const kafka = testKafka(broker.brokers);
     progress("catch-up: starting the mirror from the deployment block...");
-    mirror = new Mirror({ rpcUrl: node.url, registry: fx.address, brokers: broker.brokers, topics, pollIntervalMs, logger: values.verbose ? createLogger({ name: "mirror", level: "debug", destination: process.stderr }) : silentLogger });
+    mirror = new Mirror({ rpcUrl: node.url, registry: fx.address, brokers: broker.brokers, topics, pollIntervalMs, finality: "latest", logger: values.verbose ? createLogger({ name: "mirror", level: "debug", destination: process.stderr }) : silentLogger });
+    const cpu0 = { node: processTreeCpuSeconds(node.process.pid!), self: process.cpuUsage(), broker: brokerCpu() };
     t = performance.now();
     mirrorRun = mirror.run();
     let firstStartMs = NaN;
@@ -215,6 +242,14 @@ async function main(): Promise<number> {
     }, { timeoutMs: 30 * 60_000, intervalMs: 20 });
     const catchUpSeconds = (performance.now() - t) / 1000;
     const catchUp = { ...mirror.stats };
+    const self = process.cpuUsage(cpu0.self);
+    const perEvent = (seconds: number) => Math.round((seconds * 1e6) / events);
+    const cpuMicrosPerEvent = {
+      chainNode: perEvent(processTreeCpuSeconds(node.process.pid!) - cpu0.node),
+      /** This process: the mirror, plus the benchmark's 20-ms progress check. */
+      mirror: perEvent((self.user + self.system) / 1e6),
+      broker: perEvent(brokerCpu() - cpu0.broker),
+    };
     progress(`caught up in ${catchUpSeconds.toFixed(1)} s: ${mirror.stats.transactions} transactions, cursor at block ${mirror.stats.nextBlock}`);
 
     // Correctness beside speed: every event once, per channel in seq order.
@@ -264,7 +299,7 @@ async function main(): Promise<number> {
     latencies.sort((a, b) => a - b);
 
     const result = {
-      benchmark: "mirror",
+      chain: CHAIN_DESCRIPTION[kind],
       events,
       channels: CHANNELS,
       authors: AUTHORS,
@@ -277,6 +312,7 @@ async function main(): Promise<number> {
       backlogBlocks: receipts.length,
       catchUpSeconds: round(catchUpSeconds),
       catchUpEventsPerSecond: Math.round(events / catchUpSeconds),
+      cpuMicrosPerEvent,
       catchUpTransactions: catchUp.transactions,
       // Where the catch-up time went (reading overlaps publishing, so these add up to more than the total).
       catchUpEthGetLogsSeconds: round(catchUp.fetchMs / 1000),
@@ -297,12 +333,21 @@ async function main(): Promise<number> {
       maxEventsPerTransaction: 5000,
     };
     if (counted !== events || outOfOrder !== 0) throw new Error(`Kafka holds ${counted} events (${outOfOrder} out of order); expected ${events} in order.`);
-    if (values.json) console.log(JSON.stringify(result));
-    else {
-      console.log(`Mirror catch-up: ${events} events in ${result.catchUpSeconds} s = ${result.catchUpEventsPerSecond} events/s (${result.catchUpTransactions} Kafka transactions)`);
+    chains[kind] = result;
+    if (!values.json) {
+      console.log(`[${kind}] ${result.chain}`);
+      console.log(`Mirror catch-up: ${events} events in ${result.catchUpSeconds} s = ${result.catchUpEventsPerSecond} events/s (${result.catchUpTransactions} Kafka transactions); CPU µs/event: node ${cpuMicrosPerEvent.chainNode}, mirror ${cpuMicrosPerEvent.mirror}, broker ${cpuMicrosPerEvent.broker}`);
       console.log(`Live block -> Kafka: p50 ${result.live.blockToKafkaMsP50} ms, p99 ${result.live.blockToKafkaMsP99} ms (poll ${pollIntervalMs} ms, ${liveCount} messages)`);
       console.log(`Backlog: signed ${events} in ${result.signSeconds} s (${result.signMessagesPerSecond}/s on ${result.signWorkers} workers), posted in ${result.backlogPostSeconds} s`);
     }
+    mirror.stop();
+    await mirrorRun;
+    mirror = undefined;
+    mirrorRun = undefined;
+    await node.stop();
+    node = undefined;
+    }
+    if (values.json) console.log(JSON.stringify({ benchmark: "mirror", goalCatchUpEventsPerSecond: 5000, chains }));
     return 0;
   } finally {
     process.off("SIGINT", onSignal);

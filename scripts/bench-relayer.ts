@@ -1,13 +1,22 @@
 /**
- * `pnpm bench:relayer [--json] [--messages N] [--concurrency C] [--authors A]`:
- * end-to-end relayer throughput on this machine. Starts its own `hardhat node`
- * (automine) and an in-process relayer listening on HTTP, posts N pre-signed
- * messages (256-byte bodies) from many authors with C concurrent HTTP clients, and
- * measures accepted/s (202s), confirmed/s (on-chain outcomes), latency from POST to
- * confirmation (p50/p95/p99) and gas per message — beside a baseline in the same run
- * with batching off (batch size 1). It also samples CPU time of the hardhat node and
- * of this process (relayer + clients) to show what limits throughput.
- * Progress goes to stderr; `--json` prints one JSON object on stdout.
+ * `pnpm bench:relayer [--json] [--chain hardhat|geth|both] [--messages N] [--rounds R] ...`:
+ * relayer throughput, measured honestly. On each chain it deploys a registry, then
+ *
+ * 1. warms up (a short batched run, not counted: JIT, connections, caches);
+ * 2. runs the baseline (batch size 1) and the subject (batched) with the SAME number of
+ *    pre-signed messages, --rounds times, alternating which goes first (baseline first
+ *    in odd rounds, batched first in even ones), and reports the median round of each;
+ * 3. runs the chain-only case: the same number of pre-signed messages sent straight to
+ *    postBatch in batches from the same signer keys, pipelined, no relayer; the relayer's
+ *    figure is printed as a fraction of it;
+ * 4. checks every run's confirmed count against the chain (the channel's seq must grow
+ *    by exactly that much) before printing anything.
+ *
+ * CPU per message comes from /proc (utime + stime) for the chain node, and for this
+ * process, which runs the relayer and the HTTP clients together. The relayer's stage
+ * timings (chainmail_relayer_stage_seconds) are in the JSON per chain.
+ * Progress goes to stderr; `--json` prints one JSON object on stdout, per chain under
+ * `chains.<hardhat|geth>`.
  */
 import os from "node:os";
 import { devPrivateKey } from "@chainmail/testkit";
@@ -16,13 +25,18 @@ import { MessageOutcome_Status, RelayerService } from "@chainmail/protocol/grpc"
 import { signedMessageJson } from "@chainmail/client";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { startHardhatNode, type RunningNode } from "@chainmail/testkit";
-import { nodeCpuSeconds, percentile, postAll, presign, loadFlags, parseBenchFlags, progress, runBench, setUpBenchRegistry, startBenchRelayer } from "./bench/relayer-load.js";
+import { type RunningNode } from "@chainmail/testkit";
+import { stageSummaries, type StageSummary } from "@chainmail/relayer";
+import { nodeCpuSeconds, percentile, postAll, presign, loadFlags, parseBenchFlags, progress, runBench, setUpBenchRegistry, startBenchRelayer, type BenchRegistry } from "./bench/relayer-load.js";
+import { CHAIN_DESCRIPTION, chainsFlag, startBenchChain, type ChainKind } from "./bench/chains.js";
+import { chainOnly, type ChainOnlyResult } from "./bench/chain-only.js";
 
-const USAGE = `Usage: pnpm bench:relayer [--json] [--transport http|grpc] [--messages N] [--concurrency C] [--authors A] [--signers S] [--batch B] [--baseline-messages N]
+const USAGE = `Usage: pnpm bench:relayer [--json] [--chain hardhat|geth|both] [--transport http|grpc] [--messages N] [--rounds R] [--warmup N] [--concurrency C] [--authors A] [--signers S] [--batch B]
 
-  --messages N           messages in the batched run [2000]
-  --baseline-messages N  messages in the batch-size-1 baseline run [300]
+  --chain K              hardhat (automine), geth (1-second blocks, Osaka genesis, 100 M gas) or both [hardhat]
+  --messages N           messages in each run: baseline, batched and chain-only alike [2000]
+  --rounds R             rounds of baseline + batched, alternating which goes first [2]
+  --warmup N             messages of the uncounted warm-up run [200]
   --concurrency C        concurrent HTTP clients [128]
   --authors A            distinct authors (channel members) [100]
   --signers S            relayer signer keys (lanes) [2]
@@ -59,20 +73,24 @@ interface RunResult {
   };
   /** 1-minute load average at the start and end of the run (other work on the machine). */
   loadAverage: [number, number];
+  /** The channel's seq grew by this much during the run: must equal `confirmed`. */
+  chainConfirmed: number;
+  stages: Record<string, StageSummary>;
 }
 
 async function runOnce(
   label: string,
   node: RunningNode,
-  registryAddress: string,
+  setup: BenchRegistry,
   signerKeys: string[],
   batchMaxSize: number,
   messages: SignedMessage[],
   concurrency: number,
   inflight: number,
 ): Promise<RunResult> {
-  const { app, address } = await startBenchRelayer(node.url, registryAddress, signerKeys, batchMaxSize, inflight);
+  const { app, address } = await startBenchRelayer(node.url, setup.address, signerKeys, batchMaxSize, inflight);
   const { submitter, index, metrics } = app.services;
+  const seq0 = (await setup.registry.channelInfo(setup.channel))[2];
   const latencies: number[] = [];
   let confirmed = 0;
   let rejected = 0;
@@ -110,7 +128,11 @@ async function runOnce(
   const wall = (done - t0) / 1000;
   const gasUsed = Number((await metrics.gasUsed.get()).values[0]?.value ?? 0);
   const txs = (await metrics.transactions.get()).values.reduce((s, v) => s + (v.labels.result === "mined" ? v.value : 0), 0);
+  const stages = await stageSummaries(metrics.stages);
   await app.close();
+  // The relayer's own outcomes are not the evidence: the chain is.
+  const chainConfirmed = Number((await setup.registry.channelInfo(setup.channel))[2] - seq0);
+  if (chainConfirmed !== confirmed) throw new Error(`${label}: the relayer reported ${confirmed} confirmed, but the channel's seq on the chain grew by ${chainConfirmed}.`);
   latencies.sort((a, b) => a - b);
   const result: RunResult = {
     label,
@@ -137,6 +159,8 @@ async function runOnce(
       relayerMsPerMessage: Math.round(((self.user + self.system) / 1000 / Math.max(confirmed, 1)) * 100) / 100,
     },
     loadAverage: [Math.round(load0 * 100) / 100, Math.round(os.loadavg()[0] * 100) / 100],
+    chainConfirmed,
+    stages,
   };
   progress(
     `  ${label}: ${result.confirmed}/${result.messages} confirmed in ${result.wallSeconds} s: ${result.confirmedPerSecond} confirmed/s, ${result.acceptedPerSecond} accepted/s, p50/p95/p99 ${result.p50ConfirmMs}/${result.p95ConfirmMs}/${result.p99ConfirmMs} ms, ${result.gasPerMessage} gas/msg, ${result.transactions} txs (mean batch ${result.meanBatchSize}); CPU node ${result.cpu.nodeUtilisation} cores (${result.cpu.nodeMsPerMessage} ms/msg), relayer+clients ${result.cpu.relayerUtilisation} cores (${result.cpu.relayerMsPerMessage} ms/msg); load average ${result.loadAverage.join(" -> ")}`,
@@ -191,100 +215,162 @@ async function runGrpcOnce(node: RunningNode, registryAddress: string, signerKey
   return result;
 }
 
+const median = <T>(runs: T[], by: (r: T) => number): T => [...runs].sort((a, b) => by(a) - by(b))[Math.floor((runs.length - 1) / 2)];
+const micros = (ms: number) => Math.round(ms * 1000);
+
+interface Flags {
+  n: number;
+  rounds: number;
+  warmup: number;
+  concurrency: number;
+  authorCount: number;
+  signerCount: number;
+  batch: number;
+  inflight: number;
+  transport: string;
+  streams: number;
+}
+
+async function benchChain(kind: ChainKind, f: Flags) {
+  progress(`[${kind}] starting ${CHAIN_DESCRIPTION[kind]}...`);
+  const node = await startBenchChain(kind);
+  try {
+    const setup = await setUpBenchRegistry(node, "bench", f.authorCount);
+    const { authors, location, timestamp, channel } = setup;
+    const runs = 2 * f.rounds;
+    progress(`[${kind}] pre-signing ${f.warmup + (runs + 1 + (f.transport === "grpc" ? 1 : 0)) * f.n} messages...`);
+    let nonceBase = 0;
+    const next = async (count: number) => {
+      const messages = await presign(authors, location, channel, count, nonceBase, timestamp);
+      nonceBase += Math.ceil(count / authors.length) + 1;
+      return messages;
+    };
+    const warmup = await next(f.warmup);
+    const sets = [];
+    for (let i = 0; i < runs; i++) sets.push(await next(f.n));
+    const chainOnlyMessages = await next(f.n);
+    const grpcMessages = f.transport === "grpc" ? await next(f.n) : [];
+    const signerKeys = Array.from({ length: f.signerCount }, (_, i) => devPrivateKey(10 + i));
+
+    progress(`[${kind}] warm-up: ${f.warmup} messages, batch ${f.batch} (not counted)`);
+    await runOnce("warm-up", node, setup, signerKeys, f.batch, warmup, f.concurrency, f.inflight);
+    const baselines: RunResult[] = [];
+    const batcheds: RunResult[] = [];
+    for (let r = 0; r < f.rounds; r++) {
+      const order = r % 2 === 0 ? (["baseline", "batched"] as const) : (["batched", "baseline"] as const);
+      for (const which of order) {
+        const messages = sets.shift()!;
+        if (which === "baseline") baselines.push(await runOnce(`[${kind}] round ${r + 1} baseline (batch 1)`, node, setup, signerKeys, 1, messages, f.concurrency, f.inflight));
+        else batcheds.push(await runOnce(`[${kind}] round ${r + 1} batched (batch ${f.batch})`, node, setup, signerKeys, f.batch, messages, f.concurrency, f.inflight));
+      }
+    }
+    progress(`[${kind}] chain-only: ${f.n} pre-signed messages straight to postBatch, batches of ${f.batch}, ${f.signerCount} senders, ${f.inflight} in flight each`);
+    const only: ChainOnlyResult = await chainOnly(node, setup, signerKeys, chainOnlyMessages, f.batch, f.inflight);
+    let grpc: Awaited<ReturnType<typeof runGrpcOnce>> | undefined;
+    if (f.transport === "grpc") {
+      progress(`[${kind}] gRPC: batch size ${f.batch}, ${f.n} messages on ${f.streams} PostMessages streams`);
+      grpc = await runGrpcOnce(node, setup.address, signerKeys, f.batch, grpcMessages, f.streams, f.inflight);
+    }
+    const subject = median(batcheds, (r) => r.confirmedPerSecond);
+    const baseline = median(baselines, (r) => r.confirmedPerSecond);
+    return {
+      chain: CHAIN_DESCRIPTION[kind],
+      confirmedPerSecond: subject.confirmedPerSecond,
+      p99: subject.p99ConfirmMs,
+      p50ConfirmMs: subject.p50ConfirmMs,
+      p99ConfirmMs: subject.p99ConfirmMs,
+      baselineConfirmedPerSecond: baseline.confirmedPerSecond,
+      speedupVsBaseline: Math.round((subject.confirmedPerSecond / baseline.confirmedPerSecond) * 10) / 10,
+      chainOnlyConfirmedPerSecond: only.confirmedPerSecond,
+      fractionOfChainOnly: Math.round((subject.confirmedPerSecond / only.confirmedPerSecond) * 100) / 100,
+      gasPerMessage: subject.gasPerMessage,
+      /** CPU microseconds per confirmed message, per process the benchmark runs (from /proc and process.cpuUsage). */
+      cpuMicrosPerMessage: {
+        chainNode: micros(subject.cpu.nodeMsPerMessage),
+        relayerAndClients: micros(subject.cpu.relayerMsPerMessage),
+        chainNodeChainOnly: only.nodeCpuMicrosPerMessage,
+      },
+      stages: subject.stages,
+      rounds: { batched: batcheds, baseline: baselines },
+      chainOnly: only,
+      ...(grpc ? { grpc } : {}),
+    };
+  } finally {
+    await node.stop();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  const { "baseline-messages": _unused, ...load } = loadFlags({ messages: 2000, baselineMessages: 2000 });
   const flags = parseBenchFlags(
     argv,
     USAGE,
-    { ...loadFlags({ messages: 2000, baselineMessages: 300 }), batch: { default: 100, min: 1, max: 1000 }, streams: { default: 8, min: 1, max: 256 } },
-    { transport: "http" },
+    { ...load, rounds: { default: 2, min: 1, max: 20 }, warmup: { default: 200, min: 1, max: 100_000 }, batch: { default: 100, min: 1, max: 1000 }, streams: { default: 8, min: 1, max: 256 } },
+    { transport: "http", chain: "hardhat" },
   );
   if ("exit" in flags) return flags.exit;
-  const { messages: n, "baseline-messages": baselineN, concurrency, authors: authorCount, signers: signerCount, batch, inflight } = flags.num;
-  const values = { json: flags.json };
   const transport = flags.str.transport;
   if (transport !== "http" && transport !== "grpc") {
     process.stderr.write(`--transport must be http or grpc, not ${transport}.\n`);
     return 2;
   }
-
-  progress("starting hardhat node (automine)...");
-  const node = await startHardhatNode();
-  try {
-    const setup = await setUpBenchRegistry(node, "bench", authorCount);
-    const { authors, location, timestamp } = setup;
-    const deployed = { address: setup.address, registry: setup.registry };
-    const channel = setup.channel;
-    progress(`pre-signing ${n + baselineN} messages...`);
-    const batched = await presign(authors, location, channel, n, 0, timestamp);
-    const baselineMessages = await presign(authors, location, channel, baselineN, 1_000_000, timestamp);
-    const grpcMessages = transport === "grpc" ? await presign(authors, location, channel, n, 2_000_000, timestamp) : [];
-    const signerKeys = Array.from({ length: signerCount }, (_, i) => devPrivateKey(10 + i));
-
-    progress(`baseline: batch size 1, ${baselineN} messages, concurrency ${concurrency}, ${signerCount} signer(s)`);
-    const baseline = await runOnce("baseline (batch 1)", node, deployed.address, signerKeys, 1, baselineMessages, concurrency, inflight);
-    progress(`batched: batch size ${batch}, ${n} messages, concurrency ${concurrency}, ${signerCount} signer(s)`);
-    const result = await runOnce(`batched (batch ${batch})`, node, deployed.address, signerKeys, batch, batched, concurrency, inflight);
-
-    let grpc: Awaited<ReturnType<typeof runGrpcOnce>> | undefined;
-    if (transport === "grpc") {
-      progress(`gRPC: batch size ${batch}, ${n} messages on ${flags.num.streams} PostMessages streams`);
-      grpc = await runGrpcOnce(node, deployed.address, signerKeys, batch, grpcMessages, flags.num.streams, inflight);
-    }
-    const [, , seq] = await deployed.registry.channelInfo(channel);
-    const summary = {
-      machine: { cpus: os.cpus().length, node: process.version, loadAverageAtStart: os.loadavg()[0] },
-      messages: n,
-      concurrency,
-      authors: authorCount,
-      signers: signerCount,
-      inflightPerSigner: inflight,
-      bodyBytes: 256,
-      batchMaxSize: batch,
-      acceptedPerSecond: result.acceptedPerSecond,
-      confirmedPerSecond: result.confirmedPerSecond,
-      p50ConfirmMs: result.p50ConfirmMs,
-      p95ConfirmMs: result.p95ConfirmMs,
-      p99ConfirmMs: result.p99ConfirmMs,
-      gasPerMessage: result.gasPerMessage,
-      speedupVsBaseline: Math.round((result.confirmedPerSecond / baseline.confirmedPerSecond) * 10) / 10,
-      // Derived, not measured: what the measured CPU cost per message would allow if the
-      // node and the relayer had every core of this machine to themselves.
-      cpuBoundConfirmedPerSecond: Math.round((os.cpus().length * 1000) / (result.cpu.nodeMsPerMessage + result.cpu.relayerMsPerMessage)),
-      channelSeqAfter: Number(seq),
-      batched: result,
-      baseline,
-      ...(grpc
-        ? {
-            http: { confirmedPerSecond: result.confirmedPerSecond, p99ConfirmMs: result.p99ConfirmMs },
-            grpc,
-            grpcOverHttp: Math.round((grpc.confirmedPerSecond / result.confirmedPerSecond) * 100) / 100,
-          }
-        : {}),
-    };
-    if (values.json) {
-      process.stdout.write(JSON.stringify(summary) + "\n");
-    } else {
-      const rows: Array<[string, string | number, string | number]> = [
-        ["", "batched", "baseline (batch 1)"],
-        ["messages", result.messages, baseline.messages],
-        ["accepted/s", result.acceptedPerSecond, baseline.acceptedPerSecond],
-        ["confirmed/s", result.confirmedPerSecond, baseline.confirmedPerSecond],
-        ["p50 / p95 / p99 ms", `${result.p50ConfirmMs} / ${result.p95ConfirmMs} / ${result.p99ConfirmMs}`, `${baseline.p50ConfirmMs} / ${baseline.p95ConfirmMs} / ${baseline.p99ConfirmMs}`],
-        ["gas per message", result.gasPerMessage, baseline.gasPerMessage],
-        ["transactions (mean batch)", `${result.transactions} (${result.meanBatchSize})`, `${baseline.transactions} (${baseline.meanBatchSize})`],
-        ["CPU cores: node / relayer+clients", `${result.cpu.nodeUtilisation} / ${result.cpu.relayerUtilisation}`, `${baseline.cpu.nodeUtilisation} / ${baseline.cpu.relayerUtilisation}`],
-        ["CPU ms/msg: node / relayer+clients", `${result.cpu.nodeMsPerMessage} / ${result.cpu.relayerMsPerMessage}`, `${baseline.cpu.nodeMsPerMessage} / ${baseline.cpu.relayerMsPerMessage}`],
-        ["load average (1 min) start -> end", result.loadAverage.join(" -> "), baseline.loadAverage.join(" -> ")],
-      ];
-      for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(34)} ${String(b).padEnd(22)} ${c}\n`);
-      process.stdout.write(`speed-up vs baseline: ${summary.speedupVsBaseline}x\n`);
-      if (grpc) process.stdout.write(`gRPC streaming: ${grpc.confirmedPerSecond} confirmed/s, p99 ${grpc.p99ConfirmMs} ms (HTTP in the same run: ${result.confirmedPerSecond}/s, p99 ${result.p99ConfirmMs} ms): ${summary.grpcOverHttp}x\n`);
-      process.stdout.write(`CPU-bound estimate with ${summary.machine.cpus} free cores (derived from CPU ms/msg): ${summary.cpuBoundConfirmedPerSecond} confirmed/s\n`);
-    }
-    return result.failed === 0 && baseline.failed === 0 && (grpc?.notConfirmed ?? 0) === 0 ? 0 : 1;
-  } finally {
-    await node.stop();
+  const kinds = chainsFlag(flags.str.chain);
+  if (typeof kinds === "string") {
+    process.stderr.write(kinds + "\n");
+    return 2;
   }
+  const f: Flags = {
+    n: flags.num.messages,
+    rounds: flags.num.rounds,
+    warmup: flags.num.warmup,
+    concurrency: flags.num.concurrency,
+    authorCount: flags.num.authors,
+    signerCount: flags.num.signers,
+    batch: flags.num.batch,
+    inflight: flags.num.inflight,
+    transport,
+    streams: flags.num.streams,
+  };
+  const chains: Partial<Record<ChainKind, Awaited<ReturnType<typeof benchChain>>>> = {};
+  for (const kind of kinds) chains[kind] = await benchChain(kind, f);
+  const summary = {
+    benchmark: "relayer",
+    machine: { cpus: os.cpus().length, node: process.version, loadAverageAtEnd: os.loadavg()[0] },
+    messagesPerRun: f.n,
+    rounds: f.rounds,
+    warmupMessages: f.warmup,
+    concurrency: f.concurrency,
+    authors: f.authorCount,
+    signers: f.signerCount,
+    inflightPerSigner: f.inflight,
+    bodyBytes: 256,
+    batchMaxSize: f.batch,
+    goals: { hardhatConfirmedPerSecond: 2000, gethConfirmedPerSecond: 1500, gethP99Ms: 2500, cpuMicrosPerMessage: 400 },
+    chains,
+  };
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(summary) + "\n");
+  } else {
+    for (const [kind, c] of Object.entries(chains)) {
+      process.stdout.write(`${kind}: ${c.chain}\n`);
+      const b = c.rounds.baseline;
+      const rows: Array<[string, string | number]> = [
+        ["batched confirmed/s (median of rounds)", `${c.confirmedPerSecond} (${c.rounds.batched.map((r) => r.confirmedPerSecond).join(", ")})`],
+        ["baseline confirmed/s (batch 1)", `${c.baselineConfirmedPerSecond} (${b.map((r) => r.confirmedPerSecond).join(", ")})`],
+        ["chain-only confirmed/s (no relayer)", c.chainOnlyConfirmedPerSecond],
+        ["relayer as a fraction of chain-only", c.fractionOfChainOnly],
+        ["p50 / p99 ms (batched)", `${c.p50ConfirmMs} / ${c.p99ConfirmMs}`],
+        ["gas per message", c.gasPerMessage],
+        ["CPU µs/msg: node / relayer+clients", `${c.cpuMicrosPerMessage.chainNode} / ${c.cpuMicrosPerMessage.relayerAndClients} (node in chain-only: ${c.cpuMicrosPerMessage.chainNodeChainOnly})`],
+        ["stage means ms", Object.entries(c.stages).map(([k, v]) => `${k} ${v.meanMs}`).join(", ")],
+      ];
+      for (const [a, v] of rows) process.stdout.write(`  ${a.padEnd(40)} ${v}\n`);
+      if (c.grpc) process.stdout.write(`  gRPC streaming: ${c.grpc.confirmedPerSecond} confirmed/s, p99 ${c.grpc.p99ConfirmMs} ms\n`);
+    }
+    process.stdout.write(`every run's confirmed count matched the chain (channel seq); ${f.n} messages per run, ${f.rounds} round(s) alternating order, after a ${f.warmup}-message warm-up\n`);
+  }
+  const failed = Object.values(chains).some((c) => [...c.rounds.batched, ...c.rounds.baseline].some((r) => r.failed > 0) || (c.grpc?.notConfirmed ?? 0) > 0);
+  return failed ? 1 : 0;
 }
 
 runBench("bench:relayer", main);

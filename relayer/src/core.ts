@@ -14,6 +14,7 @@ import { chainUnavailable } from "./load.js";
 import type { Outcome } from "./outcomes.js";
 import type { Services } from "./services.js";
 import type { PendingMessage } from "./submitter/index.js";
+import { observeStage } from "./stage-timings.js";
 
 /** What a post or a status request answers: accepted and waiting, or a definitive outcome. */
 export type Answer = { status: "pending"; digest: string } | Outcome;
@@ -56,6 +57,7 @@ export async function postSigned(services: Services, json: SignedMessageJson, op
   if (clientWait > 0) throw new ApiError(429, ErrorCodes.RateLimited, `Too many requests from ${options.client}; retry in ${clientWait} s.`, { "retry-after": String(clientWait) });
   services.load.assertRoom();
 
+  const startedMs = performance.now();
   const message = parseSignedMessage(json);
   // The author's allowance is charged only once the signature is the author's: a
   // message that merely names an author must not spend it.
@@ -78,6 +80,7 @@ export async function postSigned(services: Services, json: SignedMessageJson, op
     throw chainUnavailable();
   }
   if (result.kind === "known") return result.outcome;
+  if (result.kind === "new") observeStage(services.metrics.stages, "precheck", startedMs);
   const entry = result.kind === "pending" ? result.entry : await accept(services, result.digest, result.message, json);
   const pending: Answer = { status: "pending", digest: result.digest };
   if (options.waitMs === undefined || options.signal?.aborted) return pending;

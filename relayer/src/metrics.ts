@@ -4,6 +4,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { TeamsHandle } from "./teams.js";
+import { stageHistogram } from "./stage-timings.js";
 
 export class RelayerMetrics {
   readonly registry = new Registry();
@@ -35,6 +36,8 @@ export class RelayerMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
     registers: [this.registry],
   });
+  /** Per-stage timings of the submit path (stage-timings.ts). */
+  readonly stages = stageHistogram(this.registry);
   readonly gasUsed = new Counter({ name: "chainmail_relayer_gas_used_total", help: "Gas used by postBatch transactions", registers: [this.registry] });
   readonly gasPerMessage = new Histogram({
     name: "chainmail_relayer_gas_per_message",

@@ -320,6 +320,20 @@ describe("relayer routes (app.inject, real hardhat node)", function () {
       expect(text).to.contain("chainmail_relayer_queue_depth 0");
     });
 
+    it("/metrics times every stage of the submit path: one observation per message for the pre-check, one per mined batch for the others", async function () {
+      const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
+      const count = (stage: string) => Number(new RegExp(`^chainmail_relayer_stage_seconds_count\\{stage="${stage}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+      const batches = Number(/^chainmail_relayer_batch_size_count (\d+)$/m.exec(text)?.[1]);
+      const confirmed = Number(/^chainmail_relayer_messages_confirmed_total (\d+)$/m.exec(text)?.[1]);
+      expect(batches).to.be.greaterThan(0);
+      expect(count("precheck")).to.be.at.least(confirmed);
+      for (const stage of ["sign", "send", "receipt_wait", "settle"]) expect(count(stage), stage).to.equal(batches);
+      // Cut batches: every mined one, plus any that failed and were cut again.
+      for (const stage of ["batch_fill", "queue_wait"]) expect(count(stage), stage).to.be.at.least(batches);
+      const sum = (stage: string) => Number(new RegExp(`^chainmail_relayer_stage_seconds_sum\\{stage="${stage}"\\} ([\\d.e-]+)$`, "m").exec(text)?.[1]);
+      expect(sum("receipt_wait")).to.be.greaterThan(0);
+    });
+
     it("serves the OpenAPI document and its UI page", async function () {
       const doc = JSON.parse((await app.inject({ method: "GET", url: "/openapi.json" })).body);
       expect(doc.openapi).to.match(/^3\./);

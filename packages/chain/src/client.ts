@@ -41,6 +41,8 @@ export interface BlockRef {
   number: number;
   hash: string;
   timestamp: number;
+  /** To notice a reorganisation: the next block the mirror reads must name the last one it published. */
+  parentHash?: string;
 }
 
 interface JsonRpcResponse<T> {
@@ -115,8 +117,8 @@ export class RpcClient implements JsonRpcCaller {
 
   /** The block's number, hash and time, or null when the node does not have it (yet). */
   async block(tag: BlockTag): Promise<BlockRef | null> {
-    const raw = await this.call<{ number: string; hash: string; timestamp: string } | null>("eth_getBlockByNumber", [toBlockTag(tag), false]);
-    return raw ? { number: Number(raw.number), hash: raw.hash.toLowerCase(), timestamp: Number(raw.timestamp) } : null;
+    const raw = await this.call<{ number: string; hash: string; timestamp: string; parentHash: string } | null>("eth_getBlockByNumber", [toBlockTag(tag), false]);
+    return raw ? { number: Number(raw.number), hash: raw.hash.toLowerCase(), timestamp: Number(raw.timestamp), parentHash: raw.parentHash?.toLowerCase() } : null;
   }
 
   /** The full header (every field its hash covers), or null when the node does not have the block. */

@@ -13,6 +13,8 @@ export class MirrorMetrics {
   readonly events = new Counter({ name: "chainmail_mirror_events_published_total", help: "Events committed to Kafka.", labelNames: ["topic"] as const, registers: [this.registry] });
   readonly transactions = new Counter({ name: "chainmail_mirror_transactions_total", help: "Kafka transactions committed (each holds a block range and the cursor).", registers: [this.registry] });
   readonly retries = new Counter({ name: "chainmail_mirror_retries_total", help: "Retries after a failure, by what failed.", labelNames: ["stage"] as const, registers: [this.registry] });
+  readonly reorgs = new Counter({ name: "chainmail_mirror_reorgs_total", help: "Reorganisations noticed below the finality setting after publishing from the replaced blocks.", registers: [this.registry] });
+  readonly retractions = new Counter({ name: "chainmail_mirror_retractions_total", help: "Retraction records published (one per channel and topic per reorganisation).", registers: [this.registry] });
   readonly fenced = new Gauge({ name: "chainmail_mirror_fenced", help: "1 once another instance with the same transactional id took over.", registers: [this.registry] });
 
   published(topic: string, count: number): void {

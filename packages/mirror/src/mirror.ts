@@ -22,8 +22,11 @@ import {
   DEFAULT_MESSAGES_TOPIC,
   MEMBERSHIP_EVENT_SCHEMA,
   MESSAGE_EVENT_SCHEMA,
+  RETRACTION_SCHEMA,
   type MirrorCursor,
+  type RetractionEvent,
 } from "@chainmail/protocol";
+import { PublishedWindow, retractionsAbove } from "./reorg.js";
 import { ensureTopics, FencedError, readCursor, TransactionalSink, type TopicNames } from "./kafka-sink.js";
 import { createLogger, type Logger } from "@chainmail/runtime";
 import { kafkajsLogCreator } from "./log.js";
@@ -45,6 +48,11 @@ export interface MirrorOptions {
   /** Events per Kafka transaction (whole blocks only, so a bigger block still goes in one). */
   maxEventsPerTransaction?: number;
   pollIntervalMs?: number;
+  /**
+   * Blocks below the cursor whose hashes (and which channels they held) are remembered, to
+   * answer a reorganisation noticed while running with retractions; a deeper one stops the mirror.
+   */
+  reorgWindowBlocks?: number;
   /** First block on a first start (no cursor yet); default the registry's deploymentBlock(). */
   startBlock?: number;
   /** Partitions for topics the mirror creates. */
@@ -76,6 +84,8 @@ interface Range {
   events: MirroredEvent[];
   /** Hash of block `to`. */
   toHash: string;
+  /** Parent hash of block `from`: must be the last block published, else the chain reorganised. */
+  fromParentHash: string | undefined;
   toBlock: BlockRef | null;
 }
 
@@ -89,7 +99,7 @@ export class Mirror {
   private wake: (() => void) | null = null;
   private metricsServer: Server | null = null;
   /** Totals for this process, for progress lines and tests. */
-  readonly stats = { eventsPublished: 0, transactions: 0, retries: 0, nextBlock: -1, fetchMs: 0, decodeMs: 0, publishMs: 0 };
+  readonly stats = { eventsPublished: 0, transactions: 0, retries: 0, nextBlock: -1, fetchMs: 0, decodeMs: 0, publishMs: 0, reorgs: 0, retractions: 0 };
   metricsUrl: string | null = null;
   /** Blocks per range; starts small so a first catch-up does not begin with one huge eth_getLogs. */
   private rangeSize: number;
@@ -111,6 +121,7 @@ export class Mirror {
       maxBlockRange: options.maxBlockRange ?? 2_000,
       maxEventsPerTransaction: options.maxEventsPerTransaction ?? 5_000,
       pollIntervalMs: options.pollIntervalMs ?? 1_000,
+      reorgWindowBlocks: options.reorgWindowBlocks ?? 10_000,
       startBlock: options.startBlock,
       partitions: options.partitions ?? 3,
       metricsPort: options.metricsPort,
@@ -183,6 +194,8 @@ export class Mirror {
       this.stats.nextBlock = next;
       this.metrics.nextBlock.set(next);
       let lastMirrored: BlockRef | null = next > 0 ? await this.retrying("chain", () => source.block(next - 1)) ?? null : null;
+      const window = new PublishedWindow(o.reorgWindowBlocks);
+      if (lastMirrored) window.record(lastMirrored.number, lastMirrored.hash);
       progressTimer = setInterval(() => this.logProgress(source), o.progressLogIntervalMs);
       progressTimer.unref();
 
@@ -211,6 +224,32 @@ export class Mirror {
           await this.sleep(backoff(failures++, o.retryInitialMs, o.retryMaxMs));
           continue;
         }
+        // A reorganisation below the finality setting: the next block no longer names the
+        // last one published (or, idle, that block itself was replaced).
+        let replaced = false;
+        try {
+          if (range && lastMirrored && range.from === lastMirrored.number + 1) replaced = range.fromParentHash !== undefined && range.fromParentHash !== lastMirrored.hash;
+          else if (!range && lastMirrored) {
+            const now = await source.block(lastMirrored.number);
+            replaced = now !== null && now.hash !== lastMirrored.hash;
+          }
+          if (replaced) {
+            prefetched = null;
+            const ancestor = await this.retractReorg(source, sink, kafka, window, lastMirrored!, chainId, registry, provider);
+            if (ancestor === undefined) break; // stopping
+            next = ancestor.number + 1;
+            lastMirrored = ancestor;
+            this.stats.nextBlock = next;
+            this.metrics.nextBlock.set(next);
+            continue;
+          }
+        } catch (error) {
+          if (error instanceof FencedError || error instanceof ChainResetError) throw error;
+          prefetched = null;
+          this.retried("chain", error, failures);
+          await this.sleep(backoff(failures++, o.retryInitialMs, o.retryMaxMs));
+          continue;
+        }
         if (!range) {
           await this.sleep(o.pollIntervalMs);
           continue;
@@ -223,6 +262,11 @@ export class Mirror {
         }
         const committed = await this.publishRange(kafka, sink, range, chainId, registry);
         if (committed === undefined) break; // stopping
+        // Remembered whatever part committed: a retraction for a channel that had nothing
+        // committed is harmless (it rewinds readers to the chain's own state).
+        window.recordEvents(range.events);
+        if (committed === range.to + 1) window.record(range.to, range.toHash);
+        window.prune(committed);
         next = committed;
         this.stats.nextBlock = next;
         this.metrics.nextBlock.set(next);
@@ -308,8 +352,16 @@ export class Mirror {
       ),
     );
     this.adaptRangeSize(end - from + 1, logs.length);
-    const toBlock = await source.block(end);
-    if (!toBlock) throw new Error(`The node does not have block ${end} yet.`);
+    const [fromBlock, toBlock] = await Promise.all([end === from ? null : source.block(from), source.block(end)]);
+    if (!toBlock || (end !== from && !fromBlock)) throw new Error(`The node does not have block ${end} yet.`);
+    const first = fromBlock ?? toBlock;
+    // Logs read before a reorganisation and blocks read after it would not match: read again.
+    for (const l of logs) {
+      const expected = l.blockNumber === end ? toBlock.hash : l.blockNumber === from ? first.hash : undefined;
+      if (expected !== undefined && l.blockHash.toLowerCase() !== expected) {
+        throw new Error(`Block ${l.blockNumber} changed while its range was read (a reorganisation); reading it again.`);
+      }
+    }
     const fetchedAt = performance.now();
     const events = logs.map((l) => source.toEvent(l)).filter((e): e is MirroredEvent => e !== null);
     this.stats.fetchMs += Math.round(fetchedAt - startedAt);
@@ -322,7 +374,7 @@ export class Mirror {
       decodeMs: Math.round(performance.now() - fetchedAt),
       nextRangeSize: this.rangeSize,
     }, "read block range");
-    return { from, to: end, events, toHash: toBlock.hash, toBlock };
+    return { from, to: end, events, toHash: toBlock.hash, toBlock, fromParentHash: first.parentHash };
   }
 
   /**
@@ -394,6 +446,84 @@ export class Mirror {
       }
     }
     return range.to + 1;
+  }
+
+  /**
+   * The chain replaced block `last` (or one below it) after the mirror published from it:
+   * finds the newest remembered block still on the chain, then publishes, in one Kafka
+   * transaction with the cursor moved back to just after it, one retraction per channel and
+   * topic that had events above it. Returns that common ancestor (undefined when stopping).
+   */
+  private async retractReorg(
+    source: ChainSource,
+    sink: TransactionalSink,
+    kafka: Kafka,
+    window: PublishedWindow,
+    last: BlockRef,
+    chainId: bigint,
+    registry: string,
+    provider: JsonRpcProvider,
+  ): Promise<BlockRef | undefined> {
+    if (source.finalityInUse === "finalized") {
+      throw new ChainResetError(
+        `Block ${last.number} (${last.hash}), which the node had reported finalized, is no longer on the chain: finalized blocks cannot be reorganised, so the node or the network is broken. The mirror stops rather than publish from it; check the node, then restart the mirror on a new cursor topic if the chain was really replaced.`,
+      );
+    }
+    let ancestor: BlockRef | null = null;
+    for (const number of window.numbersDescending()) {
+      const block = await source.block(number);
+      if (block && block.hash === window.hashOf(number)) {
+        ancestor = block;
+        break;
+      }
+    }
+    if (!ancestor) {
+      throw new ChainResetError(
+        `The chain reorganised below block ${last.number} deeper than the ${this.options.reorgWindowBlocks} blocks the mirror remembers (--reorg-window-blocks): what it published from the replaced blocks is no longer known. Use a new cursor topic (and event topics), or a stricter --finality.`,
+      );
+    }
+    const retractions = await retractionsAbove(window, ancestor, { chainId, registry, provider });
+    const asRecord = (r: RetractionEvent) => ({ key: r.channel, value: JSON.stringify(r), headers: { schema: RETRACTION_SCHEMA } });
+    const records = new Map<string, Message[]>([
+      [this.topics.messages, retractions.messages.map(asRecord)],
+      [this.topics.membership, retractions.membership.map(asRecord)],
+    ]);
+    const cursor: MirrorCursor = {
+      schema: CURSOR_SCHEMA,
+      chainId: chainId.toString(),
+      registry,
+      nextBlock: ancestor.number + 1,
+      lastBlockHash: ancestor.hash,
+      messagesTopic: this.topics.messages,
+      membershipTopic: this.topics.membership,
+      updatedAt: new Date().toISOString(),
+    };
+    for (let failures = 0; ; failures++) {
+      try {
+        await sink.publish({ records, cursor });
+        break;
+      } catch (error) {
+        if (error instanceof FencedError) throw error;
+        this.retried("kafka", error, failures);
+        await this.sleep(backoff(failures, this.options.retryInitialMs, this.options.retryMaxMs));
+        if (this.stopping) return undefined;
+        if ((await this.connectKafka(kafka, sink)) === undefined) return undefined;
+      }
+    }
+    window.dropAbove(ancestor.number);
+    const count = retractions.messages.length + retractions.membership.length;
+    this.stats.reorgs++;
+    this.stats.retractions += count;
+    this.metrics.reorgs.inc();
+    this.metrics.retractions.inc(count);
+    this.logger.warn({
+      replacedBlock: last.number,
+      replacedHash: last.hash,
+      commonAncestor: ancestor.number,
+      ancestorHash: ancestor.hash,
+      retractions: [...retractions.messages, ...retractions.membership].map((r) => ({ channel: r.channelName, fromSeq: r.fromSeq, fromBlock: r.fromBlock })),
+    }, "the chain reorganised below the finality setting; retracted what was published from the replaced blocks and re-reading from the common ancestor");
+    return ancestor;
   }
 
   private updateLag(latest: BlockRef | null, lastMirrored: BlockRef | null): void {

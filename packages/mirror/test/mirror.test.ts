@@ -176,12 +176,12 @@ describe("mirror: events in Kafka", function () {
 
   it("never splits a block over two transactions", function () {
     const ev = (blockNumber: number) => ({ topic: "messages", key: "k", blockNumber, value: { blockHash: `0x${blockNumber}` } }) as any;
-    const parts = splitByBlocks({ from: 10, to: 20, toHash: "0x20", toBlock: null, events: [ev(10), ev(11), ev(11), ev(11), ev(12), ev(15)] }, 2);
+    const parts = splitByBlocks({ from: 10, to: 20, toHash: "0x20", toBlock: null, fromParentHash: undefined, events: [ev(10), ev(11), ev(11), ev(11), ev(12), ev(15)] }, 2);
     expect(parts.map((p) => [p.to, p.events.map((e) => e.blockNumber)])).to.deep.equal([
       [10, [10]],
       [11, [11, 11, 11]],
       [20, [12, 15]],
     ]);
-    expect(splitByBlocks({ from: 1, to: 5, toHash: "0x5", toBlock: null, events: [] }, 10)).to.deep.equal([{ to: 5, toHash: "0x5", events: [] }]);
+    expect(splitByBlocks({ from: 1, to: 5, toHash: "0x5", toBlock: null, fromParentHash: undefined, events: [] }, 10)).to.deep.equal([{ to: 5, toHash: "0x5", events: [] }]);
   });
 });

@@ -15,6 +15,7 @@ import type { PostedMessage } from "./registry.js";
 export const MESSAGE_EVENT_SCHEMA = "chainmail.message-event.v1";
 export const MEMBERSHIP_EVENT_SCHEMA = "chainmail.membership-event.v1";
 export const CURSOR_SCHEMA = "chainmail.mirror-cursor.v1";
+export const RETRACTION_SCHEMA = "chainmail.retraction.v1";
 
 export const DEFAULT_MESSAGES_TOPIC = "chainmail.messages.v1";
 export const DEFAULT_MEMBERSHIP_TOPIC = "chainmail.membership.v1";
@@ -117,6 +118,46 @@ export const MembershipEventSchema = Type.Object(
   },
 );
 export type MembershipEvent = Static<typeof MembershipEventSchema>;
+
+/**
+ * A chain reorganisation took back blocks whose events the mirror had already published.
+ * Published in the same topic and under the same key (channel id) as the events it
+ * retracts, so it arrives after them in their partition: a reader drops every event of
+ * `channel` it holds from block `fromBlock` on (for messages: from seq `fromSeq` on) and
+ * continues from `headBefore`; the replacing events follow it.
+ */
+export const RetractionEventSchema = Type.Object(
+  {
+    schema: Type.Literal(RETRACTION_SCHEMA, { description: "Schema name and version of this value." }),
+    kind: Type.Literal("reorg", { description: "Why the events are taken back: the chain reorganised below the mirror's finality setting." }),
+    chainId: Position.chainId,
+    registry: Position.registry,
+    channel: Position.channel,
+    channelName: Position.channelName,
+    fromBlock: Index("First retracted block: every event of this channel published from this block on is void."),
+    fromSeq: Type.Union([Decimal("Messages topic: first retracted seq of this channel; messages from it on are void and will be published again as the new chain has them."), Type.Null()]),
+    headBefore: Type.Union([Hex(32, "The channel's head just before fromSeq on the surviving chain (0x00..00 before seq 1): where a reader's head chain continues."), Type.Null()]),
+    retractedBlocks: Type.Array(Type.Object({ number: Index("Block number."), hash: Hex(32, "Hash of the block that is no longer on the chain.") }, { additionalProperties: false }), {
+      description: "The replaced blocks that held events of this channel in this topic.",
+    }),
+    newBlockHash: Hex(32, "Hash of the surviving chain's block fromBlock - 1 (the common ancestor)."),
+  },
+  {
+    $id: "https://chainmail.example/schemas/retraction.v1.schema.json",
+    title: "ChainMail retraction event, version 1",
+    description:
+      "Published by the mirror in the messages and membership topics (key = channel id) when the chain reorganised below its finality setting after it had published events from the replaced blocks: those events of the channel are void; the events of the new chain follow.",
+    additionalProperties: false,
+  },
+);
+export type RetractionEvent = Static<typeof RetractionEventSchema>;
+
+/** Why `value` is not a retraction event, in one sentence, or null when it is one. */
+export function retractionEventProblem(value: unknown): string | null {
+  if (Value.Check(RetractionEventSchema, value)) return null;
+  const first = Value.Errors(RetractionEventSchema, value).First();
+  return `An event is not a valid ${RETRACTION_SCHEMA} value${first ? ` (${first.path || "/"}: ${first.message})` : ""}.`;
+}
 
 /** The mirror's position, kept in a compacted topic and written in the same transaction as the events. */
 export interface MirrorCursor {

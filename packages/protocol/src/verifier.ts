@@ -131,6 +131,16 @@ export class ChannelRun {
     return this.last?.head ?? GENESIS_HEAD;
   }
 
+  /**
+   * Takes back every message from `fromSeq` on (a chain reorganisation retracted them):
+   * the run continues from `headBefore`, the head just before `fromSeq`; without it the
+   * run starts again as a late joiner would.
+   */
+  rewind(fromSeq: bigint, headBefore: string | null): void {
+    if (this.last && this.last.seq < fromSeq) return; // nothing of ours is retracted
+    this.last = headBefore !== null && fromSeq >= 1n ? { seq: fromSeq - 1n, head: headBefore.toLowerCase(), digest: "" } : undefined;
+  }
+
   step(m: RunMessage): RunStep {
     const digest = m.digest.toLowerCase();
     const head = m.head.toLowerCase();

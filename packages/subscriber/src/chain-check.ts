@@ -14,6 +14,7 @@ import {
   signedMessageOf,
   type DiscrepancyKind,
   type MessageEvent,
+  type RetractionEvent,
   type RunFinding,
 } from "@chainmail/protocol";
 
@@ -70,6 +71,12 @@ function sentence(e: MessageEvent, f: RunFinding, signer: string | null): string
 
 export class ChainChecker {
   private readonly runs = new Map<string, ChannelRun>();
+
+  /** A reorganisation took back the channel's messages from `fromSeq` on: the run continues from the head before them. */
+  retract(r: RetractionEvent): void {
+    if (r.fromSeq === null) return;
+    this.runs.get(`${r.chainId}:${r.registry.toLowerCase()}:${r.channel}`)?.rewind(BigInt(r.fromSeq), r.headBefore);
+  }
 
   /** Checks the next event of its channel and advances that channel's run. */
   check(value: unknown): CheckOutcome {

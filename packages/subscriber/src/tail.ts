@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from "kafkajs";
 import { channelId, teamGroupId, teamNameProblem } from "@chainmail/protocol";
-import { DEFAULT_MESSAGES_TOPIC, type MessageEvent } from "@chainmail/protocol";
+import { DEFAULT_MESSAGES_TOPIC, RETRACTION_SCHEMA, retractionEventProblem, type MessageEvent, type RetractionEvent } from "@chainmail/protocol";
 import { ChainChecker, type ChainBreak } from "./chain-check.js";
 import { ChainConfirmer, TRUSTING_KAFKA, type Confirmation } from "./confirm.js";
 
@@ -39,6 +39,12 @@ export interface TailOptions {
    */
   rpcUrl?: string;
   onMessage: (event: MessageEvent, confirmation: Confirmation) => void | Promise<void>;
+  /**
+   * The mirror retracted messages a chain reorganisation took back: every message of the
+   * channel from `fromSeq` on that was handed to onMessage is void; the replacing messages
+   * follow (with the same seqs, checked from `headBefore`). Default: a note.
+   */
+  onRetraction?: (retraction: RetractionEvent) => void | Promise<void>;
   /** A check failed. Default: nothing (the CLI stops on the first one unless --keep-going). */
   onBreak?: (problem: ChainBreak) => void | Promise<void>;
   /** Things worth saying that are not breaks: joining mid-stream, a message delivered again. */
@@ -126,6 +132,13 @@ export async function tail(options: TailOptions): Promise<TailHandle> {
       value = { channel, unparsable: message.value.toString().slice(0, 200) };
     }
     if (registry && (value as { registry?: string }).registry?.toLowerCase() !== registry) return commitPast(partition, message.offset);
+    if ((value as { schema?: unknown }).schema === RETRACTION_SCHEMA && retractionEventProblem(value) === null) {
+      const retraction = value as RetractionEvent;
+      checker.retract(retraction);
+      if (options.onRetraction) await options.onRetraction(retraction);
+      else options.onNote?.(`The chain reorganised: messages of ${retraction.channelName} from seq ${retraction.fromSeq} on were retracted; their replacements follow.`);
+      return commitPast(partition, message.offset);
+    }
     const outcome = checker.check(value);
     if (outcome.status === "broken") {
       if (committing && named) options.onNote?.(`Not committing the group's position past the break or after it: the team has not received seq ${outcome.break.seq ?? "?"} of ${outcome.break.channelName} verified.`);

@@ -18,6 +18,7 @@ import { Kafka, logLevel, type Admin, type Consumer, type Producer } from "kafka
 import {
   channelName,
   DEFAULT_MESSAGES_TOPIC,
+  RETRACTION_SCHEMA,
   DEFAULT_SUBSCRIPTIONS_TOPIC,
   teamGroupId,
   teamNameProblem,
@@ -181,6 +182,14 @@ export class TeamDeliveries {
       event = JSON.parse(value);
     } catch {
       return; // not a message event; the audit and tail name it, it can never count as delivered here
+    }
+    const retraction = event as { schema?: unknown; fromSeq?: unknown };
+    if (retraction.schema === RETRACTION_SCHEMA && typeof retraction.fromSeq === "string" && /^\d{1,20}$/.test(retraction.fromSeq) && event.channel === key) {
+      // A reorganisation took these back: they were never delivered, their replacements follow.
+      const fromSeq = BigInt(retraction.fromSeq);
+      const list = this.records.get(key);
+      if (list) this.records.set(key, list.filter((r) => r.seq < fromSeq));
+      return;
     }
     if (typeof event.digest !== "string" || typeof event.seq !== "string" || !/^\d{1,20}$/.test(event.seq) || event.channel !== key) return;
     if (this.registry && (typeof event.registry !== "string" || event.registry.toLowerCase() !== this.registry)) return;

@@ -26,7 +26,8 @@ import { encodePostBatch } from "./calldata.js";
 import { FeeOracle } from "./fees.js";
 import { GasSizer } from "./gas-sizing.js";
 import { silentLogger, type Logger } from "@chainmail/runtime";
-import { Lane, NonceConsumedError } from "./lane.js";
+import { Lane, NonceConsumedError, type SubmitTimes } from "./lane.js";
+import { observeBatchCut, observeStage } from "../stage-timings.js";
 
 /** The relayer gave up on a message for now; the client should send it again. */
 export interface Failure {
@@ -49,6 +50,8 @@ export interface PendingMessage {
   digest: string;
   message: SignedMessage;
   acceptedAt: number;
+  /** performance.now() when queued: for the stage timings. */
+  queuedAt: number;
   tries: number;
   settled: Promise<Settlement>;
   settle(result: Settlement): void;
@@ -193,6 +196,7 @@ export class Submitter {
       digest: key,
       message,
       acceptedAt: Date.now(),
+      queuedAt: performance.now(),
       tries: 0,
       settled,
       settle: (result) => {
@@ -228,6 +232,7 @@ export class Submitter {
       const lane = this.freeLane();
       if (!lane) return; // a lane finishing calls pump() again
       const batch = this.queue.splice(0, this.batchLength());
+      observeBatchCut(this.metrics.stages, batch[0].queuedAt, batch[batch.length - 1].queuedAt, full, this.config.batchMaxWaitMs);
       this.metrics.queueDepth.set(this.queue.length);
       lane.inFlight++;
       this.metrics.inFlightTransactions.inc();
@@ -255,6 +260,8 @@ export class Submitter {
   }
 
   private async sendBatch(lane: Lane, batch: PendingMessage[]): Promise<void> {
+    const times: SubmitTimes = {};
+    let startedAt = 0;
     let receipt: RawReceipt;
     let gasLimit = 0n;
     let data: Uint8Array;
@@ -265,7 +272,9 @@ export class Submitter {
       if (plan.take < batch.length) this.putBack(batch.splice(plan.take));
       gasLimit = plan.gasLimit;
       data = encodePostBatch(batch.map((e) => e.message));
-      receipt = await lane.submit(data, gasLimit);
+      // The "sign" stage starts here: gas planning (an estimate for a new relayer) is not signing.
+      startedAt = performance.now();
+      receipt = await lane.submit(data, gasLimit, times);
     } catch (error) {
       if (error instanceof NonceConsumedError) {
         // Someone else mined at our nonce (another relayer with this key?): the
@@ -294,7 +303,14 @@ export class Submitter {
     this.metrics.gasUsed.inc(Number(receipt.gasUsed));
     this.metrics.gasPerMessage.observe(Number(receipt.gasUsed) / batch.length);
     this.gas.observe(batch.map((e) => messageGasBound(e.message)), receipt.gasUsed);
+    const receivedAt = performance.now();
+    if (times.signedAt !== undefined && times.sentAt !== undefined) {
+      observeStage(this.metrics.stages, "sign", startedAt, times.signedAt);
+      observeStage(this.metrics.stages, "send", times.signedAt, times.sentAt);
+      observeStage(this.metrics.stages, "receipt_wait", times.sentAt, receivedAt);
+    }
     await this.settleFromReceipt(batch, receipt);
+    observeStage(this.metrics.stages, "settle", receivedAt);
   }
 
   /** One outcome per message from the receipt's MessagePosted/MessageRejected logs. */

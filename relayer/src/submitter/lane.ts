@@ -41,6 +41,12 @@ export class SendError extends ChainMailError {
   }
 }
 
+/** When the (last) signing finished and the node accepted the transaction: performance.now(). */
+export interface SubmitTimes {
+  signedAt?: number;
+  sentAt?: number;
+}
+
 interface Attempt {
   hash: string;
   raw: string;
@@ -78,12 +84,12 @@ export class Lane {
   }
 
   /** Sends `data` to the registry and resolves with its receipt (which may have status 0). */
-  async submit(data: Uint8Array, gasLimit: bigint): Promise<RawReceipt> {
+  async submit(data: Uint8Array, gasLimit: bigint, times: SubmitTimes = {}): Promise<RawReceipt> {
     if (!this.poolChecked) {
       this.poolChecked = true;
       await this.clearForeign();
     }
-    const { nonce, attempt } = await this.send(data, gasLimit);
+    const { nonce, attempt } = await this.send(data, gasLimit, times);
     this.own.add(nonce);
     try {
       return await this.follow(nonce, data, gasLimit, [attempt]);
@@ -101,19 +107,24 @@ export class Lane {
     }
   }
 
-  private async send(data: Uint8Array, gasLimit: bigint): Promise<{ nonce: number; attempt: Attempt }> {
+  private async send(data: Uint8Array, gasLimit: bigint, times: SubmitTimes): Promise<{ nonce: number; attempt: Attempt }> {
     let lastError: unknown;
     for (let tries = 0; tries < 4; tries++) {
       try {
         return await this.nonces.withNonce(async (nonce) => {
           const fees = await this.fees.current();
           const { raw, hash } = this.sign(nonce, data, gasLimit, fees);
+          times.signedAt = performance.now();
           try {
             await this.rpc.call("eth_sendRawTransaction", [raw]);
+            times.sentAt = performance.now();
           } catch (error) {
             const kind = classifySendError(error);
             // "already known": the very same bytes are in the pool, so it was sent.
-            if (kind === "already-known") return { used: true, value: { nonce, attempt: { hash, raw, fees } } };
+            if (kind === "already-known") {
+              times.sentAt = performance.now();
+              return { used: true, value: { nonce, attempt: { hash, raw, fees } } };
+            }
             throw new SendError(errorText(error), kind);
           }
           return { used: true, value: { nonce, attempt: { hash, raw, fees } } };

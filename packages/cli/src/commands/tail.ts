@@ -98,6 +98,11 @@ export async function run(argv: string[]): Promise<number> {
       shown++;
       if (maxMessages !== undefined && shown >= maxMessages) finish();
     },
+    onRetraction: (r) => {
+      if (over) return;
+      // On stdout with the messages: a reader of this output must drop what it retracts.
+      console.log(json ? JSON.stringify(r) : `RETRACTED ${r.channelName} from #${r.fromSeq}: the chain reorganised (blocks ${r.retractedBlocks.map((b) => b.number).join(", ")} replaced); the messages that follow replace them`);
+    },
     onBreak,
     onNote: (note) => console.error(`note: ${note}`),
   });
