@@ -60,7 +60,8 @@ describe("the ChainMail image", function () {
       relayerUrl = `http://127.0.0.1:${port}`;
       const common = ["run", "-d", "--read-only", "--network", "host", "--tmpfs", "/tmp"];
       await podmanOk([
-        ...common, "--name", names.relayer, "-v", `${keys.dir}:/var/run/chainmail/signer-keys:ro`,
+        // The journal's volume, as the chart mounts the pod's claim (the image is read-only).
+        ...common, "--name", names.relayer, "-v", `${keys.dir}:/var/run/chainmail/signer-keys:ro`, "--tmpfs", "/var/lib/chainmail/journal:rw,mode=1777",
         "-e", `CHAINMAIL_RPC_URL=${chain.node.url}`, "-e", `CHAINMAIL_REGISTRY=${chain.registry}`,
         "-e", "CHAINMAIL_SIGNER_KEYS_FILE=/var/run/chainmail/signer-keys/chainmail-relayer-0",
         "-e", "CHAINMAIL_HOST=127.0.0.1", "-e", `CHAINMAIL_PORT=${port}`, "-e", `CHAINMAIL_GRPC_PORT=${grpcPort}`,
