@@ -25,7 +25,7 @@ import { bodyFromText, DEFAULT_LIMITS, digestOf, MESSAGE_REJECTED_TOPIC, type Re
 import { createChannelWithMembers, deployRegistry } from "./deploy.js";
 import { devPrivateKey } from "./dev-keys.js";
 import { startHardhatNode, type RunningNode } from "./hardhat-node.js";
-import { RelayerProcess } from "./relayer-process.js";
+import { ChainmailProcess } from "./chainmail-process.js";
 
 /** 503 codes the API documents as "retry later" (README, OpenAPI): the only 5xx a client may see. */
 export const DOCUMENTED_503_CODES: ReadonlySet<string> = new Set(["ShuttingDown", "ChainUnavailable", "SubmitFailed", "Overloaded", "JournalUnavailable"]);
@@ -438,7 +438,7 @@ export async function runMessageFuzz(options: FuzzRunOptions): Promise<FuzzRunRe
 
 export interface FuzzStack {
   node: RunningNode;
-  relayer: RelayerProcess;
+  relayer: ChainmailProcess;
   ctx: FuzzContext;
   registry: string;
   /** The relayer's signer addresses. */
@@ -453,7 +453,7 @@ export interface FuzzStack {
  */
 export async function startFuzzStack({ confirmedCount = 3, relayerEnv = {} }: { confirmedCount?: number; relayerEnv?: Record<string, string> } = {}): Promise<FuzzStack> {
   const node = await startHardhatNode();
-  let relayer: RelayerProcess | undefined;
+  let relayer: ChainmailProcess | undefined;
   try {
     const deployer = new Wallet(devPrivateKey(0), node.provider);
     const admin = new Wallet(devPrivateKey(1), node.provider);
@@ -464,7 +464,7 @@ export async function startFuzzStack({ confirmedCount = 3, relayerEnv = {} }: { 
     const channel = await createChannelWithMembers(deployed.registry, "fuzz", admin, members.map((m) => m.address));
     const signerKey = devPrivateKey(10);
     const httpBodyLimit = 65_536;
-    relayer = new RelayerProcess({
+    relayer = ChainmailProcess.relayer({
       CHAINMAIL_RPC_URL: node.url,
       CHAINMAIL_REGISTRY: deployed.address,
       CHAINMAIL_SIGNER_KEYS: signerKey,
@@ -476,6 +476,7 @@ export async function startFuzzStack({ confirmedCount = 3, relayerEnv = {} }: { 
       ...relayerEnv,
     });
     await relayer.start();
+    await relayer.ready();
     const location = { chainId: deployed.chainId, address: deployed.address };
     const confirmed: FuzzContext["confirmed"] = [];
     for (let i = 0; i < confirmedCount; i++) {
