@@ -375,6 +375,20 @@ async function main(argv: string[]): Promise<number> {
     clearInterval(sampler);
     progress(`  [${elapsed()} s] clients done`);
 
+    // --- a 202 promises that the message lands later: wait for that (bounded) before the chain is read ---
+    if (accepted202.length > 0) {
+      const expected = outcomes.filter((o) => o?.status === "confirmed").length + accepted202.length;
+      progress(`waiting for the ${accepted202.length} messages answered 202 to land: channel seq ${expected} (at most ${n["settle-timeout-s"]} s)...`);
+      try {
+        await waitFor("every 202'd message on chain", async () => Number((await setup.registry.channelInfo(setup.channel))[2]) >= expected, {
+          timeoutMs: n["settle-timeout-s"] * 1000,
+          intervalMs: 1000,
+        });
+      } catch (error) {
+        progress(`  ${(error as Error).message}; auditing what is there`);
+      }
+    }
+
     // --- the mirror catches up (bounded), then the audit ---
     const [, , chainSeq] = await setup.registry.channelInfo(setup.channel);
     const kafka = testKafka(brokers);
