@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { submitSigned } from "@chainmail/client";
 import { digestOf, type SignedMessage } from "@chainmail/protocol";
-import { CHAINMAIL_CLI, devPrivateKey, freePort, kafkaBrokers, MirrorProcess, OwnBroker, REPO_ROOT, startHardhatNode, testKafka, uniqueTopics, waitFor, type RunningNode } from "@chainmail/testkit";
+import { CHAINMAIL_CLI, ChainmailProcess, devPrivateKey, freePort, kafkaBrokers, MirrorProcess, OwnBroker, REPO_ROOT, startHardhatNode, testKafka, uniqueTopics, waitFor, type RunningNode } from "@chainmail/testkit";
 import { guardAfterExit } from "./bench/guardian.js";
 import { nodeCpuSeconds, parseBenchFlags, presign, processCpuSeconds, progress, round2, runBench, setUpBenchRegistry } from "./bench/relayer-load.js";
 
@@ -40,43 +40,29 @@ const USAGE = `Usage: pnpm bench:scale [--json] [--messages N] [--concurrency C]
 Needs haproxy (deploy/scripts/tools.sh installs it). Uses KAFKA_BROKERS when set;
 otherwise starts a private broker.`;
 
-class Relayer {
-  child!: ChildProcess;
-  output = "";
-  cpuBefore = 0;
-  cpuDead = 0;
-  constructor(readonly index: number, readonly port: number, readonly grpcPort: number, readonly env: Record<string, string>) {}
-
-  start(): void {
-    this.child = spawn(process.execPath, [CHAINMAIL_CLI, "relayer"], { env: { ...process.env, ...this.env, CHAINMAIL_PORT: String(this.port), CHAINMAIL_GRPC_PORT: String(this.grpcPort) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    const keep = (d: Buffer) => (this.output = (this.output + d).slice(-4000));
-    this.child.stdout!.on("data", keep);
-    this.child.stderr!.on("data", keep);
-  }
-  get running() {
-    return this.child.exitCode === null && this.child.signalCode === null;
+/**
+ * A replica: the testkit's `chainmail relayer` runner on fixed ports (HAProxy's config
+ * names them before it starts), plus its CPU seconds summed over its restarts.
+ */
+class Relayer extends ChainmailProcess {
+  private cpuDead = 0;
+  constructor(readonly index: number, port: number, grpcPort: number, env: Record<string, string>) {
+    super(["relayer"], { ...env, CHAINMAIL_PORT: String(port), CHAINMAIL_GRPC_PORT: String(grpcPort) });
+    this.port = port;
   }
   cpu(): number {
+    const pid = this.pid;
+    if (pid === undefined) return this.cpuDead;
     try {
-      return this.cpuDead + processCpuSeconds(this.child.pid!);
+      return this.cpuDead + processCpuSeconds(pid);
     } catch {
       return this.cpuDead;
     }
   }
-  async kill9(): Promise<void> {
+  override async kill9(): Promise<void> {
     const used = this.cpu();
-    const exited = new Promise((r) => this.child.once("exit", r));
-    process.kill(this.child.pid!, "SIGKILL");
-    await exited;
+    await super.kill9();
     this.cpuDead = used;
-  }
-  async ready(): Promise<void> {
-    await waitFor(`relayer ${this.index} ready`, async () => {
-      if (!this.running) throw new Error(`relayer ${this.index} exited: ${this.output}`);
-      return (await fetch(`http://127.0.0.1:${this.port}/readyz`)).ok;
-    }, { timeoutMs: 60_000 }).catch((error: Error) => {
-      throw new Error(`${error.message}\nrelayer ${this.index}'s last output:\n${this.output}`);
-    });
   }
 }
 
@@ -195,7 +181,7 @@ async function main(argv: string[]): Promise<number> {
         const keys = Array.from({ length: num.signers }, (_, k) => devPrivateKey(10 + num.signers * i + k));
         relayers.push(new Relayer(i, await freePort(), await freePort(), { CHAINMAIL_RPC_URL: node.url, CHAINMAIL_REGISTRY: setup.address, CHAINMAIL_SIGNER_KEYS: keys.join(","), CHAINMAIL_RATE_AUTHOR_PER_S: "0", CHAINMAIL_RATE_CLIENT_PER_S: "0", CHAINMAIL_RECEIPT_POLL_MS: "20", CHAINMAIL_LOG_LEVEL: "warn" }));
       }
-      for (const r of relayers) r.start();
+      await Promise.all(relayers.map((r) => r.start()));
       await Promise.all(relayers.map((r) => r.ready()));
       const lbPort = await freePort();
       const cfg = path.join(scratch, `haproxy-${replicas}.cfg`);
@@ -225,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
           progress(`  kill -9 relayer ${victim.index} at message ${done}`);
           const killedAt = performance.now();
           await victim.kill9();
-          victim.start();
+          await victim.start();
           refreshGuard();
           restarts.push(victim.ready().then(() => void faults.relayerKills.push({ replica: victim.index, atMessage: at, backInMs: Math.round(performance.now() - killedAt) })));
         }

@@ -32,12 +32,11 @@ import { audit, ChainLogSource, KafkaTopicReader } from "@chainmail/audit";
 import { NoOutcomeError, submitSigned, type PostResult } from "@chainmail/client";
 import { digestOf, type SignedMessage } from "@chainmail/protocol";
 import {
+  ChainmailProcess,
   devPrivateKey,
   MirrorProcess,
   OwnBroker,
   readTopic,
-  RelayerProcess,
-  residentMb,
   signMessageSync,
   startHardhatNode,
   testKafka,
@@ -100,7 +99,7 @@ class Stack {
   node?: RunningNode;
   nodePaused = false;
   mirror?: MirrorProcess;
-  relayers: RelayerProcess[] = [];
+  relayers: ChainmailProcess[] = [];
   readonly guards = new Guards();
   private stopping?: Promise<void>;
 
@@ -203,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
     const relayers = (stack.relayers = Array.from(
       { length: n.relayers },
       (_, i) =>
-        new RelayerProcess({
+        ChainmailProcess.relayer({
           CHAINMAIL_RPC_URL: node.url,
           CHAINMAIL_REGISTRY: setup.address,
           CHAINMAIL_SIGNER_KEYS: devPrivateKey(10 + i),
@@ -214,8 +213,9 @@ async function main(argv: string[]): Promise<number> {
         }),
     ));
     const startRelayer = async (i: number) => {
-      await relayers[i].start(180_000);
+      await relayers[i].start();
       stack.guards.set(`relayer-${i + 1}`, `kill -KILL -${relayers[i].pid} 2>/dev/null`);
+      await relayers[i].ready(180_000);
     };
     progress(`starting ${n.relayers} relayers...`);
     for (let i = 0; i < relayers.length; i++) await startRelayer(i);
@@ -225,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
     const rssMax: Record<string, number> = {};
     const sampler = setInterval(() => {
       relayers.forEach((r, i) => {
-        const mb = r.pid ? residentMb(r.pid) : undefined;
+        const mb = r.rssMb();
         if (mb !== undefined) rssMax[`relayer-${i + 1}`] = Math.max(rssMax[`relayer-${i + 1}`] ?? 0, mb);
       });
     }, 500);
@@ -374,6 +374,20 @@ async function main(argv: string[]): Promise<number> {
     clearInterval(ticker);
     clearInterval(sampler);
     progress(`  [${elapsed()} s] clients done`);
+
+    // --- a 202 promises that the message lands later: wait for that (bounded) before the chain is read ---
+    if (accepted202.length > 0) {
+      const expected = outcomes.filter((o) => o?.status === "confirmed").length + accepted202.length;
+      progress(`waiting for the ${accepted202.length} messages answered 202 to land: channel seq ${expected} (at most ${n["settle-timeout-s"]} s)...`);
+      try {
+        await waitFor("every 202'd message on chain", async () => Number((await setup.registry.channelInfo(setup.channel))[2]) >= expected, {
+          timeoutMs: n["settle-timeout-s"] * 1000,
+          intervalMs: 1000,
+        });
+      } catch (error) {
+        progress(`  ${(error as Error).message}; auditing what is there`);
+      }
+    }
 
     // --- the mirror catches up (bounded), then the audit ---
     const [, , chainSeq] = await setup.registry.channelInfo(setup.channel);

@@ -6,20 +6,19 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { submitSigned, type PostResult } from "@chainmail/client";
-import { freePort, waitFor } from "@chainmail/testkit";
+import { ChainmailProcess, freePort, waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, type Fixture } from "./fixture.js";
-import { kill9, ready, startRelayer, type RelayerProcess } from "./relayer-process.js";
 
 describe("relayer crash: kill -9 during a batch, restart, clients retry", function () {
   let f: Fixture;
-  let relayer: RelayerProcess | undefined;
+  let relayer: ChainmailProcess | undefined;
 
   before(async function () {
     f = await startFixture({ blockTimeMs: 1000 });
   });
   afterEach(async function () {
-    await kill9(relayer);
+    await relayer?.kill9();
   });
   after(async function () {
     await f?.node.stop();
@@ -38,8 +37,8 @@ describe("relayer crash: kill -9 during a batch, restart, clients retry", functi
       CHAINMAIL_RECEIPT_POLL_MS: "50",
       CHAINMAIL_LOG_LEVEL: "warn",
     };
-    relayer = startRelayer(env);
-    await ready(url, relayer);
+    relayer = await ChainmailProcess.relayer(env).start();
+    await relayer.ready();
     const relayerAddress = new Wallet(f.relayerKey).address;
 
     const signed = await Promise.all(Array.from({ length: 30 }, (_, i) => f.sign(f.authors[i % 4], `crash-safe ${i}`)));
@@ -54,12 +53,12 @@ describe("relayer crash: kill -9 during a batch, restart, clients retry", functi
       async () => (await f.node.provider.getTransactionCount(relayerAddress, "pending")) > (await f.node.provider.getTransactionCount(relayerAddress, "latest")),
       { timeoutMs: 20_000, intervalMs: 20 },
     );
-    await kill9(relayer);
+    await relayer.kill9();
     const [, , seqAtKill] = await f.deployed.registry.channelInfo(f.channel);
     expect(Number(seqAtKill)).to.be.lessThan(30, "the kill came before every message had landed");
 
-    relayer = startRelayer(env);
-    await ready(url, relayer);
+    relayer = await ChainmailProcess.relayer(env).start();
+    await relayer.ready();
     const results = await Promise.all(outcomes);
     for (const r of results) expect(r.status, JSON.stringify(r)).to.equal("confirmed");
     expect(retries.length, "clients had to retry through the restart").to.be.greaterThan(0);
@@ -77,10 +76,10 @@ describe("relayer crash: kill -9 during a batch, restart, clients retry", functi
   });
 
   it("exits 2 with one sentence per wrong setting", async function () {
-    relayer = startRelayer({ CHAINMAIL_RPC_URL: "nope", CHAINMAIL_REGISTRY: "0x1234", CHAINMAIL_SIGNER_KEYS: "0xzz", CHAINMAIL_PORT: "99999", CHAINMAIL_BATCH_MAX: "0" });
-    const code = await new Promise((r) => relayer!.child.once("exit", r));
+    relayer = await ChainmailProcess.relayer({ CHAINMAIL_RPC_URL: "nope", CHAINMAIL_REGISTRY: "0x1234", CHAINMAIL_SIGNER_KEYS: "0xzz", CHAINMAIL_PORT: "99999", CHAINMAIL_BATCH_MAX: "0" }).start();
+    const code = await relayer.exited();
     expect(code).to.equal(2);
-    const out = relayer.output();
+    const out = relayer.log;
     expect(out).to.match(/CHAINMAIL_RPC_URL is "nope"; it must be an http\(s\):\/\/ or ws\(s\):\/\/ URL\./);
     expect(out).to.match(/CHAINMAIL_REGISTRY is "0x1234"; it must be an address/);
     expect(out).to.match(/CHAINMAIL_SIGNER_KEYS entry 1 is not a 0x-prefixed 32-byte hex private key\./);
@@ -93,7 +92,7 @@ describe("relayer crash: kill -9 during a batch, restart, clients retry", functi
   it("stops gracefully on SIGTERM: a waiting client still gets its outcome", async function () {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    relayer = startRelayer({
+    relayer = ChainmailProcess.relayer({
       CHAINMAIL_RPC_URL: f.node.url,
       CHAINMAIL_REGISTRY: f.location.address.toString(),
       CHAINMAIL_SIGNER_KEYS: f.relayerKey,
@@ -101,7 +100,8 @@ describe("relayer crash: kill -9 during a batch, restart, clients retry", functi
       CHAINMAIL_BATCH_WAIT_MS: "300",
       CHAINMAIL_LOG_LEVEL: "warn",
     });
-    await ready(url, relayer);
+    await relayer.start();
+    await relayer.ready();
     const m = await f.sign(f.authors[0], "in flight at shutdown");
     const response = fetch(`${url}/v1/messages?wait=true`, {
       method: "POST",
@@ -112,11 +112,10 @@ describe("relayer crash: kill -9 during a batch, restart, clients retry", functi
       const text = await (await fetch(`${url}/metrics`)).text();
       return /chainmail_relayer_messages_accepted_total 1/.test(text);
     });
-    const exited = new Promise((r) => relayer!.child.once("exit", (code, signal) => r(code ?? signal)));
-    process.kill(relayer.child.pid!, "SIGTERM");
+    const stopped = relayer.stop();
     const answer = await response;
     expect(answer.status).to.equal(200);
     expect(((await answer.json()) as { status: string }).status).to.equal("confirmed");
-    expect(await exited).to.equal(0);
+    expect(await stopped, relayer.log).to.equal(0);
   });
 });

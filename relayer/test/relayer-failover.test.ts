@@ -9,14 +9,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { forgetInfo, postMessage } from "@chainmail/client";
-import { devPrivateKey, freePort, runChainmail } from "@chainmail/testkit";
+import { ChainmailProcess, devPrivateKey, freePort, runChainmail } from "@chainmail/testkit";
 import { startFixture, type Fixture } from "./fixture.js";
-import { kill9, ready, startRelayer, type RelayerProcess } from "./relayer-process.js";
 
 describe("SDK and CLI fail over between relayers (two real relayers, one killed)", function () {
   let f: Fixture;
   let dir: string;
-  const relayers: RelayerProcess[] = [];
+  const relayers: ChainmailProcess[] = [];
   const urls: string[] = [];
   const realFetch = globalThis.fetch;
   const requests: string[] = [];
@@ -26,7 +25,7 @@ describe("SDK and CLI fail over between relayers (two real relayers, one killed)
     dir = await mkdtemp(path.join(os.tmpdir(), "chainmail-failover-"));
     for (const [i, key] of [f.relayerKey, devPrivateKey(11)].entries()) {
       const port = await freePort();
-      const relayer = startRelayer({
+      const relayer = ChainmailProcess.relayer({
         CHAINMAIL_RPC_URL: f.node.url,
         CHAINMAIL_REGISTRY: f.location.address.toString(),
         CHAINMAIL_SIGNER_KEYS: key,
@@ -38,7 +37,8 @@ describe("SDK and CLI fail over between relayers (two real relayers, one killed)
       });
       relayers.push(relayer);
       urls.push(`http://127.0.0.1:${port}`);
-      await ready(urls[i], relayer);
+      await relayer.start();
+      await relayer.ready();
     }
     // Count what the SDK asks (the relayers are real; only the requests are noted).
     globalThis.fetch = (input, init) => {
@@ -49,7 +49,7 @@ describe("SDK and CLI fail over between relayers (two real relayers, one killed)
   });
   after(async function () {
     globalThis.fetch = realFetch;
-    for (const relayer of relayers) await kill9(relayer);
+    for (const relayer of relayers) await relayer.kill9();
     await f?.node.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -70,7 +70,7 @@ describe("SDK and CLI fail over between relayers (two real relayers, one killed)
   });
 
   it("moves to the second relayer when the first is killed -9 (SDK and CLI, comma list and repeated flag)", async function () {
-    await kill9(relayers[0]);
+    await relayers[0].kill9();
     const retries: string[] = [];
     for (let i = 0; i < 6; i++) {
       const result = await postMessage(

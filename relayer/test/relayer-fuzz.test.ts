@@ -7,8 +7,9 @@
  * no transaction at all over the run, the relayer alive at the end.
  */
 import { expect } from "chai";
+import { signedMessageJson } from "@chainmail/client";
 import { bodyFromText, randomNonce, signMessage } from "@chainmail/protocol";
-import { chainSnapshot, chainUntouched, judgeAnswer, runMessageFuzz, startFuzzStack, wireJson, type FuzzStack } from "@chainmail/testkit";
+import { chainSnapshot, chainUntouched, judgeAnswer, runMessageFuzz, startFuzzStack, type FuzzStack } from "@chainmail/testkit";
 
 /** Bounded so that the suite stays within a minute or two on a shared 2-core machine; FUZZ_COUNT overrides. */
 const COUNT = Number(process.env.FUZZ_COUNT ?? 3000);
@@ -58,7 +59,7 @@ describe("relayer fuzz: POST /v1/messages under generated hostile input", functi
     const [author] = stack.ctx.members;
     const timestamp = BigInt(Math.floor(Date.now() / 1000));
     const m = await signMessage(author, stack.ctx.location, { channel: stack.ctx.channel, author: author.address, body: bodyFromText("lands"), contentType: 1, timestamp, replyTo: 0n, nonce: randomNonce() });
-    const response = await fetch(`${stack.relayer.url}/v1/messages?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(wireJson(m)) });
+    const response = await fetch(`${stack.relayer.url}/v1/messages?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(signedMessageJson(m)) });
     expect(response.status).to.equal(200);
     const after = await chainSnapshot(stack.node.provider, stack.signers);
     const problems = await chainUntouched(stack.node.provider, stack.registry, before, after);

@@ -16,12 +16,11 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { buildApp } from "@chainmail/relayer";
 import { RelayerService } from "@chainmail/protocol/grpc";
 import { bodyFromText, digestOf } from "@chainmail/protocol";
-import { freePort, waitFor } from "@chainmail/testkit";
+import { ChainmailProcess, freePort, waitFor } from "@chainmail/testkit";
 import { Journal, parse } from "../src/journal.js";
 import { journalFile } from "../src/durable.js";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
-import { kill9, ready, startRelayer, type RelayerProcess } from "./relayer-process.js";
 
 /** Messages accepted before the kill (CHAINMAIL_TEST_DURABLE_COUNT for a larger run; at least 16). */
 const COUNT = Math.max(16, Number(process.env.CHAINMAIL_TEST_DURABLE_COUNT ?? 16));
@@ -30,7 +29,7 @@ describe("durable 202: the write-ahead journal", function () {
   let f: Fixture;
   const deploymentHash = async () => (await f.node.provider.getBlock(Number(await f.deployed.registry.deploymentBlock())))!.hash!;
   let dir: string;
-  let relayer: RelayerProcess | undefined;
+  let relayer: ChainmailProcess | undefined;
 
   before(async function () {
     f = await startFixture();
@@ -39,7 +38,7 @@ describe("durable 202: the write-ahead journal", function () {
     dir = await mkdtemp(path.join(os.tmpdir(), "chainmail-journal-"));
   });
   afterEach(async function () {
-    await kill9(relayer);
+    await relayer?.kill9();
     relayer = undefined;
     await f.node.provider.send("evm_setAutomine", [true]);
     await rm(dir, { recursive: true, force: true });
@@ -69,8 +68,8 @@ describe("durable 202: the write-ahead journal", function () {
     };
     const [, , seqBefore] = await f.deployed.registry.channelInfo(f.channel);
     await f.node.provider.send("evm_setAutomine", [false]); // nothing is mined until we say so
-    relayer = startRelayer(env);
-    await ready(url, relayer);
+    relayer = await ChainmailProcess.relayer(env).start();
+    await relayer.ready();
 
     const signed = await Promise.all(Array.from({ length: COUNT }, (_, i) => f.sign(f.authors[i % 4], `durable ${i}`)));
     const digests: string[] = [];
@@ -87,7 +86,7 @@ describe("durable 202: the write-ahead journal", function () {
     const relayerAddress = new Wallet(f.relayerKey).address;
     await waitFor("the full batch in the mempool", async () => (await f.node.provider.getTransactionCount(relayerAddress, "pending")) > (await f.node.provider.getTransactionCount(relayerAddress, "latest")));
 
-    await kill9(relayer);
+    await relayer.kill9();
     // The batches that reached the node land after the crash; the rest were only in the dead process (and its journal).
     await f.node.provider.send("evm_mine", []);
     const [, , seqAtRestart] = await f.deployed.registry.channelInfo(f.channel);
@@ -95,8 +94,8 @@ describe("durable 202: the write-ahead journal", function () {
     expect(landedBeforeRestart).to.be.within(10, COUNT - 6);
     await f.node.provider.send("evm_setAutomine", [true]);
 
-    relayer = startRelayer({ ...env, CHAINMAIL_BATCH_WAIT_MS: "20" });
-    await ready(url, relayer);
+    relayer = await ChainmailProcess.relayer({ ...env, CHAINMAIL_BATCH_WAIT_MS: "20" }).start();
+    await relayer.ready();
     // Only status reads from now on: nobody sends a message again.
     await waitFor(
       "every 202'd message confirmed by the restarted relayer",

@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
-import { ChainmailService, createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
+import { ChainmailProcess, createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
 import { devPrivateKey } from "@chainmail/testkit";
-import { freePort, REPO_ROOT, startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
+import { REPO_ROOT, startHardhatNode, type RunningNode } from "@chainmail/testkit";
 import { kafkaBrokers, uniqueTopics } from "@chainmail/testkit";
 
 const CHAINMAIL = path.join(REPO_ROOT, "node_modules/.bin/chainmail");
@@ -47,8 +47,8 @@ for (const mode of [
     const brokers = kafkaBrokers().join(",");
     const topics = uniqueTopics(`e2e-${mode.blockTimeMs ?? "auto"}`);
     let node: RunningNode;
-    let relayer: ChainmailService;
-    let mirror: ChainmailService;
+    let relayer: ChainmailProcess;
+    let mirror: ChainmailProcess;
     let registry: string;
     let relayerUrl: string;
     let keyFile: string;
@@ -66,17 +66,13 @@ for (const mode of [
       keyFile = path.join(scratch, "alice.key");
       writeFileSync(keyFile, alice.privateKey);
 
-      const port = await freePort();
-      relayerUrl = `http://127.0.0.1:${port}`;
-      relayer = new ChainmailService(["relayer"], {
+      relayer = ChainmailProcess.relayer({
         CHAINMAIL_RPC_URL: node.url,
         CHAINMAIL_REGISTRY: registry,
         CHAINMAIL_SIGNER_KEYS: devPrivateKey(13),
-        CHAINMAIL_PORT: String(port),
-        CHAINMAIL_GRPC_PORT: "0", // any free port: 8081 may be a running local stack's
         CHAINMAIL_LOG_LEVEL: "warn",
       });
-      mirror = new ChainmailService(["mirror"], {
+      mirror = new ChainmailProcess(["mirror"], {
         CHAINMAIL_RPC_URL: node.url,
         CHAINMAIL_REGISTRY: registry,
         KAFKA_BROKERS: brokers,
@@ -87,19 +83,15 @@ for (const mode of [
         CHAINMAIL_MIRROR_POLL_MS: "200",
         CHAINMAIL_LOG_LEVEL: "warn",
       });
-      await waitFor(
-        "the relayer to be ready",
-        async () => {
-          if (relayer.child.exitCode !== null) throw new Error(`relayer exited: ${relayer.output}`);
-          return (await fetch(`${relayerUrl}/readyz`)).ok;
-        },
-        { timeoutMs: 60_000 },
-      );
+      await mirror.start();
+      await relayer.start();
+      await relayer.ready(60_000);
+      relayerUrl = relayer.url;
     });
 
     after(async function () {
-      await relayer?.stop();
-      await mirror?.stop();
+      await relayer?.kill9();
+      await mirror?.kill9();
       await node?.stop();
       if (scratch) rmSync(scratch, { recursive: true, force: true });
     });
@@ -128,7 +120,7 @@ for (const mode of [
         "--max-messages",
         String(texts.length),
       ]);
-      expect(tailed.code, `${tailed.stderr}\nmirror: ${mirror.output}`).to.equal(0);
+      expect(tailed.code, `${tailed.stderr}\nmirror: ${mirror.log}`).to.equal(0);
       const lines = tailed.stdout.trim().split("\n");
       expect(lines).to.have.length(texts.length);
       lines.forEach((line, i) => {

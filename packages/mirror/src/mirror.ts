@@ -377,6 +377,20 @@ export class Mirror {
     return { from, to: end, events, toHash: toBlock.hash, toBlock, fromParentHash: first.parentHash };
   }
 
+  /** The cursor committed with a Kafka transaction: every block below `nextBlock` is published, the last one being `lastBlockHash`. */
+  private cursorAt(chainId: bigint, registry: string, nextBlock: number, lastBlockHash: string): MirrorCursor {
+    return {
+      schema: CURSOR_SCHEMA,
+      chainId: chainId.toString(),
+      registry,
+      nextBlock,
+      lastBlockHash,
+      messagesTopic: this.topics.messages,
+      membershipTopic: this.topics.membership,
+      updatedAt: new Date().toISOString(),
+    };
+  }
+
   /**
    * Publishes `range` in transactions of whole blocks. Returns the committed next block,
    * or undefined when asked to stop while Kafka was failing.
@@ -385,16 +399,7 @@ export class Mirror {
     const o = this.options;
     let start = range.from;
     for (const part of splitByBlocks(range, o.maxEventsPerTransaction)) {
-      const cursor: MirrorCursor = {
-        schema: CURSOR_SCHEMA,
-        chainId: chainId.toString(),
-        registry,
-        nextBlock: part.to + 1,
-        lastBlockHash: part.toHash,
-        messagesTopic: this.topics.messages,
-        membershipTopic: this.topics.membership,
-        updatedAt: new Date().toISOString(),
-      };
+      const cursor = this.cursorAt(chainId, registry, part.to + 1, part.toHash);
       const records = new Map<string, Message[]>([
         [this.topics.messages, []],
         [this.topics.membership, []],
@@ -488,16 +493,7 @@ export class Mirror {
       [this.topics.messages, retractions.messages.map(asRecord)],
       [this.topics.membership, retractions.membership.map(asRecord)],
     ]);
-    const cursor: MirrorCursor = {
-      schema: CURSOR_SCHEMA,
-      chainId: chainId.toString(),
-      registry,
-      nextBlock: ancestor.number + 1,
-      lastBlockHash: ancestor.hash,
-      messagesTopic: this.topics.messages,
-      membershipTopic: this.topics.membership,
-      updatedAt: new Date().toISOString(),
-    };
+    const cursor = this.cursorAt(chainId, registry, ancestor.number + 1, ancestor.hash);
     for (let failures = 0; ; failures++) {
       try {
         await sink.publish({ records, cursor });

@@ -68,9 +68,14 @@ export type MessageEvent = Static<typeof MessageEventSchema>;
 
 /** Why `value` is not a message event, in one sentence, or null when it is one. */
 export function messageEventProblem(value: unknown): string | null {
-  if (Value.Check(MessageEventSchema, value)) return null;
-  const first = Value.Errors(MessageEventSchema, value).First();
-  return `An event is not a valid ${MESSAGE_EVENT_SCHEMA} value${first ? ` (${first.path || "/"}: ${first.message})` : ""}.`;
+  return schemaProblem(MessageEventSchema, MESSAGE_EVENT_SCHEMA, value);
+}
+
+/** Why `value` does not match `schema` (named `name`), in one sentence with the first failing path, or null. */
+function schemaProblem(schema: TSchema, name: string, value: unknown): string | null {
+  if (Value.Check(schema, value)) return null;
+  const first = Value.Errors(schema, value).First();
+  return `An event is not a valid ${name} value${first ? ` (${first.path || "/"}: ${first.message})` : ""}.`;
 }
 
 /** The signed message an event carries, to recompute its digest and recover its signer. */
@@ -154,9 +159,7 @@ export type RetractionEvent = Static<typeof RetractionEventSchema>;
 
 /** Why `value` is not a retraction event, in one sentence, or null when it is one. */
 export function retractionEventProblem(value: unknown): string | null {
-  if (Value.Check(RetractionEventSchema, value)) return null;
-  const first = Value.Errors(RetractionEventSchema, value).First();
-  return `An event is not a valid ${RETRACTION_SCHEMA} value${first ? ` (${first.path || "/"}: ${first.message})` : ""}.`;
+  return schemaProblem(RetractionEventSchema, RETRACTION_SCHEMA, value);
 }
 
 /** The mirror's position, kept in a compacted topic and written in the same transaction as the events. */

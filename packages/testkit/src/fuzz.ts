@@ -21,11 +21,12 @@
  */
 import fc from "fast-check";
 import { Wallet, type JsonRpcProvider } from "ethers";
+import { signedMessageJson } from "@chainmail/client";
 import { bodyFromText, DEFAULT_LIMITS, digestOf, MESSAGE_REJECTED_TOPIC, type RegistryLocation, type SignedMessage } from "@chainmail/protocol";
 import { createChannelWithMembers, deployRegistry } from "./deploy.js";
 import { devPrivateKey } from "./dev-keys.js";
 import { startHardhatNode, type RunningNode } from "./hardhat-node.js";
-import { RelayerProcess } from "./relayer-process.js";
+import { ChainmailProcess } from "./chainmail-process.js";
 
 /** 503 codes the API documents as "retry later" (README, OpenAPI): the only 5xx a client may see. */
 export const DOCUMENTED_503_CODES: ReadonlySet<string> = new Set(["ShuttingDown", "ChainUnavailable", "SubmitFailed", "Overloaded", "JournalUnavailable"]);
@@ -63,19 +64,6 @@ const FIELDS = ["channel", "author", "body", "contentType", "timestamp", "replyT
 type Field = (typeof FIELDS)[number];
 type WireMessage = Record<string, unknown>;
 type UnsignedFields = Omit<SignedMessage, "signature" | "author">;
-
-export function wireJson(m: SignedMessage): WireMessage {
-  return {
-    channel: m.channel,
-    author: m.author,
-    body: m.body,
-    contentType: m.contentType,
-    timestamp: m.timestamp.toString(),
-    replyTo: m.replyTo.toString(),
-    nonce: m.nonce.toString(),
-    signature: m.signature,
-  };
-}
 
 /**
  * Signs synchronously (the signing key over the protocol's digest): generators stay
@@ -124,7 +112,7 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
   const resign = <T>(extra: fc.Arbitrary<T>, kind: string, change: (f: UnsignedFields, x: T) => { fields: UnsignedFields; wallet?: Wallet; location?: RegistryLocation; detail: string }) =>
     fc.tuple(base, extra).map(([b, x]) => {
       const changed = change(b.fields, x);
-      return caseOf(kind, changed.detail, wireJson(signMessageSync(changed.wallet ?? b.wallet, changed.location ?? location, changed.fields)));
+      return caseOf(kind, changed.detail, signedMessageJson(signMessageSync(changed.wallet ?? b.wallet, changed.location ?? location, changed.fields)));
     });
 
   const weirdNumbers = fc.constantFrom<unknown>(
@@ -166,12 +154,12 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
       .map((o) => caseOf("random-object", Object.keys(o).join(","), o)),
     "random-text": fc.string({ maxLength: 300, unit: "binary" }).map((s) => ({ kind: "random-text", detail: "", body: s })),
     "not-json": fc.tuple(signed, fc.nat(), fc.constantFrom("truncated", "trailing", "single-quotes", "comment")).map(([m, at, how]) => {
-      const text = JSON.stringify(wireJson(m));
+      const text = JSON.stringify(signedMessageJson(m));
       const body =
         how === "truncated" ? text.slice(0, at % text.length) : how === "trailing" ? text + "}" : how === "single-quotes" ? text.replace(/"/g, "'") : "/*x*/" + text;
       return { kind: "not-json", detail: how, body };
     }),
-    "wrong-nonce": fc.tuple(signed, fc.bigInt(1n, 1n << 64n)).map(([m, d]) => caseOf("wrong-nonce", `+${d}`, { ...wireJson(m), nonce: (BigInt(m.nonce) + d).toString() })),
+    "wrong-nonce": fc.tuple(signed, fc.bigInt(1n, 1n << 64n)).map(([m, d]) => caseOf("wrong-nonce", `+${d}`, { ...signedMessageJson(m), nonce: (BigInt(m.nonce) + d).toString() })),
     "bad-signature": fc
       .tuple(signed, fc.nat(64), fc.integer({ min: 1, max: 255 }), fc.constantFrom("flip", "v0", "v29", "high-s", "zeros", "random"), fc.uint8Array({ minLength: 65, maxLength: 65 }))
       .map(([m, i, mask, how, random]) => {
@@ -188,18 +176,18 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
         }
         if (how === "zeros") sig.fill(0);
         if (how === "random") sig.set(random);
-        return caseOf("bad-signature", how, { ...wireJson(m), signature: "0x" + sig.toString("hex") });
+        return caseOf("bad-signature", how, { ...signedMessageJson(m), signature: "0x" + sig.toString("hex") });
       }),
-    "flipped-body-byte": fc.tuple(signed, fc.nat(), fc.integer({ min: 1, max: 255 })).map(([m, i, mask]) => caseOf("flipped-body-byte", `${i}^${mask}`, { ...wireJson(m), body: flipHexByte(m.body, i, mask) })),
+    "flipped-body-byte": fc.tuple(signed, fc.nat(), fc.integer({ min: 1, max: 255 })).map(([m, i, mask]) => caseOf("flipped-body-byte", `${i}^${mask}`, { ...signedMessageJson(m), body: flipHexByte(m.body, i, mask) })),
     "wrong-channel": fc.tuple(base, fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.boolean()).map(([b, id, resigned]) => {
       const other = hexOfBytes(id);
-      if (resigned) return caseOf("wrong-channel", "signed for an unknown channel", wireJson(signMessageSync(b.wallet, location, { ...b.fields, channel: other })));
-      return caseOf("wrong-channel", "changed after signing", { ...wireJson(signMessageSync(b.wallet, location, b.fields)), channel: other });
+      if (resigned) return caseOf("wrong-channel", "signed for an unknown channel", signedMessageJson(signMessageSync(b.wallet, location, { ...b.fields, channel: other })));
+      return caseOf("wrong-channel", "changed after signing", { ...signedMessageJson(signMessageSync(b.wallet, location, b.fields)), channel: other });
     }),
-    "non-member": base.map((b) => caseOf("non-member", ctx.outsider.address, wireJson(signMessageSync(ctx.outsider, location, b.fields)))),
+    "non-member": base.map((b) => caseOf("non-member", ctx.outsider.address, signedMessageJson(signMessageSync(ctx.outsider, location, b.fields)))),
     "author-swap": fc.tuple(signed, fc.nat(ctx.members.length - 1)).map(([m, i]) => {
       const other = ctx.members.find((w) => w.address !== m.author && ctx.members.indexOf(w) >= i) ?? ctx.outsider;
-      return caseOf("author-swap", other.address, { ...wireJson(m), author: other.address });
+      return caseOf("author-swap", other.address, { ...signedMessageJson(m), author: other.address });
     }),
     "wrong-domain": resign(fc.tuple(fc.boolean(), fc.uint8Array({ minLength: 20, maxLength: 20 })), "wrong-domain", (f, [chain, address]) =>
       chain
@@ -211,13 +199,13 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
       detail: `${ctx.maxBodyBytes + extra} bytes`,
     })),
     "over-http-limit": fc.tuple(signed, fc.integer({ min: 1, max: 4096 })).map(([m, extra]) =>
-      caseOf("over-http-limit", `${ctx.httpBodyLimit + extra} bytes`, { ...wireJson(m), body: "0x" + "62".repeat(Math.ceil((ctx.httpBodyLimit + extra) / 2)) }),
+      caseOf("over-http-limit", `${ctx.httpBodyLimit + extra} bytes`, { ...signedMessageJson(m), body: "0x" + "62".repeat(Math.ceil((ctx.httpBodyLimit + extra) / 2)) }),
     ),
     "empty-body": resign(fc.constant(0), "empty-body", (f) => ({ fields: { ...f, body: "0x" }, detail: "" })),
     "used-nonce": fc.tuple(base, fc.nat()).map(([b, i]) => {
       const first = ctx.confirmed[i % ctx.confirmed.length];
       const wallet = ctx.members.find((w) => w.address === first.author)!;
-      return caseOf("used-nonce", first.nonce.toString(), wireJson(signMessageSync(wallet, location, { ...b.fields, nonce: first.nonce })));
+      return caseOf("used-nonce", first.nonce.toString(), signedMessageJson(signMessageSync(wallet, location, { ...b.fields, nonce: first.nonce })));
     }),
     expired: resign(fc.integer({ min: 60, max: 1_000_000 }), "expired", (f, k) => ({ fields: { ...f, timestamp: nowSeconds() - BigInt(ctx.maxAge + k) }, detail: `${ctx.maxAge + k} s old` })),
     future: resign(fc.integer({ min: 60, max: 1_000_000 }), "future", (f, k) => ({ fields: { ...f, timestamp: nowSeconds() + BigInt(ctx.maxFutureSkew + k) }, detail: `${ctx.maxFutureSkew + k} s ahead` })),
@@ -226,19 +214,19 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
     "bad-hex": fc
       .tuple(signed, fc.constantFrom<Field>("channel", "author", "body", "signature"), fc.constantFrom("no-0x", "odd", "0X", "insert"), fc.nat(), unicodeChars)
       .map(([m, name, how, at, ch]) => {
-        const value = String(wireJson(m)[name]);
+        const value = String(signedMessageJson(m)[name]);
         const broken =
           how === "no-0x" ? value.slice(2) : how === "odd" ? value.slice(0, -1) : how === "0X" ? "0X" + value.slice(2) : value.slice(0, 2 + (at % (value.length - 1))) + (/^[0-9a-fA-F]+$/.test(ch) ? "g" : ch) + value.slice(2 + (at % (value.length - 1)));
-        return caseOf("bad-hex", `${name} ${how}`, { ...wireJson(m), [name]: broken });
+        return caseOf("bad-hex", `${name} ${how}`, { ...signedMessageJson(m), [name]: broken });
       }),
     unicode: fc.tuple(signed, field, fc.nat(), unicodeChars).map(([m, name, at, ch]) => {
-      const value = String(wireJson(m)[name]);
+      const value = String(signedMessageJson(m)[name]);
       const i = at % (value.length + 1);
       const withChar = value.slice(0, i) + ch + value.slice(i);
-      return caseOf("unicode", `${name} +${JSON.stringify(ch)}`, { ...wireJson(m), [name]: withChar });
+      return caseOf("unicode", `${name} +${JSON.stringify(ch)}`, { ...signedMessageJson(m), [name]: withChar });
     }),
     "missing-field": fc.tuple(signed, field).map(([m, name]) => {
-      const wire = wireJson(m);
+      const wire = signedMessageJson(m);
       delete wire[name];
       return caseOf("missing-field", name, wire);
     }),
@@ -247,31 +235,31 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
       .filter(([, key]) => !(FIELDS as readonly string[]).includes(key))
       .map(([m, key, value]) => {
         // JSON.stringify drops a "__proto__" own key set by assignment; write the text by hand.
-        const text = JSON.stringify(wireJson(m));
+        const text = JSON.stringify(signedMessageJson(m));
         return { kind: "extra-field", detail: key, body: `${text.slice(0, -1)},${JSON.stringify(key)}:${JSON.stringify(value) ?? "null"}}` };
       }),
     "duplicate-key": fc
       .tuple(signed, field, wrongTypes)
       // The same value twice would be a valid message (it would land): not this kind's case.
-      .filter(([m, name, value]) => JSON.stringify(value) !== JSON.stringify(wireJson(m)[name]))
+      .filter(([m, name, value]) => JSON.stringify(value) !== JSON.stringify(signedMessageJson(m)[name]))
       .map(([m, name, value]) => {
         // The changed value comes last, where JSON.parse (and Fastify's parser) take it from;
         // a relayer that took the first would post an ambiguous request, and the run flags it.
-        const text = JSON.stringify(wireJson(m));
+        const text = JSON.stringify(signedMessageJson(m));
         return { kind: "duplicate-key", detail: name, body: `${text.slice(0, -1)},${JSON.stringify(name)}:${JSON.stringify(value) ?? "null"}}` };
       }),
     "wrong-type": fc
       .tuple(signed, field, wrongTypes)
-      .filter(([m, name, value]) => JSON.stringify(value) !== JSON.stringify(wireJson(m)[name]))
-      .map(([m, name, value]) => caseOf("wrong-type", `${name}=${JSON.stringify(value)?.slice(0, 40)}`, { ...wireJson(m), [name]: value })),
+      .filter(([m, name, value]) => JSON.stringify(value) !== JSON.stringify(signedMessageJson(m)[name]))
+      .map(([m, name, value]) => caseOf("wrong-type", `${name}=${JSON.stringify(value)?.slice(0, 40)}`, { ...signedMessageJson(m), [name]: value })),
     "huge-number": fc
       .tuple(signed, fc.constantFrom<Field>("contentType", "timestamp", "replyTo", "nonce"), weirdNumbers)
-      .filter(([m, name, value]) => JSON.stringify(value) !== JSON.stringify(wireJson(m)[name]))
-      .map(([m, name, value]) => caseOf("huge-number", `${name}=${JSON.stringify(value)?.slice(0, 40)}`, { ...wireJson(m), [name]: value })),
+      .filter(([m, name, value]) => JSON.stringify(value) !== JSON.stringify(signedMessageJson(m)[name]))
+      .map(([m, name, value]) => caseOf("huge-number", `${name}=${JSON.stringify(value)?.slice(0, 40)}`, { ...signedMessageJson(m), [name]: value })),
     "media-type": fc
       .tuple(signed, fc.constantFrom("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "application/octet-stream"))
       // A message that would land, sent as something other than JSON: refused, never parsed and posted.
-      .map(([m, type]) => ({ kind: "media-type", detail: type, body: JSON.stringify(wireJson(m)), contentType: type })),
+      .map(([m, type]) => ({ kind: "media-type", detail: type, body: JSON.stringify(signedMessageJson(m)), contentType: type })),
     "odd-request": fc
       .tuple(
         signed,
@@ -287,13 +275,13 @@ export function fuzzArbitraries(ctx: FuzzContext): Record<string, fc.Arbitrary<F
       .map(([m, i, path, prefer]) => ({
         kind: "odd-request",
         detail: `${path.slice(0, 40)}${prefer ? ` Prefer: ${prefer}` : ""}`,
-        body: JSON.stringify({ ...wireJson(m), signature: flipHexByte(m.signature, i, 1) }),
+        body: JSON.stringify({ ...signedMessageJson(m), signature: flipHexByte(m.signature, i, 1) }),
         path,
         headers: prefer ? { prefer } : undefined,
       })),
     duplicate: fc.nat().map((i) => {
       const m = ctx.confirmed[i % ctx.confirmed.length];
-      return caseOf("duplicate", m.digest, wireJson(m), { duplicateOf: m.digest });
+      return caseOf("duplicate", m.digest, signedMessageJson(m), { duplicateOf: m.digest });
     }),
   };
 }
@@ -438,7 +426,7 @@ export async function runMessageFuzz(options: FuzzRunOptions): Promise<FuzzRunRe
 
 export interface FuzzStack {
   node: RunningNode;
-  relayer: RelayerProcess;
+  relayer: ChainmailProcess;
   ctx: FuzzContext;
   registry: string;
   /** The relayer's signer addresses. */
@@ -453,7 +441,7 @@ export interface FuzzStack {
  */
 export async function startFuzzStack({ confirmedCount = 3, relayerEnv = {} }: { confirmedCount?: number; relayerEnv?: Record<string, string> } = {}): Promise<FuzzStack> {
   const node = await startHardhatNode();
-  let relayer: RelayerProcess | undefined;
+  let relayer: ChainmailProcess | undefined;
   try {
     const deployer = new Wallet(devPrivateKey(0), node.provider);
     const admin = new Wallet(devPrivateKey(1), node.provider);
@@ -464,7 +452,7 @@ export async function startFuzzStack({ confirmedCount = 3, relayerEnv = {} }: { 
     const channel = await createChannelWithMembers(deployed.registry, "fuzz", admin, members.map((m) => m.address));
     const signerKey = devPrivateKey(10);
     const httpBodyLimit = 65_536;
-    relayer = new RelayerProcess({
+    relayer = ChainmailProcess.relayer({
       CHAINMAIL_RPC_URL: node.url,
       CHAINMAIL_REGISTRY: deployed.address,
       CHAINMAIL_SIGNER_KEYS: signerKey,
@@ -476,12 +464,13 @@ export async function startFuzzStack({ confirmedCount = 3, relayerEnv = {} }: { 
       ...relayerEnv,
     });
     await relayer.start();
+    await relayer.ready();
     const location = { chainId: deployed.chainId, address: deployed.address };
     const confirmed: FuzzContext["confirmed"] = [];
     for (let i = 0; i < confirmedCount; i++) {
       const wallet = members[i % members.length];
       const m = signMessageSync(wallet, location, { channel, body: bodyFromText(`fuzz base ${i}`), contentType: 1, timestamp: nowSeconds(), replyTo: 0n, nonce: BigInt(i + 1) });
-      const response = await fetch(`${relayer.url}/v1/messages?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(wireJson(m)) });
+      const response = await fetch(`${relayer.url}/v1/messages?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(signedMessageJson(m)) });
       const json = (await response.json()) as { status?: string; digest?: string };
       if (response.status !== 200 || json.status !== "confirmed") throw new Error(`set-up message ${i} did not land: ${response.status} ${JSON.stringify(json)}`);
       confirmed.push({ ...m, digest: json.digest! });

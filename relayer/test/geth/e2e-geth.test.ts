@@ -13,16 +13,14 @@ import { Wallet } from "ethers";
 import { signedMessageJson } from "@chainmail/client";
 import { bodyFromText, channelId, randomNonce, signMessage, type SignedMessage } from "@chainmail/protocol";
 import {
-  ChainmailService,
+  ChainmailProcess,
   createChannelWithMembers,
   deployRegistry,
   devPrivateKey,
-  freePort,
   kafkaBrokers,
   runChainmail,
   startGethNode,
   uniqueTopics,
-  waitFor,
   type RunningGeth,
 } from "@chainmail/testkit";
 
@@ -34,8 +32,8 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
   const brokers = kafkaBrokers().join(",");
   const topics = uniqueTopics("e2e-geth");
   let node: RunningGeth;
-  let relayer: ChainmailService | undefined;
-  let mirror: ChainmailService | undefined;
+  let relayer: ChainmailProcess | undefined;
+  let mirror: ChainmailProcess | undefined;
   let registry: string;
   let chainId: bigint;
   let relayerUrl: string;
@@ -55,18 +53,15 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
       },
     });
     scratch = mkdtempSync(path.join(tmpdir(), "chainmail-e2e-geth-"));
-    relayerUrl = `http://127.0.0.1:${await freePort()}`;
-    relayer = new ChainmailService(["relayer"], {
+    relayer = ChainmailProcess.relayer({
       CHAINMAIL_RPC_URL: node.url,
       CHAINMAIL_REGISTRY: registry,
       CHAINMAIL_SIGNER_KEYS: SIGNER_KEYS.join(","),
-      CHAINMAIL_PORT: new URL(relayerUrl).port,
-      CHAINMAIL_GRPC_PORT: "0",
       CHAINMAIL_LOG_LEVEL: "info",
       // Small batches, so that 60 messages spread over the three lanes.
       CHAINMAIL_BATCH_MAX: "10",
     });
-    mirror = new ChainmailService(["mirror"], {
+    mirror = new ChainmailProcess(["mirror"], {
       CHAINMAIL_RPC_URL: node.url,
       CHAINMAIL_REGISTRY: registry,
       KAFKA_BROKERS: brokers,
@@ -77,19 +72,15 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
       CHAINMAIL_MIRROR_POLL_MS: "200",
       CHAINMAIL_LOG_LEVEL: "warn",
     });
-    await waitFor(
-      "the relayer to be ready",
-      async () => {
-        if (relayer!.exited) throw new Error(`relayer exited: ${relayer!.output}`);
-        return (await fetch(`${relayerUrl}/readyz`)).ok;
-      },
-      { timeoutMs: 60_000 },
-    );
+    await mirror.start();
+    await relayer.start();
+    await relayer.ready(60_000);
+    relayerUrl = relayer.url;
   });
 
   after(async function () {
-    await relayer?.stop();
-    await mirror?.stop();
+    await relayer?.kill9();
+    await mirror?.kill9();
     await node?.stop();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
@@ -119,7 +110,7 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
         return { status: r.status, body: await r.json() };
       }),
     );
-    for (const a of answers) expect(a.status, `${JSON.stringify(a.body)}\nrelayer: ${relayer!.output.slice(-3000)}`).to.equal(200);
+    for (const a of answers) expect(a.status, `${JSON.stringify(a.body)}\nrelayer: ${relayer!.log.slice(-3000)}`).to.equal(200);
     const seqs = answers.map((a) => Number(a.body.seq)).sort((x, y) => x - y);
     expect(seqs).to.deep.equal(Array.from({ length: MESSAGES }, (_, i) => i + 1));
     console.log(`      ${MESSAGES} messages confirmed on geth in ${Date.now() - started} ms`);
@@ -133,7 +124,7 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
     expect(senders.size, "batches should be spread over the signer keys").to.be.greaterThan(1);
 
     const tailed = await runChainmail(["tail", "--channel", "general", "--brokers", brokers, "--topic", topics.messages, "--from-beginning", "--max-messages", String(MESSAGES)], {}, 120_000);
-    expect(tailed.code, `${tailed.stderr}\nmirror: ${mirror!.output}`).to.equal(0);
+    expect(tailed.code, `${tailed.stderr}\nmirror: ${mirror!.log}`).to.equal(0);
     const lines = tailed.stdout.trim().split("\n");
     expect(lines).to.have.length(MESSAGES);
     lines.forEach((line, i) => expect(line).to.match(new RegExp(`^#${i + 1} `)));
@@ -148,6 +139,6 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
   });
 
   it("stops cleanly on SIGTERM with nothing in flight (exit code 0)", async function () {
-    expect(await relayer!.stop("SIGTERM", 30_000), relayer!.output.slice(-2000)).to.equal(0);
+    expect(await relayer!.stop(30_000), relayer!.log.slice(-2000)).to.equal(0);
   });
 });
