@@ -92,12 +92,24 @@ export class LoadShedder {
     if (this.behind) throw overloaded(`event loop ${Math.round(this.loopDelayMs)} ms behind`);
   }
 
+  /** Why a new message could not be taken on now, or undefined when it could. */
+  private fullness(): string | undefined {
+    if (this.behind) return `event loop ${Math.round(this.loopDelayMs)} ms behind`;
+    const { maxPending, maxPrechecks } = this.limits;
+    if (maxPending > 0 && this.pendingCount() >= maxPending) return `${maxPending} messages waiting for the chain`;
+    if (maxPrechecks > 0 && this.inFlight >= maxPrechecks) return `${maxPrechecks} pre-checks waiting for the chain`;
+    return undefined;
+  }
+
+  /** Whether a new message could be taken on now (a stream waits for room rather than be refused). */
+  get hasRoom(): boolean {
+    return this.fullness() === undefined;
+  }
+
   /** Throws 503 Overloaded when a new message could not be taken on now. */
   assertRoom(): void {
-    this.assertResponsive();
-    const { maxPending, maxPrechecks } = this.limits;
-    if (maxPending > 0 && this.pendingCount() >= maxPending) throw overloaded(`${maxPending} messages waiting for the chain`);
-    if (maxPrechecks > 0 && this.inFlight >= maxPrechecks) throw overloaded(`${maxPrechecks} pre-checks waiting for the chain`);
+    const full = this.fullness();
+    if (full) throw overloaded(full);
   }
 
   /**

@@ -12,7 +12,7 @@ import { Wallet } from "ethers";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Code } from "@connectrpc/connect";
-import { RelayerService } from "@chainmail/protocol/grpc";
+import { MessageOutcome_Status, RelayerService } from "@chainmail/protocol/grpc";
 import { MESSAGE_REJECTED_TOPIC, randomNonce } from "@chainmail/protocol";
 import { buildApp, OutcomeIndex, type RelayerApp, type RelayerConfig } from "@chainmail/relayer";
 import { waitFor } from "@chainmail/testkit";
@@ -231,6 +231,22 @@ describe("relayer under fire: issue 13's defects (real hardhat node)", function 
       expect(grpcShed.reason).to.equal("Overloaded");
       expect(grpcShed.retryMs).to.equal(1000);
       expect(await txCount()).to.equal(before);
+    });
+
+    it("a PostMessages stream waits for room instead of being refused: every message confirmed through a queue of 3", async function () {
+      const a = await start({ maxPending: 3, batchMaxWaitMs: 20 });
+      const url = await a.grpc.listen({ host: "127.0.0.1", port: 0 });
+      const client = createClient(RelayerService, createGrpcTransport({ baseUrl: url }));
+      const messages = [];
+      for (let i = 0; i < 24; i++) messages.push(toJson(await f.sign(f.authors[i % 4], `streamed through a small queue ${i}`)));
+      async function* requests() {
+        for (const message of messages) yield { message, wait: true };
+      }
+      const answers: string[] = [];
+      for await (const reply of client.postMessages(requests())) {
+        answers.push(reply.result.case === "outcome" ? MessageOutcome_Status[reply.result.value.status] : `refused ${reply.result.value?.reason}`);
+      }
+      expect(answers).to.deep.equal(messages.map(() => "CONFIRMED"));
     });
 
     it("an event loop far behind: 503 Overloaded for new requests, health and metrics still answer", async function () {

@@ -22,6 +22,8 @@ export const CLIENT_ADDRESS = createContextKey<string>("unknown");
 
 /** Requests of one PostMessages stream being worked on at once; reading waits beyond it (backpressure). */
 const STREAM_WINDOW = 1024;
+/** How often a stream that waits for the relayer to have room looks again (room freed by other clients wakes nobody). */
+const ROOM_POLL_MS = 20;
 /** A waiting call answers STATUS_PENDING this long before its deadline, rather than DEADLINE_EXCEEDED. */
 const DEADLINE_MARGIN_MS = 100;
 
@@ -79,6 +81,14 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
         wake = undefined;
       };
       const sleep = () => new Promise<void>((resolve) => (wake = resolve));
+      const nap = () =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ROOM_POLL_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       let ended = false;
       let readError: unknown;
       let index = 0n;
@@ -97,6 +107,10 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
         try {
           for await (const request of requests) {
             while (open.length >= STREAM_WINDOW && !ctx.signal.aborted) await sleep();
+            // A stream is backpressure's natural place: while the relayer is full, stop
+            // reading (HTTP/2 flow control holds the client) instead of refusing each
+            // message Overloaded as a one-shot request must be.
+            while (!services.load.hasRoom && !ctx.signal.aborted) await nap();
             if (ctx.signal.aborted) return;
             open.push(answer(request, index++));
             nudge();
