@@ -30,6 +30,28 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         bool open;
     }
 
+    /// @dev One message being checked, from either entry point: the scalars, and where its
+    /// body and signature lie in calldata (so neither is copied until it is hashed or logged).
+    struct Msg {
+        bytes32 channel;
+        address author;
+        uint256 contentType;
+        uint256 timestamp;
+        uint256 replyTo;
+        uint256 nonce;
+        uint256 bodyOffset;
+        uint256 bodyLength;
+        uint256 sigOffset;
+        uint256 sigLength;
+    }
+
+    /// @dev Bytes of a packed message before its body: channel 32, author 20, contentType 1,
+    /// timestamp 8, replyTo 8, nonce 32, body length 4, signature length 2.
+    uint256 private constant PACKED_HEADER = 107;
+    /// @dev Bytes of MessagePosted's data before the signature: contentType 1, timestamp 8,
+    /// replyTo 8, nonce 32, head 32, signature length 2.
+    uint256 private constant LOG_HEADER = 83;
+
     /// @notice The gas an author's EIP-1271 wallet gets to check one signature. Chosen as
     /// about three times an ECDSA threshold multisig's check (5 owners: 5 ecrecovers at 3k
     /// plus cold owner lookups at 2.1k, roughly 30k with overhead); it excludes wallets
@@ -154,27 +176,32 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
 
     /// @inheritdoc IMessageRegistry
     function post(SignedMessage calldata message) external whenNotPaused returns (uint64 seq) {
-        Channel memory c = _channels[message.channel];
+        Msg memory m = _fromStruct(message);
+        Channel memory c = _channels[m.channel];
         Limits memory lim = _limits;
-        (Reason reason, bytes32 digest) = _check(message, c, memberRole(message.channel), lim, _knownContentTypes);
+        (Reason reason, bytes32 digest) = _check(m, c, memberRole(m.channel), lim, _knownContentTypes);
         if (reason != Reason.None) _revertWith(reason, message, c, lim);
-        _seal(message, digest, c);
-        _store(message.channel, c);
+        _seal(m, digest, c);
+        _store(m.channel, c);
         return c.seq;
     }
 
     /// @inheritdoc IMessageRegistry
-    function postBatch(SignedMessage[] calldata messages) external whenNotPaused returns (uint256 posted) {
+    function postBatch(bytes calldata packed) external whenNotPaused returns (uint256 posted) {
         Limits memory lim = _limits;
         uint256 knownTypes = _knownContentTypes;
         // Messages of one channel usually come together: keep that channel's state in
         // memory and write it back once, when the channel changes or the batch ends.
         Channel memory c;
+        Msg memory m;
         bytes32 current;
         bytes32 role;
         bool dirty;
-        for (uint256 i = 0; i < messages.length; ++i) {
-            SignedMessage calldata m = messages[i];
+        uint256 start = _offsetOf(packed);
+        uint256 end = start + packed.length;
+        uint256 p = start;
+        while (p < end) {
+            p = _fromPacked(m, p, end, start);
             if (m.channel != current) {
                 if (dirty) _store(current, c);
                 current = m.channel;
@@ -233,7 +260,7 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
 
     /// @inheritdoc IMessageRegistry
     function digestOf(SignedMessage calldata message) external view returns (bytes32) {
-        return _digest(message);
+        return _digestOf(_fromStruct(message));
     }
 
     /// @inheritdoc IMessageRegistry
@@ -254,44 +281,55 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
     // ---------------------------------------------------------------- internals
 
     function _check(
-        SignedMessage calldata m,
+        Msg memory m,
         Channel memory c,
         bytes32 role,
         Limits memory lim,
         uint256 knownTypes
     ) private view returns (Reason, bytes32 digest) {
-        digest = _digest(m);
+        digest = _digestOf(m);
         if (!c.exists) return (Reason.UnknownChannel, digest);
         if (!c.open) return (Reason.ChannelClosed, digest);
-        uint256 length = m.body.length;
+        uint256 length = m.bodyLength;
         if (length == 0) return (Reason.EmptyBody, digest);
         if (length > lim.maxBodyBytes) return (Reason.BodyTooLarge, digest);
         if ((knownTypes >> m.contentType) & 1 == 0) return (Reason.UnknownContentType, digest);
         if (m.timestamp > block.timestamp + lim.maxFutureSkew) return (Reason.TimestampInFuture, digest);
-        if (uint256(m.timestamp) + lim.maxAge < block.timestamp) return (Reason.MessageExpired, digest);
+        if (m.timestamp + lim.maxAge < block.timestamp) return (Reason.MessageExpired, digest);
         if (m.replyTo > c.seq) return (Reason.UnknownReply, digest);
         if (!hasRole(role, m.author)) return (Reason.NotMember, digest);
         if (isNonceUsed(m.author, m.nonce)) return (Reason.NonceUsed, digest);
-        if (!_isValidSignature(m.author, digest, m.signature)) return (Reason.BadSignature, digest);
+        // The log keeps the signature's length in 2 bytes; no real signature comes near.
+        if (m.sigLength > type(uint16).max || !_isValidSignature(m.author, digest, msg.data[m.sigOffset:m.sigOffset + m.sigLength])) {
+            return (Reason.BadSignature, digest);
+        }
         return (Reason.None, digest);
     }
 
-    function _seal(SignedMessage calldata m, bytes32 digest, Channel memory c) private {
+    /// @dev Marks the nonce, advances the channel, and logs the message in the packed
+    /// layout of {MessagePosted} (see the interface): signature and body are copied
+    /// straight from calldata into the log's memory, with no ABI padding.
+    function _seal(Msg memory m, bytes32 digest, Channel memory c) private {
         _nonceBitmap[m.author][m.nonce >> 8] |= uint256(1) << (m.nonce & 0xff);
         uint64 seq = ++c.seq;
-        c.head = keccak256(abi.encode(c.head, digest, uint256(seq)));
-        emit MessagePosted(
-            m.channel,
-            seq,
-            m.author,
-            m.contentType,
-            m.timestamp,
-            m.replyTo,
-            m.nonce,
-            c.head,
-            m.body,
-            m.signature
-        );
+        bytes32 head = keccak256(abi.encode(c.head, digest, uint256(seq)));
+        c.head = head;
+        bytes32 topic = MessagePosted.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            // Each mstore writes 32 bytes; later fields overwrite the tail of earlier ones.
+            mstore(ptr, shl(248, mload(add(m, 0x40))))
+            mstore(add(ptr, 1), shl(192, mload(add(m, 0x60))))
+            mstore(add(ptr, 9), shl(192, mload(add(m, 0x80))))
+            mstore(add(ptr, 17), mload(add(m, 0xa0)))
+            mstore(add(ptr, 49), head)
+            let sigLength := mload(add(m, 0x120))
+            mstore(add(ptr, 81), shl(240, sigLength))
+            calldatacopy(add(ptr, LOG_HEADER), mload(add(m, 0x100)), sigLength)
+            let bodyLength := mload(add(m, 0xe0))
+            calldatacopy(add(add(ptr, LOG_HEADER), sigLength), mload(add(m, 0xc0)), bodyLength)
+            log4(ptr, add(LOG_HEADER, add(sigLength, bodyLength)), topic, mload(m), seq, mload(add(m, 0x20)))
+        }
     }
 
     function _store(bytes32 channel, Channel memory c) private {
@@ -300,7 +338,7 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         s.seq = c.seq;
     }
 
-    function _digest(SignedMessage calldata m) private view returns (bytes32) {
+    function _digestOf(Msg memory m) private view returns (bytes32) {
         return
             _hashTypedDataV4(
                 keccak256(
@@ -308,7 +346,7 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
                         MESSAGE_TYPEHASH,
                         m.channel,
                         m.author,
-                        keccak256(m.body),
+                        keccak256(msg.data[m.bodyOffset:m.bodyOffset + m.bodyLength]),
                         m.contentType,
                         m.timestamp,
                         m.replyTo,
@@ -316,6 +354,55 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
                     )
                 )
             );
+    }
+
+    /// @dev The ABI struct of `post` and `digestOf`, as a Msg (body and signature stay in calldata).
+    function _fromStruct(SignedMessage calldata message) private pure returns (Msg memory m) {
+        bytes calldata body = message.body;
+        bytes calldata signature = message.signature;
+        m.channel = message.channel;
+        m.author = message.author;
+        m.contentType = message.contentType;
+        m.timestamp = message.timestamp;
+        m.replyTo = message.replyTo;
+        m.nonce = message.nonce;
+        m.bodyOffset = _offsetOf(body);
+        m.bodyLength = body.length;
+        m.sigOffset = _offsetOf(signature);
+        m.sigLength = signature.length;
+    }
+
+    /// @dev Reads the packed message at calldata position `p` into `m` and returns where the
+    /// next one starts; reverts MalformedBatch if it runs past `end` (`start` is the batch's
+    /// first byte, for the error's offset).
+    function _fromPacked(Msg memory m, uint256 p, uint256 end, uint256 start) private pure returns (uint256 next) {
+        if (end - p < PACKED_HEADER) revert MalformedBatch(p - start);
+        uint256 bodyLength;
+        uint256 sigLength;
+        assembly ("memory-safe") {
+            mstore(m, calldataload(p))
+            mstore(add(m, 0x20), shr(96, calldataload(add(p, 32))))
+            mstore(add(m, 0x40), shr(248, calldataload(add(p, 52))))
+            mstore(add(m, 0x60), shr(192, calldataload(add(p, 53))))
+            mstore(add(m, 0x80), shr(192, calldataload(add(p, 61))))
+            mstore(add(m, 0xa0), calldataload(add(p, 69)))
+            bodyLength := shr(224, calldataload(add(p, 101)))
+            sigLength := shr(240, calldataload(add(p, 105)))
+        }
+        uint256 bodyOffset = p + PACKED_HEADER;
+        // Lengths are at most 2^32 and 2^16: no overflow.
+        next = bodyOffset + bodyLength + sigLength;
+        if (next > end) revert MalformedBatch(p - start);
+        m.bodyOffset = bodyOffset;
+        m.bodyLength = bodyLength;
+        m.sigOffset = bodyOffset + bodyLength;
+        m.sigLength = sigLength;
+    }
+
+    function _offsetOf(bytes calldata data) private pure returns (uint256 offset) {
+        assembly ("memory-safe") {
+            offset := data.offset
+        }
     }
 
     /// @dev ECDSA first (the common, cheap case; malleable signatures are refused), then

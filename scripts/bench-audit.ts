@@ -42,6 +42,7 @@ import {
   ROLE_GRANTED_TOPIC,
   signMessage,
   toCallArgument,
+  packBatch,
 } from "@chainmail/protocol";
 import { startHardhatNode } from "@chainmail/testkit";
 
@@ -93,7 +94,7 @@ async function realSample() {
         );
       }
       signMs += performance.now() - t;
-      await (await registry.connect(deployer).postBatch(batch)).wait();
+      await (await registry.connect(deployer).postBatch(packBatch(batch))).wait();
     }
     const postSeconds = (performance.now() - started) / 1000;
     const result = await audit(new ChainLogSource(node.provider, address), {});

@@ -11,7 +11,7 @@ import { network } from "hardhat";
 // Brings the hardhat-ethers type extensions (connection.ethers) when type-checking outside Hardhat.
 import type {} from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
-import { signMessage, toCallArgument } from "@chainmail/protocol";
+import { signMessage, toCallArgument, packBatch } from "@chainmail/protocol";
 import { breakdownOf, type Breakdown } from "./bench/gas-breakdown.js";
 import { benchAuthors, ChainMailGasBench, type Scenario, type ScenarioResult } from "./bench/gas-chainmail.js";
 import { benchEas, type EasResult } from "./bench/gas-eas.js";
@@ -175,7 +175,7 @@ async function prepareChainMail(ethers: Ethers, relayer: HardhatSigner, deployer
     replyTo: 0n,
     nonce: 0n, // word 0 is the warm-up's; every scenario gets its own fresh word
   });
-  await (await registry.connect(relayer).postBatch([toCallArgument(first)])).wait();
+  await (await registry.connect(relayer).postBatch(packBatch([first]))).wait();
   return { bench, now, authors };
 }
 

@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
-import { CHANNEL_COUNT_SLOT, DEFAULT_LIMITS, REGISTRY_SLOTS, channelId, channelIdSlot, channelSlots, channelStateOf, toCallArgument } from "@chainmail/protocol";
+import { CHANNEL_COUNT_SLOT, DEFAULT_LIMITS, REGISTRY_SLOTS, channelId, channelIdSlot, channelSlots, channelStateOf, toCallArgument, packBatch } from "@chainmail/protocol";
 import { GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
 
 const require = createRequire(import.meta.url);
@@ -92,7 +92,7 @@ describe("MessageRegistry storage layout (what the audit's proofs assume)", func
     await registry.createChannel(OTHER, channelAdmin.address);
     await registry.connect(channelAdmin).grantRole(await registry.memberRole(GENERAL), alice.address);
     const messages = new MessageFactory(await registryLocation(registry), async () => BigInt(await networkHelpers.time.latest()));
-    await registry.postBatch([toCallArgument(await messages.sign(alice)), toCallArgument(await messages.sign(alice)), toCallArgument(await messages.sign(alice))]);
+    await registry.postBatch(packBatch([toCallArgument(await messages.sign(alice)), toCallArgument(await messages.sign(alice)), toCallArgument(await messages.sign(alice))]));
     await registry.connect(channelAdmin).closeChannel(OTHER);
     const address = await registry.getAddress();
     const at = (slot: string) => ethers.provider.getStorage(address, slot);

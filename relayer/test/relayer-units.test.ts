@@ -17,7 +17,7 @@ import { RateLimiter } from "../src/rate-limit.js";
 import { messageGasBound } from "../src/submitter/index.js";
 import { encodePostBatch } from "../src/submitter/calldata.js";
 import { signRawTransaction } from "../src/submitter/rawtx.js";
-import { registryInterface, toCallArgument } from "@chainmail/protocol";
+import { packBatch, registryInterface } from "@chainmail/protocol";
 
 const ITEM_TUPLE = "tuple(bytes32 digest, bytes32 r, bytes32 s, uint8 v, address author, uint256 nonce, bytes32 channel)[]";
 
@@ -129,7 +129,7 @@ describe("hand-made encodings equal ethers'", function () {
         signature: hexlify(randomBytes(i % 4 === 0 ? 65 : 64 + i)),
       }));
       const ours = "0x" + encodePostBatch(messages).toString("hex");
-      expect(ours).to.equal(registryInterface.encodeFunctionData("postBatch", [messages.map(toCallArgument)]));
+      expect(ours).to.equal(registryInterface.encodeFunctionData("postBatch", [packBatch(messages)]));
     }
   });
 

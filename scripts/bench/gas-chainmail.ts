@@ -19,6 +19,7 @@ import {
   toCallArgument,
   type RegistryLocation,
   type SignedMessage,
+  packBatch,
 } from "@chainmail/protocol";
 
 export type Mode = "batch" | "onePerTx";
@@ -160,7 +161,7 @@ export class ChainMailGasBench {
    */
   private async sendBatch(messages: SignedMessage[], receipts: TransactionReceipt[], calldata: string[], notes: string[]) {
     try {
-      const sent = await this.registry.connect(this.relayer).postBatch(messages.map(toCallArgument));
+      const sent = await this.registry.connect(this.relayer).postBatch(packBatch(messages));
       receipts.push(this.checkReceipt((await sent.wait())!, messages.length));
       calldata.push(sent.data);
     } catch (error) {

@@ -11,9 +11,7 @@ import {WithVm, Vm} from "./Vm.sol";
 contract MessageRegistryFuzzTest is WithVm {
     bytes32 internal constant CHANNEL = bytes32("general");
     uint256 internal constant MEMBERS = 4; // keys 1..4 are members, 5..6 are not
-    bytes32 internal constant POSTED = keccak256(
-        "MessagePosted(bytes32,uint64,address,uint8,uint64,uint64,uint256,bytes32,bytes,bytes)"
-    );
+    bytes32 internal constant POSTED = keccak256("MessagePosted(bytes32,uint64,address)");
     bytes32 internal constant REJECTED = keccak256("MessageRejected(bytes32,address,bytes32,uint8)");
 
     MessageRegistry internal registry;
@@ -41,7 +39,7 @@ contract MessageRegistryFuzzTest is WithVm {
                 batch[i] = _randomMessage(uint256(keccak256(abi.encode(seed, round, i))));
             }
             vm.recordLogs();
-            registry.postBatch(batch);
+            registry.postBatch(_pack(batch));
             _checkLogs(vm.getRecordedLogs(), size);
         }
         (, , uint64 seq, bytes32 head) = registry.channelInfo(CHANNEL);
@@ -81,23 +79,48 @@ contract MessageRegistryFuzzTest is WithVm {
                 expectedSeq += 1;
                 bytes32 digest = registry.digestOf(_messageFromLog(logs[i]));
                 rebuiltHead = keccak256(abi.encode(rebuiltHead, digest, uint256(expectedSeq)));
-                (, , , , bytes32 head, , ) = abi.decode(
-                    logs[i].data,
-                    (uint8, uint64, uint64, uint256, bytes32, bytes, bytes)
-                );
-                assertEq(head, rebuiltHead, "event head");
+                assertEq(_word(logs[i].data, 49), rebuiltHead, "event head");
             }
         }
         assertEq(outcomes, size, "one outcome per message");
     }
 
+    /// @dev The packed MessagePosted data: contentType 1, timestamp 8, replyTo 8, nonce 32,
+    /// head 32, signature length 2, signature, body.
     function _messageFromLog(Vm.Log memory log) internal pure returns (IMessageRegistry.SignedMessage memory m) {
+        bytes memory d = log.data;
         m.channel = log.topics[1];
         m.author = address(uint160(uint256(log.topics[3])));
-        (m.contentType, m.timestamp, m.replyTo, m.nonce, , m.body, m.signature) = abi.decode(
-            log.data,
-            (uint8, uint64, uint64, uint256, bytes32, bytes, bytes)
-        );
+        m.contentType = uint8(d[0]);
+        m.timestamp = uint64(uint256(_word(d, 1)) >> 192);
+        m.replyTo = uint64(uint256(_word(d, 9)) >> 192);
+        m.nonce = uint256(_word(d, 17));
+        uint256 sigLength = uint256(_word(d, 81)) >> 240;
+        m.signature = _slice(d, 83, sigLength);
+        m.body = _slice(d, 83 + sigLength, d.length - 83 - sigLength);
+    }
+
+    /// @dev The packed postBatch argument (see IMessageRegistry.postBatch).
+    function _pack(IMessageRegistry.SignedMessage[] memory batch) internal pure returns (bytes memory out) {
+        for (uint256 i = 0; i < batch.length; ++i) {
+            IMessageRegistry.SignedMessage memory m = batch[i];
+            out = abi.encodePacked(
+                out,
+                abi.encodePacked(m.channel, m.author, m.contentType, m.timestamp, m.replyTo, m.nonce),
+                abi.encodePacked(uint32(m.body.length), uint16(m.signature.length), m.body, m.signature)
+            );
+        }
+    }
+
+    function _word(bytes memory d, uint256 at) internal pure returns (bytes32 w) {
+        assembly ("memory-safe") {
+            w := mload(add(add(d, 0x20), at))
+        }
+    }
+
+    function _slice(bytes memory d, uint256 at, uint256 length) internal pure returns (bytes memory out) {
+        out = new bytes(length);
+        for (uint256 j = 0; j < length; ++j) out[j] = d[at + j];
     }
 
     function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {

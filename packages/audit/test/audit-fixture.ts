@@ -18,6 +18,7 @@ import {
   toCallArgument,
   type Message,
   type RegistryLocation,
+  packBatch,
 } from "@chainmail/protocol";
 import type { MessageRegistry } from "@chainmail/protocol";
 import type { RawLog } from "@chainmail/audit";
@@ -61,7 +62,7 @@ export async function buildHistory(provider: JsonRpcProvider): Promise<History> 
         }),
       );
     }
-    const receipt = await (await registry.connect(deployer).postBatch(signed.map(toCallArgument))).wait();
+    const receipt = await (await registry.connect(deployer).postBatch(packBatch(signed))).wait();
     posted += receipt!.logs.filter((l) => l.topics[0] === MESSAGE_POSTED_TOPIC).length;
   };
   await post([

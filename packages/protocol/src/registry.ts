@@ -5,7 +5,6 @@
 import { Interface, type Log } from "ethers";
 import { MessageRegistry__factory, type MessageRegistry } from "./contracts.js";
 import { messageFields, type RegistryLocation, type SignedMessage } from "./messages.js";
-import { digestOf } from "./digest.js";
 
 /** The registry's whole ABI: its own interface plus AccessControl's and Pausable's. */
 export const registryInterface: Interface = MessageRegistry__factory.createInterface() as unknown as Interface;
@@ -72,31 +71,6 @@ function logIndexOf(log: RawLog): number {
   return Number(log.index ?? log.logIndex ?? 0);
 }
 
-/** Decodes a `MessagePosted` log and recomputes its digest for `registry`. */
-export function decodeMessagePosted(registry: RegistryLocation, log: RawLog): PostedMessage {
-  const parsed = registryInterface.decodeEventLog("MessagePosted", log.data, log.topics);
-  const message: SignedMessage = {
-    channel: parsed.channel,
-    author: parsed.author,
-    body: parsed.body,
-    contentType: Number(parsed.contentType),
-    timestamp: parsed.timestamp,
-    replyTo: parsed.replyTo,
-    nonce: parsed.nonce,
-    signature: parsed.signature,
-  };
-  return {
-    ...message,
-    seq: parsed.seq,
-    head: parsed.head,
-    digest: digestOf(registry, message),
-    blockNumber: Number(log.blockNumber),
-    blockHash: log.blockHash,
-    transactionHash: log.transactionHash,
-    logIndex: logIndexOf(log),
-  };
-}
-
 export function decodeMessageRejected(log: RawLog): RejectedMessage {
   const parsed = registryInterface.decodeEventLog("MessageRejected", log.data, log.topics);
   return {
@@ -110,7 +84,56 @@ export function decodeMessageRejected(log: RawLog): RejectedMessage {
   };
 }
 
-/** The `post`/`postBatch` argument for a signed message. */
+/** The `post` (and `digestOf`) argument for a signed message: the ABI struct. */
 export function toCallArgument(message: SignedMessage) {
   return { ...messageFields(message), signature: message.signature };
+}
+
+/** Bytes of a packed message before its body (IMessageRegistry.postBatch). */
+export const PACKED_MESSAGE_HEADER = 107;
+
+function hexInto(out: Buffer, at: number, hex: string, length: number, what: string): number {
+  if (!/^0x([0-9a-fA-F]{2})*$/.test(hex) || hex.length !== 2 + 2 * length) throw new RangeError(`${what} must be ${length} bytes of 0x-prefixed hex.`);
+  return at + out.write(hex.slice(2), at, "hex");
+}
+
+function uintInto(out: Buffer, at: number, value: bigint | number, length: number, what: string): number {
+  const v = BigInt(value);
+  if (v < 0n || v >> BigInt(8 * length) !== 0n) throw new RangeError(`${what} ${v} does not fit in ${length} bytes.`);
+  return at + out.write(v.toString(16).padStart(2 * length, "0"), at, "hex");
+}
+
+/**
+ * `postBatch`'s argument: the messages packed back to back, each channel (32 bytes),
+ * author (20), contentType (1), timestamp (8), replyTo (8), nonce (32), body length (4),
+ * signature length (2), body, signature; integers big-endian (IMessageRegistry.postBatch,
+ * README "postBatch calldata"). About 40% less calldata than an ABI array of structs.
+ */
+export function packBatchBytes(messages: readonly SignedMessage[]): Buffer {
+  const hexLength = (hex: string, what: string) => {
+    if (!/^0x([0-9a-fA-F]{2})*$/.test(hex)) throw new RangeError(`${what} is not 0x-prefixed hex bytes.`);
+    return (hex.length - 2) / 2;
+  };
+  const sizes = messages.map((m) => [hexLength(m.body, "body"), hexLength(m.signature, "signature")] as const);
+  const out = Buffer.alloc(sizes.reduce((sum, [b, s]) => sum + PACKED_MESSAGE_HEADER + b + s, 0));
+  let at = 0;
+  messages.forEach((m, i) => {
+    const [bodyLength, signatureLength] = sizes[i];
+    at = hexInto(out, at, m.channel, 32, "channel");
+    at = hexInto(out, at, m.author, 20, "author");
+    at = uintInto(out, at, m.contentType, 1, "contentType");
+    at = uintInto(out, at, m.timestamp, 8, "timestamp");
+    at = uintInto(out, at, m.replyTo, 8, "replyTo");
+    at = uintInto(out, at, m.nonce, 32, "nonce");
+    at = uintInto(out, at, bodyLength, 4, "body length");
+    at = uintInto(out, at, signatureLength, 2, "signature length");
+    at = hexInto(out, at, m.body, bodyLength, "body");
+    at = hexInto(out, at, m.signature, signatureLength, "signature");
+  });
+  return out;
+}
+
+/** packBatchBytes as 0x hex, for ethers calls: `registry.postBatch(packBatch(messages))`. */
+export function packBatch(messages: readonly SignedMessage[]): string {
+  return "0x" + packBatchBytes(messages).toString("hex");
 }
