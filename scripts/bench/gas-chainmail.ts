@@ -175,6 +175,12 @@ export class ChainMailGasBench {
     }
   }
 
+  /** Sends one batch as one transaction and checks every message was posted. */
+  async sendChecked(messages: SignedMessage[]): Promise<{ receipt: TransactionReceipt; calldata: string }> {
+    const sent = await this.registry.connect(this.relayer).postBatch(packBatch(messages));
+    return { receipt: this.checkReceipt((await sent.wait())!, messages.length), calldata: sent.data };
+  }
+
   /** A gas figure means nothing unless every message was really posted. */
   private checkReceipt(receipt: TransactionReceipt, expected: number): TransactionReceipt {
     if (receipt.status !== 1) throw new BenchCheckError(`transaction ${receipt.hash} reverted`);
