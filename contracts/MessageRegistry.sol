@@ -43,6 +43,20 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         uint256 bodyLength;
         uint256 sigOffset;
         uint256 sigLength;
+        // Set by _check for _seal: the author's nonce word's slot, and its bits with this nonce's set.
+        uint256 nonceSlot;
+        uint256 nonceBits;
+    }
+
+    /// @dev What every message of a call is checked against, read once per call (and the
+    /// channel's member role, once per channel): one memory struct keeps the stack shallow.
+    struct Ctx {
+        uint256 maxBodyBytes;
+        uint256 maxAge;
+        uint256 maxFutureSkew;
+        uint256 knownTypes;
+        bytes32 domain;
+        bytes32 role;
     }
 
     /// @dev Bytes of a packed message before its body: channel 32, author 20, contentType 1,
@@ -178,9 +192,10 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
     function post(SignedMessage calldata message) external whenNotPaused returns (uint64 seq) {
         Msg memory m = _fromStruct(message);
         Channel memory c = _channels[m.channel];
-        Limits memory lim = _limits;
-        (Reason reason, bytes32 digest) = _check(m, c, memberRole(m.channel), lim, _knownContentTypes);
-        if (reason != Reason.None) _revertWith(reason, message, c, lim);
+        Ctx memory x = _context();
+        x.role = memberRole(m.channel);
+        (Reason reason, bytes32 digest) = _check(m, c, x);
+        if (reason != Reason.None) _revertWith(reason, message, c, _limits);
         _seal(m, digest, c);
         _store(m.channel, c);
         return c.seq;
@@ -188,14 +203,12 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
 
     /// @inheritdoc IMessageRegistry
     function postBatch(bytes calldata packed) external whenNotPaused returns (uint256 posted) {
-        Limits memory lim = _limits;
-        uint256 knownTypes = _knownContentTypes;
+        Ctx memory x = _context();
         // Messages of one channel usually come together: keep that channel's state in
         // memory and write it back once, when the channel changes or the batch ends.
         Channel memory c;
         Msg memory m;
         bytes32 current;
-        bytes32 role;
         bool dirty;
         uint256 start = _offsetOf(packed);
         uint256 end = start + packed.length;
@@ -206,13 +219,13 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
                 if (dirty) _store(current, c);
                 current = m.channel;
                 c = _channels[current];
-                role = memberRole(current);
+                x.role = memberRole(current);
                 dirty = false;
             }
             // Each message's scratch memory (hashing, event encoding) is dead after it;
             // reuse it so memory cost stays linear in the batch size.
             uint256 scratch = _freeMemoryPointer();
-            (Reason reason, bytes32 digest) = _check(m, c, role, lim, knownTypes);
+            (Reason reason, bytes32 digest) = _check(m, c, x);
             if (reason == Reason.None) {
                 _seal(m, digest, c);
                 dirty = true;
@@ -260,7 +273,7 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
 
     /// @inheritdoc IMessageRegistry
     function digestOf(SignedMessage calldata message) external view returns (bytes32) {
-        return _digestOf(_fromStruct(message));
+        return _digestOf(_fromStruct(message), _domainSeparatorV4());
     }
 
     /// @inheritdoc IMessageRegistry
@@ -280,27 +293,46 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
 
     // ---------------------------------------------------------------- internals
 
-    function _check(
-        Msg memory m,
-        Channel memory c,
-        bytes32 role,
-        Limits memory lim,
-        uint256 knownTypes
-    ) private view returns (Reason, bytes32 digest) {
-        digest = _digestOf(m);
+    function _context() private view returns (Ctx memory x) {
+        Limits memory lim = _limits;
+        x.maxBodyBytes = lim.maxBodyBytes;
+        x.maxAge = lim.maxAge;
+        x.maxFutureSkew = lim.maxFutureSkew;
+        x.knownTypes = _knownContentTypes;
+        x.domain = _domainSeparatorV4();
+    }
+
+    function _check(Msg memory m, Channel memory c, Ctx memory x) private view returns (Reason, bytes32 digest) {
+        digest = _digestOf(m, x.domain);
         if (!c.exists) return (Reason.UnknownChannel, digest);
         if (!c.open) return (Reason.ChannelClosed, digest);
         uint256 length = m.bodyLength;
         if (length == 0) return (Reason.EmptyBody, digest);
-        if (length > lim.maxBodyBytes) return (Reason.BodyTooLarge, digest);
-        if ((knownTypes >> m.contentType) & 1 == 0) return (Reason.UnknownContentType, digest);
-        if (m.timestamp > block.timestamp + lim.maxFutureSkew) return (Reason.TimestampInFuture, digest);
-        if (m.timestamp + lim.maxAge < block.timestamp) return (Reason.MessageExpired, digest);
+        if (length > x.maxBodyBytes) return (Reason.BodyTooLarge, digest);
+        if ((x.knownTypes >> m.contentType) & 1 == 0) return (Reason.UnknownContentType, digest);
+        if (m.timestamp > block.timestamp + x.maxFutureSkew) return (Reason.TimestampInFuture, digest);
+        if (m.timestamp + x.maxAge < block.timestamp) return (Reason.MessageExpired, digest);
         if (m.replyTo > c.seq) return (Reason.UnknownReply, digest);
-        if (!hasRole(role, m.author)) return (Reason.NotMember, digest);
-        if (isNonceUsed(m.author, m.nonce)) return (Reason.NonceUsed, digest);
+        if (!hasRole(x.role, m.author)) return (Reason.NotMember, digest);
+        // The nonce word is read once here and written once by _seal (same slot as isNonceUsed).
+        uint256 slot;
+        uint256 bits;
+        uint256 bit = uint256(1) << (m.nonce & 0xff);
+        address author = m.author;
+        uint256 word = m.nonce >> 8;
+        assembly ("memory-safe") {
+            mstore(0x00, author)
+            mstore(0x20, _nonceBitmap.slot)
+            mstore(0x20, keccak256(0x00, 0x40))
+            mstore(0x00, word)
+            slot := keccak256(0x00, 0x40)
+            bits := sload(slot)
+        }
+        if (bits & bit != 0) return (Reason.NonceUsed, digest);
+        m.nonceSlot = slot;
+        m.nonceBits = bits | bit;
         // The log keeps the signature's length in 2 bytes; no real signature comes near.
-        if (m.sigLength > type(uint16).max || !_isValidSignature(m.author, digest, msg.data[m.sigOffset:m.sigOffset + m.sigLength])) {
+        if (m.sigLength > type(uint16).max || !_isValidSignature(author, digest, msg.data[m.sigOffset:m.sigOffset + m.sigLength])) {
             return (Reason.BadSignature, digest);
         }
         return (Reason.None, digest);
@@ -310,13 +342,19 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
     /// layout of {MessagePosted} (see the interface): signature and body are copied
     /// straight from calldata into the log's memory, with no ABI padding.
     function _seal(Msg memory m, bytes32 digest, Channel memory c) private {
-        _nonceBitmap[m.author][m.nonce >> 8] |= uint256(1) << (m.nonce & 0xff);
+        uint256 slot = m.nonceSlot;
+        uint256 bits = m.nonceBits;
         uint64 seq = ++c.seq;
-        bytes32 head = keccak256(abi.encode(c.head, digest, uint256(seq)));
-        c.head = head;
+        bytes32 head = c.head;
         bytes32 topic = MessagePosted.selector;
         assembly ("memory-safe") {
+            sstore(slot, bits)
+            // head_n = keccak256(abi.encode(head_{n-1}, digest_n, n)), in scratch memory.
             let ptr := mload(0x40)
+            mstore(ptr, head)
+            mstore(add(ptr, 0x20), digest)
+            mstore(add(ptr, 0x40), seq)
+            head := keccak256(ptr, 0x60)
             // Each mstore writes 32 bytes; later fields overwrite the tail of earlier ones.
             mstore(ptr, shl(248, mload(add(m, 0x40))))
             mstore(add(ptr, 1), shl(192, mload(add(m, 0x60))))
@@ -330,6 +368,7 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
             calldatacopy(add(add(ptr, LOG_HEADER), sigLength), mload(add(m, 0xc0)), bodyLength)
             log4(ptr, add(LOG_HEADER, add(sigLength, bodyLength)), topic, mload(m), seq, mload(add(m, 0x20)))
         }
+        c.head = head;
     }
 
     function _store(bytes32 channel, Channel memory c) private {
@@ -338,22 +377,31 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         s.seq = c.seq;
     }
 
-    function _digestOf(Msg memory m) private view returns (bytes32) {
-        return
-            _hashTypedDataV4(
-                keccak256(
-                    abi.encode(
-                        MESSAGE_TYPEHASH,
-                        m.channel,
-                        m.author,
-                        keccak256(msg.data[m.bodyOffset:m.bodyOffset + m.bodyLength]),
-                        m.contentType,
-                        m.timestamp,
-                        m.replyTo,
-                        m.nonce
-                    )
-                )
-            );
+    /// @dev The EIP-712 digest (what _hashTypedDataV4 computes), hashed in scratch memory:
+    /// keccak256(0x1901 || domain || keccak256(abi.encode(TYPEHASH, channel, author,
+    /// keccak256(body), contentType, timestamp, replyTo, nonce))). A contract test holds it
+    /// equal to the protocol package's digestOf.
+    function _digestOf(Msg memory m, bytes32 domain) private pure returns (bytes32 digest) {
+        bytes32 typehash = MESSAGE_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let bodyLength := mload(add(m, 0xe0))
+            calldatacopy(ptr, mload(add(m, 0xc0)), bodyLength)
+            let bodyHash := keccak256(ptr, bodyLength)
+            mstore(ptr, typehash)
+            mstore(add(ptr, 0x20), mload(m))
+            mstore(add(ptr, 0x40), mload(add(m, 0x20)))
+            mstore(add(ptr, 0x60), bodyHash)
+            mstore(add(ptr, 0x80), mload(add(m, 0x40)))
+            mstore(add(ptr, 0xa0), mload(add(m, 0x60)))
+            mstore(add(ptr, 0xc0), mload(add(m, 0x80)))
+            mstore(add(ptr, 0xe0), mload(add(m, 0xa0)))
+            let structHash := keccak256(ptr, 0x100)
+            mstore(ptr, shl(240, 0x1901))
+            mstore(add(ptr, 0x02), domain)
+            mstore(add(ptr, 0x22), structHash)
+            digest := keccak256(ptr, 0x42)
+        }
     }
 
     /// @dev The ABI struct of `post` and `digestOf`, as a Msg (body and signature stay in calldata).
