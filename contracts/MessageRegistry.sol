@@ -57,7 +57,15 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         uint256 knownTypes;
         bytes32 domain;
         bytes32 role;
+        // keccak256(role, ROLES_SLOT): where AccessControl keeps the role's members.
+        uint256 membersSlot;
     }
+
+    /// @dev AccessControl's `_roles` mapping (test/storage-layout.ts pins it): the batch fast
+    /// path reads membership from storage directly instead of through hasRole.
+    uint256 private constant ROLES_SLOT = 0;
+    /// @dev secp256k1n / 2: a larger s is the malleable twin (OpenZeppelin ECDSA refuses it too).
+    uint256 private constant HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     /// @dev Bytes of a packed message before its body: channel 32, author 20, contentType 1,
     /// timestamp 8, replyTo 8, nonce 32, body length 4, signature length 2.
@@ -220,12 +228,17 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
                 current = m.channel;
                 c = _channels[current];
                 x.role = memberRole(current);
+                x.membersSlot = uint256(keccak256(abi.encode(x.role, ROLES_SLOT)));
                 dirty = false;
             }
             // Each message's scratch memory (hashing, event encoding) is dead after it;
             // reuse it so memory cost stays linear in the batch size.
             uint256 scratch = _freeMemoryPointer();
-            (Reason reason, bytes32 digest) = _check(m, c, x);
+            // The common case (a good message signed with ECDSA) in one pass of assembly;
+            // anything else goes through _check, which names the reason or asks the wallet.
+            (bool ok, bytes32 digest) = _quickCheck(m, c, x);
+            Reason reason = Reason.None;
+            if (!ok) (reason, digest) = _check(m, c, x);
             if (reason == Reason.None) {
                 _seal(m, digest, c);
                 dirty = true;
@@ -300,6 +313,63 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         x.maxFutureSkew = lim.maxFutureSkew;
         x.knownTypes = _knownContentTypes;
         x.domain = _domainSeparatorV4();
+    }
+
+    /// @dev True only if every check of _check passes and the signature is a canonical
+    /// 65-byte ECDSA signature by the author; false says nothing (then _check decides).
+    /// Also fills m.nonceSlot/nonceBits for _seal when true.
+    function _quickCheck(Msg memory m, Channel memory c, Ctx memory x) private view returns (bool ok, bytes32 digest) {
+        digest = _digestOf(m, x.domain);
+        assembly ("memory-safe") {
+            let bodyLength := mload(add(m, 0xe0))
+            let ts := mload(add(m, 0x60))
+            // c: head, seq, exists, open; x: maxBodyBytes, maxAge, maxFutureSkew, knownTypes, domain, role, membersSlot;
+            // m: channel, author, contentType, timestamp, replyTo, nonce, bodyOffset, bodyLength, sigOffset, sigLength, nonceSlot, nonceBits.
+            ok := and(mload(add(c, 0x40)), mload(add(c, 0x60)))
+            ok := and(ok, and(iszero(iszero(bodyLength)), iszero(gt(bodyLength, mload(x)))))
+            ok := and(ok, and(shr(mload(add(m, 0x40)), mload(add(x, 0x60))), 1))
+            ok := and(ok, iszero(gt(ts, add(timestamp(), mload(add(x, 0x40))))))
+            ok := and(ok, iszero(lt(add(ts, mload(add(x, 0x20))), timestamp())))
+            ok := and(ok, iszero(gt(mload(add(m, 0x80)), mload(add(c, 0x20)))))
+            ok := and(ok, eq(mload(add(m, 0x120)), 65))
+            let author := mload(add(m, 0x20))
+            if ok {
+                mstore(0x00, author)
+                mstore(0x20, mload(add(x, 0xc0)))
+                ok := and(sload(keccak256(0x00, 0x40)), 0xff)
+            }
+            if ok {
+                let nonce := mload(add(m, 0xa0))
+                mstore(0x00, author)
+                mstore(0x20, _nonceBitmap.slot)
+                mstore(0x20, keccak256(0x00, 0x40))
+                mstore(0x00, shr(8, nonce))
+                let slot := keccak256(0x00, 0x40)
+                let bits := sload(slot)
+                let bit := shl(and(nonce, 0xff), 1)
+                ok := iszero(and(bits, bit))
+                mstore(add(m, 0x140), slot)
+                mstore(add(m, 0x160), or(bits, bit))
+            }
+            if ok {
+                let sig := mload(add(m, 0x100))
+                let s := calldataload(add(sig, 0x20))
+                let v := byte(0, calldataload(add(sig, 0x40)))
+                ok := and(iszero(gt(s, HALF_N)), or(eq(v, 27), eq(v, 28)))
+                if ok {
+                    let ptr := mload(0x40)
+                    mstore(ptr, digest)
+                    mstore(add(ptr, 0x20), v)
+                    mstore(add(ptr, 0x40), calldataload(sig))
+                    mstore(add(ptr, 0x60), s)
+                    mstore(0x00, 0)
+                    // ecrecover leaves 0x00 as zero for an invalid signature; author is never zero here (a member).
+                    // Two statements: Yul evaluates arguments right to left, so a one-liner would read 0x00 before the call.
+                    ok := staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20)
+                    ok := and(ok, and(eq(mload(0x00), author), iszero(iszero(author))))
+                }
+            }
+        }
     }
 
     function _check(Msg memory m, Channel memory c, Ctx memory x) private view returns (Reason, bytes32 digest) {
