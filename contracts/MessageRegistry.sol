@@ -320,6 +320,7 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
     /// Also fills m.nonceSlot/nonceBits for _seal when true.
     function _quickCheck(Msg memory m, Channel memory c, Ctx memory x) private view returns (bool ok, bytes32 digest) {
         digest = _digestOf(m, x.domain);
+        uint256 bit = uint256(1) << (m.nonce & 0xff);
         assembly ("memory-safe") {
             let bodyLength := mload(add(m, 0xe0))
             let ts := mload(add(m, 0x60))
@@ -346,7 +347,6 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
                 mstore(0x00, shr(8, nonce))
                 let slot := keccak256(0x00, 0x40)
                 let bits := sload(slot)
-                let bit := shl(and(nonce, 0xff), 1)
                 ok := iszero(and(bits, bit))
                 mstore(add(m, 0x140), slot)
                 mstore(add(m, 0x160), or(bits, bit))
@@ -401,11 +401,14 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         if (bits & bit != 0) return (Reason.NonceUsed, digest);
         m.nonceSlot = slot;
         m.nonceBits = bits | bit;
-        // The log keeps the signature's length in 2 bytes; no real signature comes near.
-        if (m.sigLength > type(uint16).max || !_isValidSignature(author, digest, msg.data[m.sigOffset:m.sigOffset + m.sigLength])) {
-            return (Reason.BadSignature, digest);
-        }
+        if (!_signatureOk(m, digest)) return (Reason.BadSignature, digest);
         return (Reason.None, digest);
+    }
+
+    function _signatureOk(Msg memory m, bytes32 digest) private view returns (bool) {
+        // The log keeps the signature's length in 2 bytes; no real signature comes near.
+        if (m.sigLength > type(uint16).max) return false;
+        return _isValidSignature(m.author, digest, msg.data[m.sigOffset:m.sigOffset + m.sigLength]);
     }
 
     /// @dev Marks the nonce, advances the channel, and logs the message in the packed
@@ -494,27 +497,35 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
     /// next one starts; reverts MalformedBatch if it runs past `end` (`start` is the batch's
     /// first byte, for the error's offset).
     function _fromPacked(Msg memory m, uint256 p, uint256 end, uint256 start) private pure returns (uint256 next) {
-        if (end - p < PACKED_HEADER) revert MalformedBatch(p - start);
-        uint256 bodyLength;
-        uint256 sigLength;
+        bytes4 malformed = MalformedBatch.selector;
         assembly ("memory-safe") {
+            // Header first, then the lengths it gives: neither may run past the batch's end
+            // (lengths are at most 2^32 and 2^16, so no sum overflows).
+            let bodyOffset := add(p, PACKED_HEADER)
+            let bodyLength := 0
+            let sigLength := 0
+            next := bodyOffset
+            if iszero(gt(bodyOffset, end)) {
+                bodyLength := shr(224, calldataload(add(p, 101)))
+                sigLength := shr(240, calldataload(add(p, 105)))
+                next := add(bodyOffset, add(bodyLength, sigLength))
+            }
+            if gt(next, end) {
+                mstore(0x00, malformed)
+                mstore(0x04, sub(p, start))
+                revert(0x00, 0x24)
+            }
             mstore(m, calldataload(p))
             mstore(add(m, 0x20), shr(96, calldataload(add(p, 32))))
             mstore(add(m, 0x40), shr(248, calldataload(add(p, 52))))
             mstore(add(m, 0x60), shr(192, calldataload(add(p, 53))))
             mstore(add(m, 0x80), shr(192, calldataload(add(p, 61))))
             mstore(add(m, 0xa0), calldataload(add(p, 69)))
-            bodyLength := shr(224, calldataload(add(p, 101)))
-            sigLength := shr(240, calldataload(add(p, 105)))
+            mstore(add(m, 0xc0), bodyOffset)
+            mstore(add(m, 0xe0), bodyLength)
+            mstore(add(m, 0x100), add(bodyOffset, bodyLength))
+            mstore(add(m, 0x120), sigLength)
         }
-        uint256 bodyOffset = p + PACKED_HEADER;
-        // Lengths are at most 2^32 and 2^16: no overflow.
-        next = bodyOffset + bodyLength + sigLength;
-        if (next > end) revert MalformedBatch(p - start);
-        m.bodyOffset = bodyOffset;
-        m.bodyLength = bodyLength;
-        m.sigOffset = bodyOffset + bodyLength;
-        m.sigLength = sigLength;
     }
 
     function _offsetOf(bytes calldata data) private pure returns (uint256 offset) {
