@@ -19,6 +19,8 @@ import {
   type Message,
   type RegistryLocation,
   packBatch,
+  encodeMessagePosted,
+  MessagePostedDecoder,
 } from "@chainmail/protocol";
 import type { MessageRegistry } from "@chainmail/protocol";
 import type { RawLog } from "@chainmail/audit";
@@ -93,7 +95,8 @@ export interface PostedFields extends Message {
 }
 
 export function fieldsOf(log: RawLog): PostedFields {
-  const p = registryInterface.decodeEventLog("MessagePosted", log.data, log.topics);
+  // The fields only: the digest (which needs the registry's domain) is not used here.
+  const p = new MessagePostedDecoder({ chainId: 0n, address: "0x" + "00".repeat(20) }).decode({ blockHash: "0x", transactionHash: "0x", ...log });
   return {
     channel: p.channel,
     author: p.author,
@@ -110,18 +113,7 @@ export function fieldsOf(log: RawLog): PostedFields {
 
 /** A log at `position` carrying `fields`, encoded as the contract would. */
 export function encodeLog(fields: PostedFields, position: Pick<RawLog, "blockNumber" | "blockHash" | "transactionHash" | "index" | "address">): RawLog {
-  const { data, topics } = registryInterface.encodeEventLog("MessagePosted", [
-    fields.channel,
-    fields.seq,
-    fields.author,
-    fields.contentType,
-    fields.timestamp,
-    fields.replyTo,
-    fields.nonce,
-    fields.head,
-    fields.body,
-    fields.signature,
-  ]);
+  const { data, topics } = encodeMessagePosted(fields);
   return { ...position, topics, data };
 }
 

@@ -22,6 +22,7 @@ import {
   bodyFromText,
   channelId,
   decodeMessagePosted,
+  encodeMessagePosted,
   digestOf,
   GENESIS_HEAD,
   MalformedLogError,
@@ -50,9 +51,7 @@ async function signed(i: number): Promise<SignedMessage> {
 }
 
 function logOf(m: SignedMessage, seq: bigint, head: string, index = 0): RawLog {
-  const { data, topics } = registryInterface.encodeEventLog("MessagePosted", [
-    m.channel, seq, m.author, m.contentType, m.timestamp, m.replyTo, m.nonce, head, m.body, m.signature,
-  ]);
+  const { data, topics } = encodeMessagePosted({ ...m, seq, head });
   return { address: registry.address, topics, data, blockNumber: 7, blockHash: "0x" + "01".repeat(32), transactionHash: "0x" + "02".repeat(32), index };
 }
 
@@ -84,13 +83,14 @@ describe("audit building blocks", function () {
   it("refuses logs that are not exactly what Solidity emits, where a lenient decoder would mask bits", async function () {
     const decoder = new MessagePostedDecoder(registry);
     const good = logOf(await signed(3), 1n, GENESIS_HEAD);
-    const word = (log: RawLog, i: number, value: string) => ({ ...log, data: log.data.slice(0, 2 + i * 64) + value + log.data.slice(2 + (i + 1) * 64) });
+    // The packed layout: signature length at bytes 81-82, the signature from 83, the body after it.
+    const withSignatureLength = (log: RawLog, length: number) => ({ ...log, data: log.data.slice(0, 2 + 81 * 2) + length.toString(16).padStart(4, "0") + log.data.slice(2 + 83 * 2) });
     const cases: Array<[string, RawLog]> = [
       ["wrong event", { ...good, topics: [ROLE_GRANTED_TOPIC, ...good.topics.slice(1)] }],
-      ["contentType over 255", word(good, 0, zeroPadValue("0x0101", 32).slice(2))],
-      ["timestamp over uint64", word(good, 1, "01" + "00".repeat(31))],
-      ["body offset out of range", word(good, 5, AbiCoder.defaultAbiCoder().encode(["uint256"], [1_000_000]).slice(2))],
-      ["truncated data", { ...good, data: good.data.slice(0, 2 + 64 * 8) }],
+      ["signature running past the end", withSignatureLength(good, (good.data.length - 2) / 2)],
+      ["truncated data (inside the header)", { ...good, data: good.data.slice(0, 2 + 2 * 82) }],
+      ["a topic missing", { ...good, topics: good.topics.slice(0, 3) }],
+      ["seq topic over uint64", { ...good, topics: [good.topics[0], good.topics[1], "0x01" + good.topics[2].slice(4), good.topics[3]] }],
       ["not hex", { ...good, data: good.data.slice(0, -2) + "zz" }],
       ["author topic not an address", { ...good, topics: [...good.topics.slice(0, 3), "0xff" + good.topics[3].slice(4)] }],
     ];

@@ -162,3 +162,32 @@ type RawLog = Pick<Log, "topics" | "data" | "blockNumber" | "blockHash" | "trans
 export function decodeMessagePosted(registry: RegistryLocation, log: RawLog): PostedMessage {
   return new MessagePostedDecoder(registry).decode(log);
 }
+
+/** The fields a `MessagePosted` log carries (its topics and packed data). */
+export interface MessagePostedFields {
+  channel: string;
+  seq: bigint;
+  author: string;
+  contentType: number;
+  timestamp: bigint;
+  replyTo: bigint;
+  nonce: bigint;
+  head: string;
+  signature: string;
+  body: string;
+}
+
+/**
+ * The topics and data the registry emits for these fields: the inverse of the decoder,
+ * byte for byte the contract's layout (tests forge and re-encode logs with it).
+ */
+export function encodeMessagePosted(f: MessagePostedFields): { topics: string[]; data: string } {
+  const hex = (value: bigint | number, bytes: number) => BigInt(value).toString(16).padStart(2 * bytes, "0");
+  const raw = (value: string) => value.slice(2).toLowerCase();
+  const signature = raw(f.signature);
+  return {
+    topics: [MESSAGE_POSTED_TOPIC, f.channel.toLowerCase(), "0x" + hex(f.seq, 32), "0x" + hex(BigInt(f.author), 32)],
+    data:
+      "0x" + hex(f.contentType, 1) + hex(f.timestamp, 8) + hex(f.replyTo, 8) + hex(f.nonce, 32) + raw(f.head) + hex(signature.length / 2, 2) + signature + raw(f.body),
+  };
+}
