@@ -96,7 +96,7 @@ export interface PostedFields extends Message {
 
 export function fieldsOf(log: RawLog): PostedFields {
   // The fields only: the digest (which needs the registry's domain) is not used here.
-  const p = new MessagePostedDecoder({ chainId: 0n, address: "0x" + "00".repeat(20) }).decode({ blockHash: "0x", transactionHash: "0x", ...log });
+  const p = new MessagePostedDecoder({ chainId: 0n, address: "0x" + "00".repeat(20) }).decode(log);
   return {
     channel: p.channel,
     author: p.author,
