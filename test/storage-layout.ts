@@ -69,6 +69,11 @@ describe("MessageRegistry storage layout (what the audit's proofs assume)", func
     expect(layout.types[variable("_channelIds").type].label).to.equal("bytes32[]");
   });
 
+  it("keeps AccessControl's _roles at slot 0, where postBatch's fast path reads membership (ROLES_SLOT)", function () {
+    expect(BigInt(variable("_roles").slot)).to.equal(0n);
+    expect(variable("_roles").offset).to.equal(0);
+  });
+
   it("keeps the Channel struct as channelStateOf reads it: head in word 0; seq, exists, open packed in word 1", function () {
     const mapping = layout.types[variable("_channels").type];
     expect(mapping.label).to.match(/^mapping\(bytes32 => struct /);
