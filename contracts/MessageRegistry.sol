@@ -67,9 +67,11 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
     /// @dev secp256k1n / 2: a larger s is the malleable twin (OpenZeppelin ECDSA refuses it too).
     uint256 private constant HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
-    /// @dev Bytes of a packed message before its body: channel 32, author 20, contentType 1,
+    /// @dev Bytes of a run's header: channel 32, message count 2.
+    uint256 private constant RUN_HEADER = 34;
+    /// @dev Bytes of a packed message before its body: author 20, contentType 1,
     /// timestamp 8, replyTo 8, nonce 32, body length 4, signature length 2.
-    uint256 private constant PACKED_HEADER = 107;
+    uint256 private constant PACKED_HEADER = 75;
     /// @dev Bytes of MessagePosted's data before the signature: contentType 1, timestamp 8,
     /// replyTo 8, nonce 32, head 32, signature length 2.
     uint256 private constant LOG_HEADER = 83;
@@ -212,43 +214,42 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
     /// @inheritdoc IMessageRegistry
     function postBatch(bytes calldata packed) external whenNotPaused returns (uint256 posted) {
         Ctx memory x = _context();
-        // Messages of one channel usually come together: keep that channel's state in
-        // memory and write it back once, when the channel changes or the batch ends.
+        // The batch is runs of messages of one channel: the channel's state stays in memory
+        // for its run and is written back once (the channel id is in the run, not in each message).
         Channel memory c;
         Msg memory m;
-        bytes32 current;
-        bool dirty;
         uint256 start = _offsetOf(packed);
         uint256 end = start + packed.length;
         uint256 p = start;
         while (p < end) {
-            p = _fromPacked(m, p, end, start);
-            if (m.channel != current) {
-                if (dirty) _store(current, c);
-                current = m.channel;
-                c = _channels[current];
-                x.role = memberRole(current);
-                x.membersSlot = uint256(keccak256(abi.encode(x.role, ROLES_SLOT)));
-                dirty = false;
+            uint256 count;
+            (p, count) = _runHeader(m, p, end, start);
+            bytes32 current = m.channel;
+            c = _channels[current];
+            x.role = memberRole(current);
+            x.membersSlot = uint256(keccak256(abi.encode(x.role, ROLES_SLOT)));
+            bool dirty = false;
+            for (; count != 0; --count) {
+                p = _fromPacked(m, p, end, start);
+                // Each message's scratch memory (hashing, event encoding) is dead after it;
+                // reuse it so memory cost stays linear in the batch size.
+                uint256 scratch = _freeMemoryPointer();
+                // The common case (a good message signed with ECDSA) in one pass of assembly;
+                // anything else goes through _check, which names the reason or asks the wallet.
+                (bool ok, bytes32 digest) = _quickCheck(m, c, x);
+                Reason reason = Reason.None;
+                if (!ok) (reason, digest) = _check(m, c, x);
+                if (reason == Reason.None) {
+                    _seal(m, digest, c);
+                    dirty = true;
+                    ++posted;
+                } else {
+                    emit MessageRejected(current, m.author, digest, reason);
+                }
+                _setFreeMemoryPointer(scratch);
             }
-            // Each message's scratch memory (hashing, event encoding) is dead after it;
-            // reuse it so memory cost stays linear in the batch size.
-            uint256 scratch = _freeMemoryPointer();
-            // The common case (a good message signed with ECDSA) in one pass of assembly;
-            // anything else goes through _check, which names the reason or asks the wallet.
-            (bool ok, bytes32 digest) = _quickCheck(m, c, x);
-            Reason reason = Reason.None;
-            if (!ok) (reason, digest) = _check(m, c, x);
-            if (reason == Reason.None) {
-                _seal(m, digest, c);
-                dirty = true;
-                ++posted;
-            } else {
-                emit MessageRejected(current, m.author, digest, reason);
-            }
-            _setFreeMemoryPointer(scratch);
+            if (dirty) _store(current, c);
         }
-        if (dirty) _store(current, c);
     }
 
     // ---------------------------------------------------------------- views
@@ -493,9 +494,26 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         m.sigLength = signature.length;
     }
 
-    /// @dev Reads the packed message at calldata position `p` into `m` and returns where the
-    /// next one starts; reverts MalformedBatch if it runs past `end` (`start` is the batch's
-    /// first byte, for the error's offset).
+    /// @dev Reads the run header at calldata position `p` (its channel into m.channel) and
+    /// returns where its first message starts and how many follow; reverts MalformedBatch
+    /// if the header runs past `end` or the run is empty (`start` is the batch's first byte).
+    function _runHeader(Msg memory m, uint256 p, uint256 end, uint256 start) private pure returns (uint256 next, uint256 count) {
+        bytes4 malformed = MalformedBatch.selector;
+        assembly ("memory-safe") {
+            next := add(p, RUN_HEADER)
+            count := shr(240, calldataload(add(p, 32)))
+            if or(gt(next, end), iszero(count)) {
+                mstore(0x00, malformed)
+                mstore(0x04, sub(p, start))
+                revert(0x00, 0x24)
+            }
+            mstore(m, calldataload(p))
+        }
+    }
+
+    /// @dev Reads the packed message at calldata position `p` into `m` (all but the channel,
+    /// which its run gave) and returns where the next one starts; reverts MalformedBatch if
+    /// it runs past `end` (`start` is the batch's first byte, for the error's offset).
     function _fromPacked(Msg memory m, uint256 p, uint256 end, uint256 start) private pure returns (uint256 next) {
         bytes4 malformed = MalformedBatch.selector;
         assembly ("memory-safe") {
@@ -506,8 +524,8 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
             let sigLength := 0
             next := bodyOffset
             if iszero(gt(bodyOffset, end)) {
-                bodyLength := shr(224, calldataload(add(p, 101)))
-                sigLength := shr(240, calldataload(add(p, 105)))
+                bodyLength := shr(224, calldataload(add(p, 69)))
+                sigLength := shr(240, calldataload(add(p, 73)))
                 next := add(bodyOffset, add(bodyLength, sigLength))
             }
             if gt(next, end) {
@@ -515,12 +533,11 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
                 mstore(0x04, sub(p, start))
                 revert(0x00, 0x24)
             }
-            mstore(m, calldataload(p))
-            mstore(add(m, 0x20), shr(96, calldataload(add(p, 32))))
-            mstore(add(m, 0x40), shr(248, calldataload(add(p, 52))))
-            mstore(add(m, 0x60), shr(192, calldataload(add(p, 53))))
-            mstore(add(m, 0x80), shr(192, calldataload(add(p, 61))))
-            mstore(add(m, 0xa0), calldataload(add(p, 69)))
+            mstore(add(m, 0x20), shr(96, calldataload(p)))
+            mstore(add(m, 0x40), shr(248, calldataload(add(p, 20))))
+            mstore(add(m, 0x60), shr(192, calldataload(add(p, 21))))
+            mstore(add(m, 0x80), shr(192, calldataload(add(p, 29))))
+            mstore(add(m, 0xa0), calldataload(add(p, 37)))
             mstore(add(m, 0xc0), bodyOffset)
             mstore(add(m, 0xe0), bodyLength)
             mstore(add(m, 0x100), add(bodyOffset, bodyLength))

@@ -318,18 +318,26 @@ describe("MessageRegistry", function () {
       expect(await registry.isNonceUsed(alice.address, first.nonce + 1000n)).to.equal(false);
     });
 
-    it("refuses a packed batch that ends inside a message, whole (MalformedBatch), and posts nothing", async function () {
+    it("refuses a packed batch that ends inside a run or a message, or has an empty run, whole (MalformedBatch), and posts nothing", async function () {
       const { registry, messages, alice, bob } = await networkHelpers.loadFixture(deployFixture);
       const [m1, m2] = [await messages.sign(alice), await messages.sign(bob)];
       const good = packBatch([m1, m2]);
-      const first = (packBatch([m1]).length - 2) / 2;
-      const total = (good.length - 2) / 2;
-      // Cut inside the first message, in the second's header, and in the second's signature.
-      for (const [keep, offset] of [[first - 1, 0], [first + 50, first], [total - 1, first]] as const) {
+      const size = (hex: string) => (hex.length - 2) / 2;
+      // One run (both in general): its 34-byte header, then the two messages.
+      const first = size(packBatch([m1]));
+      const total = size(good);
+      expect(total).to.equal(first + size(packBatch([m2])) - 34, "one channel id for both");
+      // Cut inside the run header, inside the first message, in the second's header, and in the second's signature.
+      for (const [keep, offset] of [[20, 0], [first - 1, 34], [first + 50, first], [total - 1, first]] as const) {
         await expect(registry.postBatch(good.slice(0, 2 + 2 * keep)))
           .to.be.revertedWithCustomError(registry, "MalformedBatch")
           .withArgs(offset);
       }
+      // A run that claims a third message the batch does not have; an empty run.
+      const claimsThree = good.slice(0, 2 + 64) + "0003" + good.slice(2 + 68);
+      await expect(registry.postBatch(claimsThree)).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(total);
+      const emptyRun = good + GENERAL.slice(2) + "0000";
+      await expect(registry.postBatch(emptyRun)).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(total);
       expect((await registry.channelInfo(GENERAL)).seq).to.equal(0n);
       expect(await registry.postBatch.staticCall(good)).to.equal(2n);
       expect(await registry.postBatch.staticCall("0x")).to.equal(0n);

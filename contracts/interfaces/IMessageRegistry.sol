@@ -89,8 +89,8 @@ interface IMessageRegistry {
     /// @notice Less gas was left than a contract wallet's signature check is given
     /// (`WALLET_CHECK_GAS`): the sender must send the batch with more gas.
     error InsufficientGasForWalletCheck();
-    /// @notice A packed batch ends inside a message (at byte `offset` of the batch): the
-    /// sender built it wrong, so nothing of it is posted.
+    /// @notice A packed batch ends inside a run or a message, or has an empty run (at byte
+    /// `offset` of the batch): the sender built it wrong, so nothing of it is posted.
     error MalformedBatch(uint256 offset);
     /// @notice The registry admin may not renounce while the registry is paused (it would stay paused).
     error AdminRenounceWhilePaused();
@@ -134,11 +134,12 @@ interface IMessageRegistry {
     /// wallet's EIP-1271 check gets a fixed gas allowance, so a wallet that burns gas is
     /// refused with `BadSignature`; the batch reverts with {InsufficientGasForWalletCheck}
     /// only if it was sent with too little gas to give a wallet that allowance.
-    /// @param packed The messages back to back, each: channel (32 bytes), author (20),
+    /// @param packed Runs back to back, each: channel (32 bytes), message count (2, at
+    /// least 1), then that many messages of the channel back to back, each: author (20),
     /// contentType (1), timestamp (8), replyTo (8), nonce (32), body length (4), signature
     /// length (2), body, signature; integers big-endian (README "postBatch calldata";
-    /// the protocol package's `packBatch` builds it). A batch that ends inside a message
-    /// reverts with {MalformedBatch}.
+    /// the protocol package's `packBatch` builds it). A batch that ends inside a run or a
+    /// message, or has an empty run, reverts with {MalformedBatch}.
     /// @return posted How many messages were posted.
     function postBatch(bytes calldata packed) external returns (uint256 posted);
 

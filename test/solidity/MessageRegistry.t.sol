@@ -100,13 +100,19 @@ contract MessageRegistryFuzzTest is WithVm {
         m.body = _slice(d, 83 + sigLength, d.length - 83 - sigLength);
     }
 
-    /// @dev The packed postBatch argument (see IMessageRegistry.postBatch).
+    /// @dev The packed postBatch argument (see IMessageRegistry.postBatch): a run per
+    /// stretch of adjacent messages of one channel.
     function _pack(IMessageRegistry.SignedMessage[] memory batch) internal pure returns (bytes memory out) {
         for (uint256 i = 0; i < batch.length; ++i) {
             IMessageRegistry.SignedMessage memory m = batch[i];
+            if (i == 0 || batch[i - 1].channel != m.channel) {
+                uint256 n = 1;
+                while (i + n < batch.length && batch[i + n].channel == m.channel) ++n;
+                out = abi.encodePacked(out, m.channel, uint16(n));
+            }
             out = abi.encodePacked(
                 out,
-                abi.encodePacked(m.channel, m.author, m.contentType, m.timestamp, m.replyTo, m.nonce),
+                abi.encodePacked(m.author, m.contentType, m.timestamp, m.replyTo, m.nonce),
                 abi.encodePacked(uint32(m.body.length), uint16(m.signature.length), m.body, m.signature)
             );
         }

@@ -89,8 +89,12 @@ export function toCallArgument(message: SignedMessage) {
   return { ...messageFields(message), signature: message.signature };
 }
 
+/** Bytes of a run's header in a packed batch: channel (32), message count (2). */
+export const PACKED_RUN_HEADER = 34;
 /** Bytes of a packed message before its body (IMessageRegistry.postBatch). */
-export const PACKED_MESSAGE_HEADER = 107;
+export const PACKED_MESSAGE_HEADER = 75;
+/** Most messages in one run (the count is 2 bytes); a longer stretch becomes several runs. */
+const MAX_RUN = 0xffff;
 
 function hexInto(out: Buffer, at: number, hex: string, length: number, what: string): number {
   if (!/^0x([0-9a-fA-F]{2})*$/.test(hex) || hex.length !== 2 + 2 * length) throw new RangeError(`${what} must be ${length} bytes of 0x-prefixed hex.`);
@@ -104,10 +108,13 @@ function uintInto(out: Buffer, at: number, value: bigint | number, length: numbe
 }
 
 /**
- * `postBatch`'s argument: the messages packed back to back, each channel (32 bytes),
- * author (20), contentType (1), timestamp (8), replyTo (8), nonce (32), body length (4),
+ * `postBatch`'s argument: runs of consecutive messages of one channel, each run its
+ * channel (32 bytes) and message count (2), then its messages back to back, each author
+ * (20), contentType (1), timestamp (8), replyTo (8), nonce (32), body length (4),
  * signature length (2), body, signature; integers big-endian (IMessageRegistry.postBatch,
- * README "postBatch calldata"). About 40% less calldata than an ABI array of structs.
+ * README "postBatch calldata"). The order of the messages is kept (their outcomes come
+ * in that order): messages of one channel are one run only where they are adjacent, so
+ * callers that want the saving group by channel first (the relayer's batches do).
  */
 export function packBatchBytes(messages: readonly SignedMessage[]): Buffer {
   const hexLength = (hex: string, what: string) => {
@@ -115,21 +122,32 @@ export function packBatchBytes(messages: readonly SignedMessage[]): Buffer {
     return (hex.length - 2) / 2;
   };
   const sizes = messages.map((m) => [hexLength(m.body, "body"), hexLength(m.signature, "signature")] as const);
-  const out = Buffer.alloc(sizes.reduce((sum, [b, s]) => sum + PACKED_MESSAGE_HEADER + b + s, 0));
-  let at = 0;
+  // Runs: [first index, count].
+  const runs: [number, number][] = [];
   messages.forEach((m, i) => {
-    const [bodyLength, signatureLength] = sizes[i];
-    at = hexInto(out, at, m.channel, 32, "channel");
-    at = hexInto(out, at, m.author, 20, "author");
-    at = uintInto(out, at, m.contentType, 1, "contentType");
-    at = uintInto(out, at, m.timestamp, 8, "timestamp");
-    at = uintInto(out, at, m.replyTo, 8, "replyTo");
-    at = uintInto(out, at, m.nonce, 32, "nonce");
-    at = uintInto(out, at, bodyLength, 4, "body length");
-    at = uintInto(out, at, signatureLength, 2, "signature length");
-    at = hexInto(out, at, m.body, bodyLength, "body");
-    at = hexInto(out, at, m.signature, signatureLength, "signature");
+    const last = runs[runs.length - 1];
+    if (last && last[1] < MAX_RUN && messages[last[0]].channel.toLowerCase() === m.channel.toLowerCase()) last[1]++;
+    else runs.push([i, 1]);
   });
+  const out = Buffer.alloc(runs.length * PACKED_RUN_HEADER + sizes.reduce((sum, [b, s]) => sum + PACKED_MESSAGE_HEADER + b + s, 0));
+  let at = 0;
+  for (const [first, count] of runs) {
+    at = hexInto(out, at, messages[first].channel, 32, "channel");
+    at = uintInto(out, at, count, 2, "run length");
+    for (let i = first; i < first + count; i++) {
+      const m = messages[i];
+      const [bodyLength, signatureLength] = sizes[i];
+      at = hexInto(out, at, m.author, 20, "author");
+      at = uintInto(out, at, m.contentType, 1, "contentType");
+      at = uintInto(out, at, m.timestamp, 8, "timestamp");
+      at = uintInto(out, at, m.replyTo, 8, "replyTo");
+      at = uintInto(out, at, m.nonce, 32, "nonce");
+      at = uintInto(out, at, bodyLength, 4, "body length");
+      at = uintInto(out, at, signatureLength, 2, "signature length");
+      at = hexInto(out, at, m.body, bodyLength, "body");
+      at = hexInto(out, at, m.signature, signatureLength, "signature");
+    }
+  }
   return out;
 }
 
