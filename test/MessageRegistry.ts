@@ -14,6 +14,7 @@ import {
   memberRoleOf,
   toCallArgument,
   packBatch,
+  minimalLength,
   signMessage,
   channelSlots,
   channelIdSlot,
@@ -295,8 +296,9 @@ describe("MessageRegistry", function () {
         "0x" +
           hexOf(1, 1) +
           hexOf(first.timestamp, 8) +
-          hexOf(0, 8) +
-          hexOf(first.nonce, 32) +
+          hexOf(0, 1) + // replyTo 0: length 0, no bytes
+          hexOf(minimalLength(first.nonce), 1) +
+          hexOf(first.nonce, minimalLength(first.nonce)) +
           h1.slice(2) +
           hexOf(65, 2) +
           first.signature.slice(2).toLowerCase() +
@@ -336,6 +338,11 @@ describe("MessageRegistry", function () {
       // A run that claims a third message the batch does not have; an empty run.
       const claimsThree = good.slice(0, 2 + 64) + "0003" + good.slice(2 + 68);
       await expect(registry.postBatch(claimsThree)).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(total);
+      // The first message's replyTo length (byte 34 + 29) over 8, then its nonce length over 32.
+      const setByte = (hex: string, at: number, value: number) => hex.slice(0, 2 + 2 * at) + value.toString(16).padStart(2, "0") + hex.slice(4 + 2 * at);
+      await expect(registry.postBatch(setByte(good, 63, 9))).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(34);
+      expect(parseInt(good.slice(2 + 2 * 64, 4 + 2 * 64), 16)).to.equal(minimalLength(m1.nonce), "replyTo 0 takes no bytes: the nonce length follows");
+      await expect(registry.postBatch(setByte(good, 64, 33))).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(34);
       const emptyRun = good + GENERAL.slice(2) + "0000";
       await expect(registry.postBatch(emptyRun)).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(total);
       expect((await registry.channelInfo(GENERAL)).seq).to.equal(0n);

@@ -17,7 +17,7 @@ import {
   unpackLogs,
   type RawLog,
 } from "@chainmail/audit";
-import { ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "@chainmail/protocol";
+import { messagePostedOffsets, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "@chainmail/protocol";
 import {
   bodyFromText,
   channelId,
@@ -83,12 +83,20 @@ describe("audit building blocks", function () {
   it("refuses logs that are not exactly what Solidity emits, where a lenient decoder would mask bits", async function () {
     const decoder = new MessagePostedDecoder(registry);
     const good = logOf(await signed(3), 1n, GENESIS_HEAD);
-    // The packed layout: signature length at bytes 81-82, the signature from 83, the body after it.
-    const withSignatureLength = (log: RawLog, length: number) => ({ ...log, data: log.data.slice(0, 2 + 81 * 2) + length.toString(16).padStart(4, "0") + log.data.slice(2 + 83 * 2) });
+    // The packed layout (protocol messagePostedOffsets): the signature length after the nonce and head, then the signature and the body.
+    const at = messagePostedOffsets(Buffer.from(good.data.slice(2), "hex"));
+    const setByte = (log: RawLog, i: number, value: number) => ({ ...log, data: log.data.slice(0, 2 + 2 * i) + value.toString(16).padStart(2, "0") + log.data.slice(4 + 2 * i) });
+    const withSignatureLength = (log: RawLog, length: number) => ({
+      ...log,
+      data: log.data.slice(0, 2 + at.signatureLength * 2) + length.toString(16).padStart(4, "0") + log.data.slice(2 + at.signature * 2),
+    });
     const cases: Array<[string, RawLog]> = [
       ["wrong event", { ...good, topics: [ROLE_GRANTED_TOPIC, ...good.topics.slice(1)] }],
       ["signature running past the end", withSignatureLength(good, (good.data.length - 2) / 2)],
-      ["truncated data (inside the header)", { ...good, data: good.data.slice(0, 2 + 2 * 82) }],
+      ["truncated data (inside the header)", { ...good, data: good.data.slice(0, 2 + 2 * (at.signature - 1)) }],
+      ["truncated data (before the lengths)", { ...good, data: good.data.slice(0, 2 + 2 * 9) }],
+      ["replyTo longer than uint64", setByte(good, 9, 9)],
+      ["nonce longer than uint256", setByte(good, at.nonce - 1, 33)],
       ["a topic missing", { ...good, topics: good.topics.slice(0, 3) }],
       ["seq topic over uint64", { ...good, topics: [good.topics[0], good.topics[1], "0x01" + good.topics[2].slice(4), good.topics[3]] }],
       ["not hex", { ...good, data: good.data.slice(0, -2) + "zz" }],

@@ -5,13 +5,14 @@
  * with it.
  *
  * The log's data is packed, not ABI-encoded (IMessageRegistry.MessagePosted, README
- * "MessagePosted"): contentType 1 byte, timestamp 8, replyTo 8, nonce 32, head 32,
- * signature length 2, signature, body (the rest). A log that does not have that exact
- * shape (wrong topics, too short, a signature running past the end) is refused, because
+ * "MessagePosted"): contentType 1 byte, timestamp 8, R 1, replyTo R (0-8), N 1, nonce N
+ * (0-32), head 32, signature length 2, signature, body (the rest). A log that does not
+ * have that exact shape (wrong topics, too short, a length over its type's, a signature
+ * running past the end) is refused, because
  * a verifier must not guess at a forged log.
  */
 import { getAddress, type Log } from "ethers";
-import { MESSAGE_POSTED_TOPIC } from "./registry.js";
+import { MESSAGE_POSTED_TOPIC, minimalLength } from "./registry.js";
 import type { PostedMessage } from "./registry.js";
 import { digestOfWords, digestPrefix } from "./digest.js";
 import type { RegistryLocation } from "./messages.js";
@@ -51,12 +52,32 @@ function zeroes(bytes: Uint8Array, from: number, to: number): boolean {
 export const MESSAGE_POSTED_LAYOUT = {
   contentType: 0,
   timestamp: 1,
-  replyTo: 9,
-  nonce: 17,
-  head: 49,
-  signatureLength: 81,
-  signature: 83,
+  replyToLength: 9,
+  /** The fixed part: contentType, timestamp, R, N, head and the signature's length (R = N = 0). */
+  minimum: 45,
 } as const;
+
+/**
+ * Where each field of a MessagePosted log's data lies (README "MessagePosted, byte by
+ * byte"): replyTo and nonce have a length byte each, so everything after them moves.
+ * MalformedLogError if the data is too short for the lengths it gives.
+ */
+export function messagePostedOffsets(data: Uint8Array) {
+  const L = MESSAGE_POSTED_LAYOUT;
+  if (data.length < L.minimum) throw new MalformedLogError("The MessagePosted data is too short.");
+  const replyToLength = data[L.replyToLength];
+  if (replyToLength > 8) throw new MalformedLogError("replyTo is longer than 8 bytes.");
+  const replyTo = L.replyToLength + 1;
+  const nonceLengthAt = replyTo + replyToLength;
+  const nonceLength = data[nonceLengthAt];
+  if (nonceLength > 32) throw new MalformedLogError("The nonce is longer than 32 bytes.");
+  const nonce = nonceLengthAt + 1;
+  const head = nonce + nonceLength;
+  const signatureLength = head + 32;
+  const signature = signatureLength + 2;
+  if (data.length < signature) throw new MalformedLogError("The MessagePosted data is too short.");
+  return { replyTo, replyToLength, nonce, nonceLength, head, signatureLength, signature };
+}
 
 /**
  * What the audit needs from a `MessagePosted` log, without the conversions it does not
@@ -101,20 +122,21 @@ export class MessagePostedDecoder {
     if (!zeroes(seqWord, 0, 24)) throw new MalformedLogError("seq does not fit in uint64.");
     const data = hexToBytes(log.data);
     const L = MESSAGE_POSTED_LAYOUT;
-    if (data.length < L.signature) throw new MalformedLogError("The MessagePosted data is too short.");
-    const signatureLength = (data[L.signatureLength] << 8) | data[L.signatureLength + 1];
-    const bodyStart = L.signature + signatureLength;
+    const at = messagePostedOffsets(data);
+    const signatureLength = (data[at.signatureLength] << 8) | data[at.signatureLength + 1];
+    const bodyStart = at.signature + signatureLength;
     if (bodyStart > data.length) throw new MalformedLogError("The signature runs past the end of the MessagePosted data.");
-    const signature = data.subarray(L.signature, bodyStart);
+    const signature = data.subarray(at.signature, bodyStart);
     const body = data.subarray(bodyStart);
-    // The four ABI words the EIP-712 struct hash takes: contentType, timestamp, replyTo, nonce.
+    // The four ABI words the EIP-712 struct hash takes: contentType, timestamp, replyTo, nonce
+    // (replyTo and nonce right-aligned in their words: the log drops their leading zeros).
     const scalars = new Uint8Array(128);
     scalars[31] = data[L.contentType];
     scalars.set(data.subarray(L.timestamp, L.timestamp + 8), 56);
-    scalars.set(data.subarray(L.replyTo, L.replyTo + 8), 88);
-    scalars.set(data.subarray(L.nonce, L.nonce + 32), 96);
+    scalars.set(data.subarray(at.replyTo, at.replyTo + at.replyToLength), 96 - at.replyToLength);
+    scalars.set(data.subarray(at.nonce, at.nonce + at.nonceLength), 128 - at.nonceLength);
     const digest = digestOfWords(this.prefix, channelWord, authorWord, body, scalars);
-    const head = data.subarray(L.head, L.head + 32);
+    const head = data.subarray(at.head, at.head + 32);
     return { channelWord, seqWord, authorWord, data, scalars, head, body, signature, digest };
   }
 
@@ -188,6 +210,16 @@ export function encodeMessagePosted(f: MessagePostedFields): { topics: string[];
   return {
     topics: [MESSAGE_POSTED_TOPIC, f.channel.toLowerCase(), "0x" + hex(f.seq, 32), "0x" + hex(BigInt(f.author), 32)],
     data:
-      "0x" + hex(f.contentType, 1) + hex(f.timestamp, 8) + hex(f.replyTo, 8) + hex(f.nonce, 32) + raw(f.head) + hex(signature.length / 2, 2) + signature + raw(f.body),
+      "0x" +
+      hex(f.contentType, 1) +
+      hex(f.timestamp, 8) +
+      hex(minimalLength(f.replyTo), 1) +
+      (f.replyTo === 0n ? "" : hex(f.replyTo, minimalLength(f.replyTo))) +
+      hex(minimalLength(f.nonce), 1) +
+      (f.nonce === 0n ? "" : hex(f.nonce, minimalLength(f.nonce))) +
+      raw(f.head) +
+      hex(signature.length / 2, 2) +
+      signature +
+      raw(f.body),
   };
 }

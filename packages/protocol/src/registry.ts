@@ -91,8 +91,8 @@ export function toCallArgument(message: SignedMessage) {
 
 /** Bytes of a run's header in a packed batch: channel (32), message count (2). */
 export const PACKED_RUN_HEADER = 34;
-/** Bytes of a packed message before its body (IMessageRegistry.postBatch). */
-export const PACKED_MESSAGE_HEADER = 75;
+/** Bytes of a packed message before its body at the least (replyTo 0, nonce 0); replyTo and nonce add their length. */
+export const PACKED_MESSAGE_HEADER = 37;
 /** Most messages in one run (the count is 2 bytes); a longer stretch becomes several runs. */
 const MAX_RUN = 0xffff;
 
@@ -104,14 +104,23 @@ function hexInto(out: Buffer, at: number, hex: string, length: number, what: str
 function uintInto(out: Buffer, at: number, value: bigint | number, length: number, what: string): number {
   const v = BigInt(value);
   if (v < 0n || v >> BigInt(8 * length) !== 0n) throw new RangeError(`${what} ${v} does not fit in ${length} bytes.`);
-  return at + out.write(v.toString(16).padStart(2 * length, "0"), at, "hex");
+  return length === 0 ? at : at + out.write(v.toString(16).padStart(2 * length, "0"), at, "hex");
+}
+
+/** Bytes of `value` without leading zero bytes (0 for 0): how replyTo and nonce are packed and logged. */
+export function minimalLength(value: bigint | number): number {
+  let v = BigInt(value);
+  let n = 0;
+  for (; v > 0n; v >>= 8n) n++;
+  return n;
 }
 
 /**
  * `postBatch`'s argument: runs of consecutive messages of one channel, each run its
  * channel (32 bytes) and message count (2), then its messages back to back, each author
- * (20), contentType (1), timestamp (8), replyTo (8), nonce (32), body length (4),
- * signature length (2), body, signature; integers big-endian (IMessageRegistry.postBatch,
+ * (20), contentType (1), timestamp (8), R (1), replyTo (R bytes), N (1), nonce (N bytes),
+ * body length (4), signature length (2), body, signature; integers big-endian, replyTo
+ * and nonce without leading zero bytes (IMessageRegistry.postBatch,
  * README "postBatch calldata"). The order of the messages is kept (their outcomes come
  * in that order): messages of one channel are one run only where they are adjacent, so
  * callers that want the saving group by channel first (the relayer's batches do).
@@ -129,7 +138,10 @@ export function packBatchBytes(messages: readonly SignedMessage[]): Buffer {
     if (last && last[1] < MAX_RUN && messages[last[0]].channel.toLowerCase() === m.channel.toLowerCase()) last[1]++;
     else runs.push([i, 1]);
   });
-  const out = Buffer.alloc(runs.length * PACKED_RUN_HEADER + sizes.reduce((sum, [b, s]) => sum + PACKED_MESSAGE_HEADER + b + s, 0));
+  const lengths = messages.map((m) => [minimalLength(m.replyTo), minimalLength(m.nonce)] as const);
+  const out = Buffer.alloc(
+    runs.length * PACKED_RUN_HEADER + sizes.reduce((sum, [b, s], i) => sum + PACKED_MESSAGE_HEADER + lengths[i][0] + lengths[i][1] + b + s, 0),
+  );
   let at = 0;
   for (const [first, count] of runs) {
     at = hexInto(out, at, messages[first].channel, 32, "channel");
@@ -140,8 +152,13 @@ export function packBatchBytes(messages: readonly SignedMessage[]): Buffer {
       at = hexInto(out, at, m.author, 20, "author");
       at = uintInto(out, at, m.contentType, 1, "contentType");
       at = uintInto(out, at, m.timestamp, 8, "timestamp");
-      at = uintInto(out, at, m.replyTo, 8, "replyTo");
-      at = uintInto(out, at, m.nonce, 32, "nonce");
+      const [replyToLength, nonceLength] = lengths[i];
+      if (replyToLength > 8) throw new RangeError(`replyTo ${m.replyTo} does not fit in 8 bytes.`);
+      if (nonceLength > 32) throw new RangeError(`nonce ${m.nonce} does not fit in 32 bytes.`);
+      at = uintInto(out, at, replyToLength, 1, "replyTo length");
+      at = uintInto(out, at, m.replyTo, replyToLength, "replyTo");
+      at = uintInto(out, at, nonceLength, 1, "nonce length");
+      at = uintInto(out, at, m.nonce, nonceLength, "nonce");
       at = uintInto(out, at, bodyLength, 4, "body length");
       at = uintInto(out, at, signatureLength, 2, "signature length");
       at = hexInto(out, at, m.body, bodyLength, "body");
