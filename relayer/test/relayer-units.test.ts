@@ -17,7 +17,7 @@ import { RateLimiter } from "../src/rate-limit.js";
 import { messageGasBound } from "../src/submitter/index.js";
 import { encodePostBatch, groupByChannel } from "../src/submitter/calldata.js";
 import { signRawTransaction } from "../src/submitter/rawtx.js";
-import { packBatch, registryInterface } from "@chainmail/protocol";
+import { minimalLength, packBatch, registryInterface } from "@chainmail/protocol";
 
 const ITEM_TUPLE = "tuple(bytes32 digest, bytes32 r, bytes32 s, uint8 v, address author, uint256 nonce, bytes32 channel)[]";
 
@@ -135,8 +135,11 @@ describe("hand-made encodings equal ethers'", function () {
       // Stable: per channel, the same messages in the same order; channels in first-seen order.
       for (const c of channels) expect(grouped.filter((m) => m.channel === c)).to.deep.equal(messages.filter((m) => m.channel === c));
       expect([...new Set(grouped.map((m) => m.channel))]).to.deep.equal([...new Set(messages.map((m) => m.channel))]);
-      // One run per channel: 34 bytes each, 75 per message before its body and signature.
-      const payload = messages.reduce((sum, m) => sum + 75 + (m.body.length - 2) / 2 + (m.signature.length - 2) / 2, 0);
+      // One run per channel: 34 bytes each; per message 37 bytes, replyTo and nonce without leading zeros, body and signature.
+      const payload = messages.reduce(
+        (sum, m) => sum + 37 + minimalLength(m.replyTo) + minimalLength(m.nonce) + (m.body.length - 2) / 2 + (m.signature.length - 2) / 2,
+        0,
+      );
       expect((packBatch(grouped).length - 2) / 2).to.equal(payload + 34 * new Set(messages.map((m) => m.channel)).size);
     }
   });
