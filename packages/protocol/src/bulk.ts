@@ -214,9 +214,9 @@ export function encodeMessagePosted(f: MessagePostedFields): { topics: string[];
       hex(f.contentType, 1) +
       hex(f.timestamp, 8) +
       hex(minimalLength(f.replyTo), 1) +
-      (f.replyTo === 0n ? "" : hex(f.replyTo, minimalLength(f.replyTo))) +
+      (BigInt(f.replyTo) === 0n ? "" : hex(f.replyTo, minimalLength(f.replyTo))) +
       hex(minimalLength(f.nonce), 1) +
-      (f.nonce === 0n ? "" : hex(f.nonce, minimalLength(f.nonce))) +
+      (BigInt(f.nonce) === 0n ? "" : hex(f.nonce, minimalLength(f.nonce))) +
       raw(f.head) +
       hex(signature.length / 2, 2) +
       signature +
