@@ -233,7 +233,11 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
             x.role = memberRole(current);
             x.membersSlot = uint256(keccak256(abi.encode(x.role, ROLES_SLOT)));
             bool dirty = false;
-            for (; count != 0; --count) {
+            // count > 0 in the loop and posted <= messages: neither wraps.
+            for (; count != 0; ) {
+                unchecked {
+                    --count;
+                }
                 p = _fromPacked(m, p, end, start);
                 // Each message's scratch memory (hashing, event encoding) is dead after it;
                 // reuse it so memory cost stays linear in the batch size.
@@ -246,7 +250,9 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
                 if (reason == Reason.None) {
                     _seal(m, digest, c);
                     dirty = true;
-                    ++posted;
+                    unchecked {
+                        ++posted;
+                    }
                 } else {
                     emit MessageRejected(current, m.author, digest, reason);
                 }
@@ -422,7 +428,11 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
     function _seal(Msg memory m, bytes32 digest, Channel memory c) private {
         uint256 slot = m.nonceSlot;
         uint256 bits = m.nonceBits;
-        uint64 seq = ++c.seq;
+        uint64 seq;
+        // 2^64 messages in one channel would take a million a second for 580,000 years.
+        unchecked {
+            seq = ++c.seq;
+        }
         bytes32 head = c.head;
         bytes32 topic = MessagePosted.selector;
         assembly ("memory-safe") {
