@@ -30,6 +30,56 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         bool open;
     }
 
+    /// @dev One message being checked, from either entry point: the scalars, and where its
+    /// body and signature lie in calldata (so neither is copied until it is hashed or logged).
+    struct Msg {
+        bytes32 channel;
+        address author;
+        uint256 contentType;
+        uint256 timestamp;
+        uint256 replyTo;
+        uint256 nonce;
+        uint256 bodyOffset;
+        uint256 bodyLength;
+        uint256 sigOffset;
+        uint256 sigLength;
+        // Set by _check for _seal: the author's nonce word's slot, and its bits with this nonce's set.
+        uint256 nonceSlot;
+        uint256 nonceBits;
+        // Bytes replyTo and nonce take in the packed batch and the log (big-endian, no padding).
+        uint256 replyToLength;
+        uint256 nonceLength;
+    }
+
+    /// @dev What every message of a call is checked against, read once per call (and the
+    /// channel's member role, once per channel): one memory struct keeps the stack shallow.
+    struct Ctx {
+        uint256 maxBodyBytes;
+        uint256 maxAge;
+        uint256 maxFutureSkew;
+        uint256 knownTypes;
+        bytes32 domain;
+        bytes32 role;
+        // keccak256(role, ROLES_SLOT): where AccessControl keeps the role's members.
+        uint256 membersSlot;
+    }
+
+    /// @dev AccessControl's `_roles` mapping (test/storage-layout.ts pins it): the batch fast
+    /// path reads membership from storage directly instead of through hasRole.
+    uint256 private constant ROLES_SLOT = 0;
+    /// @dev secp256k1n / 2: a larger s is the malleable twin (OpenZeppelin ECDSA refuses it too).
+    uint256 private constant HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+
+    /// @dev Bytes of a run's header: channel 32, message count 2.
+    uint256 private constant RUN_HEADER = 34;
+    /// @dev A packed message: author 20, contentType 1, timestamp 8, R 1, replyTo R (0-8),
+    /// N 1, nonce N (0-32), body length 4, signature length 2, body, signature. replyTo and
+    /// nonce without their leading zero bytes: an SDK nonce is 16 bytes and replyTo mostly
+    /// 0, so this saves calldata (zero bytes cost 4 gas) and, logged the same way, 8 gas a
+    /// byte of log.
+    uint256 private constant MAX_REPLY_TO_LENGTH = 8;
+    uint256 private constant MAX_NONCE_LENGTH = 32;
+
     /// @notice The gas an author's EIP-1271 wallet gets to check one signature. Chosen as
     /// about three times an ECDSA threshold multisig's check (5 owners: 5 ecrecovers at 3k
     /// plus cold owner lookups at 2.1k, roughly 30k with overhead); it excludes wallets
@@ -154,48 +204,62 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
 
     /// @inheritdoc IMessageRegistry
     function post(SignedMessage calldata message) external whenNotPaused returns (uint64 seq) {
-        Channel memory c = _channels[message.channel];
-        Limits memory lim = _limits;
-        (Reason reason, bytes32 digest) = _check(message, c, memberRole(message.channel), lim, _knownContentTypes);
-        if (reason != Reason.None) _revertWith(reason, message, c, lim);
-        _seal(message, digest, c);
-        _store(message.channel, c);
+        Msg memory m = _fromStruct(message);
+        Channel memory c = _channels[m.channel];
+        Ctx memory x = _context();
+        x.role = memberRole(m.channel);
+        (Reason reason, bytes32 digest) = _check(m, c, x);
+        if (reason != Reason.None) _revertWith(reason, message, c, _limits);
+        _seal(m, digest, c);
+        _store(m.channel, c);
         return c.seq;
     }
 
     /// @inheritdoc IMessageRegistry
-    function postBatch(SignedMessage[] calldata messages) external whenNotPaused returns (uint256 posted) {
-        Limits memory lim = _limits;
-        uint256 knownTypes = _knownContentTypes;
-        // Messages of one channel usually come together: keep that channel's state in
-        // memory and write it back once, when the channel changes or the batch ends.
+    function postBatch(bytes calldata packed) external whenNotPaused returns (uint256 posted) {
+        Ctx memory x = _context();
+        // The batch is runs of messages of one channel: the channel's state stays in memory
+        // for its run and is written back once (the channel id is in the run, not in each message).
         Channel memory c;
-        bytes32 current;
-        bytes32 role;
-        bool dirty;
-        for (uint256 i = 0; i < messages.length; ++i) {
-            SignedMessage calldata m = messages[i];
-            if (m.channel != current) {
-                if (dirty) _store(current, c);
-                current = m.channel;
-                c = _channels[current];
-                role = memberRole(current);
-                dirty = false;
+        Msg memory m;
+        uint256 start = _offsetOf(packed);
+        uint256 end = start + packed.length;
+        uint256 p = start;
+        while (p < end) {
+            uint256 count;
+            (p, count) = _runHeader(m, p, end, start);
+            bytes32 current = m.channel;
+            c = _channels[current];
+            x.role = memberRole(current);
+            x.membersSlot = uint256(keccak256(abi.encode(x.role, ROLES_SLOT)));
+            bool dirty = false;
+            // count > 0 in the loop and posted <= messages: neither wraps.
+            for (; count != 0; ) {
+                unchecked {
+                    --count;
+                }
+                p = _fromPacked(m, p, end, start);
+                // Each message's scratch memory (hashing, event encoding) is dead after it;
+                // reuse it so memory cost stays linear in the batch size.
+                uint256 scratch = _freeMemoryPointer();
+                // The common case (a good message signed with ECDSA) in one pass of assembly;
+                // anything else goes through _check, which names the reason or asks the wallet.
+                (bool ok, bytes32 digest) = _quickCheck(m, c, x);
+                Reason reason = Reason.None;
+                if (!ok) (reason, digest) = _check(m, c, x);
+                if (reason == Reason.None) {
+                    _seal(m, digest, c);
+                    dirty = true;
+                    unchecked {
+                        ++posted;
+                    }
+                } else {
+                    emit MessageRejected(current, m.author, digest, reason);
+                }
+                _setFreeMemoryPointer(scratch);
             }
-            // Each message's scratch memory (hashing, event encoding) is dead after it;
-            // reuse it so memory cost stays linear in the batch size.
-            uint256 scratch = _freeMemoryPointer();
-            (Reason reason, bytes32 digest) = _check(m, c, role, lim, knownTypes);
-            if (reason == Reason.None) {
-                _seal(m, digest, c);
-                dirty = true;
-                ++posted;
-            } else {
-                emit MessageRejected(current, m.author, digest, reason);
-            }
-            _setFreeMemoryPointer(scratch);
+            if (dirty) _store(current, c);
         }
-        if (dirty) _store(current, c);
     }
 
     // ---------------------------------------------------------------- views
@@ -233,7 +297,7 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
 
     /// @inheritdoc IMessageRegistry
     function digestOf(SignedMessage calldata message) external view returns (bytes32) {
-        return _digest(message);
+        return _digestOf(_fromStruct(message), _domainSeparatorV4());
     }
 
     /// @inheritdoc IMessageRegistry
@@ -253,45 +317,158 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
 
     // ---------------------------------------------------------------- internals
 
-    function _check(
-        SignedMessage calldata m,
-        Channel memory c,
-        bytes32 role,
-        Limits memory lim,
-        uint256 knownTypes
-    ) private view returns (Reason, bytes32 digest) {
-        digest = _digest(m);
+    function _context() private view returns (Ctx memory x) {
+        Limits memory lim = _limits;
+        x.maxBodyBytes = lim.maxBodyBytes;
+        x.maxAge = lim.maxAge;
+        x.maxFutureSkew = lim.maxFutureSkew;
+        x.knownTypes = _knownContentTypes;
+        x.domain = _domainSeparatorV4();
+    }
+
+    /// @dev True only if every check of _check passes and the signature is a canonical
+    /// 65-byte ECDSA signature by the author; false says nothing (then _check decides).
+    /// Also fills m.nonceSlot/nonceBits for _seal when true.
+    function _quickCheck(Msg memory m, Channel memory c, Ctx memory x) private view returns (bool ok, bytes32 digest) {
+        digest = _digestOf(m, x.domain);
+        uint256 bit = uint256(1) << (m.nonce & 0xff);
+        assembly ("memory-safe") {
+            let bodyLength := mload(add(m, 0xe0))
+            let ts := mload(add(m, 0x60))
+            // c: head, seq, exists, open; x: maxBodyBytes, maxAge, maxFutureSkew, knownTypes, domain, role, membersSlot;
+            // m: channel, author, contentType, timestamp, replyTo, nonce, bodyOffset, bodyLength, sigOffset, sigLength, nonceSlot, nonceBits.
+            ok := and(mload(add(c, 0x40)), mload(add(c, 0x60)))
+            ok := and(ok, and(iszero(iszero(bodyLength)), iszero(gt(bodyLength, mload(x)))))
+            ok := and(ok, and(shr(mload(add(m, 0x40)), mload(add(x, 0x60))), 1))
+            ok := and(ok, iszero(gt(ts, add(timestamp(), mload(add(x, 0x40))))))
+            ok := and(ok, iszero(lt(add(ts, mload(add(x, 0x20))), timestamp())))
+            ok := and(ok, iszero(gt(mload(add(m, 0x80)), mload(add(c, 0x20)))))
+            ok := and(ok, eq(mload(add(m, 0x120)), 65))
+            let author := mload(add(m, 0x20))
+            if ok {
+                mstore(0x00, author)
+                mstore(0x20, mload(add(x, 0xc0)))
+                ok := and(sload(keccak256(0x00, 0x40)), 0xff)
+            }
+            if ok {
+                let nonce := mload(add(m, 0xa0))
+                mstore(0x00, author)
+                mstore(0x20, _nonceBitmap.slot)
+                mstore(0x20, keccak256(0x00, 0x40))
+                mstore(0x00, shr(8, nonce))
+                let slot := keccak256(0x00, 0x40)
+                let bits := sload(slot)
+                ok := iszero(and(bits, bit))
+                mstore(add(m, 0x140), slot)
+                mstore(add(m, 0x160), or(bits, bit))
+            }
+            if ok {
+                let sig := mload(add(m, 0x100))
+                let s := calldataload(add(sig, 0x20))
+                let v := byte(0, calldataload(add(sig, 0x40)))
+                ok := and(iszero(gt(s, HALF_N)), or(eq(v, 27), eq(v, 28)))
+                if ok {
+                    let ptr := mload(0x40)
+                    mstore(ptr, digest)
+                    mstore(add(ptr, 0x20), v)
+                    mstore(add(ptr, 0x40), calldataload(sig))
+                    mstore(add(ptr, 0x60), s)
+                    mstore(0x00, 0)
+                    // ecrecover leaves 0x00 as zero for an invalid signature; author is never zero here (a member).
+                    // Two statements: Yul evaluates arguments right to left, so a one-liner would read 0x00 before the call.
+                    ok := staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20)
+                    ok := and(ok, and(eq(mload(0x00), author), iszero(iszero(author))))
+                }
+            }
+        }
+    }
+
+    function _check(Msg memory m, Channel memory c, Ctx memory x) private view returns (Reason, bytes32 digest) {
+        digest = _digestOf(m, x.domain);
         if (!c.exists) return (Reason.UnknownChannel, digest);
         if (!c.open) return (Reason.ChannelClosed, digest);
-        uint256 length = m.body.length;
+        uint256 length = m.bodyLength;
         if (length == 0) return (Reason.EmptyBody, digest);
-        if (length > lim.maxBodyBytes) return (Reason.BodyTooLarge, digest);
-        if ((knownTypes >> m.contentType) & 1 == 0) return (Reason.UnknownContentType, digest);
-        if (m.timestamp > block.timestamp + lim.maxFutureSkew) return (Reason.TimestampInFuture, digest);
-        if (uint256(m.timestamp) + lim.maxAge < block.timestamp) return (Reason.MessageExpired, digest);
+        if (length > x.maxBodyBytes) return (Reason.BodyTooLarge, digest);
+        if ((x.knownTypes >> m.contentType) & 1 == 0) return (Reason.UnknownContentType, digest);
+        if (m.timestamp > block.timestamp + x.maxFutureSkew) return (Reason.TimestampInFuture, digest);
+        if (m.timestamp + x.maxAge < block.timestamp) return (Reason.MessageExpired, digest);
         if (m.replyTo > c.seq) return (Reason.UnknownReply, digest);
-        if (!hasRole(role, m.author)) return (Reason.NotMember, digest);
-        if (isNonceUsed(m.author, m.nonce)) return (Reason.NonceUsed, digest);
-        if (!_isValidSignature(m.author, digest, m.signature)) return (Reason.BadSignature, digest);
+        if (!hasRole(x.role, m.author)) return (Reason.NotMember, digest);
+        // The nonce word is read once here and written once by _seal (same slot as isNonceUsed).
+        uint256 slot;
+        uint256 bits;
+        uint256 bit = uint256(1) << (m.nonce & 0xff);
+        address author = m.author;
+        uint256 word = m.nonce >> 8;
+        assembly ("memory-safe") {
+            mstore(0x00, author)
+            mstore(0x20, _nonceBitmap.slot)
+            mstore(0x20, keccak256(0x00, 0x40))
+            mstore(0x00, word)
+            slot := keccak256(0x00, 0x40)
+            bits := sload(slot)
+        }
+        if (bits & bit != 0) return (Reason.NonceUsed, digest);
+        m.nonceSlot = slot;
+        m.nonceBits = bits | bit;
+        if (!_signatureOk(m, digest)) return (Reason.BadSignature, digest);
         return (Reason.None, digest);
     }
 
-    function _seal(SignedMessage calldata m, bytes32 digest, Channel memory c) private {
-        _nonceBitmap[m.author][m.nonce >> 8] |= uint256(1) << (m.nonce & 0xff);
-        uint64 seq = ++c.seq;
-        c.head = keccak256(abi.encode(c.head, digest, uint256(seq)));
-        emit MessagePosted(
-            m.channel,
-            seq,
-            m.author,
-            m.contentType,
-            m.timestamp,
-            m.replyTo,
-            m.nonce,
-            c.head,
-            m.body,
-            m.signature
-        );
+    function _signatureOk(Msg memory m, bytes32 digest) private view returns (bool) {
+        // The log keeps the signature's length in 2 bytes; no real signature comes near.
+        if (m.sigLength > type(uint16).max) return false;
+        return _isValidSignature(m.author, digest, msg.data[m.sigOffset:m.sigOffset + m.sigLength]);
+    }
+
+    /// @dev Marks the nonce, advances the channel, and logs the message in the packed
+    /// layout of {MessagePosted} (see the interface): signature and body are copied
+    /// straight from calldata into the log's memory, with no ABI padding.
+    function _seal(Msg memory m, bytes32 digest, Channel memory c) private {
+        uint256 slot = m.nonceSlot;
+        uint256 bits = m.nonceBits;
+        uint64 seq;
+        // 2^64 messages in one channel would take a million a second for 580,000 years.
+        unchecked {
+            seq = ++c.seq;
+        }
+        bytes32 head = c.head;
+        bytes32 topic = MessagePosted.selector;
+        assembly ("memory-safe") {
+            sstore(slot, bits)
+            // head_n = keccak256(abi.encode(head_{n-1}, digest_n, n)), in scratch memory.
+            let ptr := mload(0x40)
+            mstore(ptr, head)
+            mstore(add(ptr, 0x20), digest)
+            mstore(add(ptr, 0x40), seq)
+            head := keccak256(ptr, 0x60)
+            // Each mstore writes 32 bytes; later fields overwrite the tail of earlier ones.
+            // A shift by 256 (a zero length) gives 0, so an empty field writes nothing that stays.
+            mstore(ptr, shl(248, mload(add(m, 0x40))))
+            mstore(add(ptr, 1), shl(192, mload(add(m, 0x60))))
+            // Few live variables (o, len): more would make the compiler spill to memory.
+            let o := add(ptr, 9)
+            let len := mload(add(m, 0x180))
+            mstore(o, shl(248, len))
+            mstore(add(o, 1), shl(sub(256, shl(3, len)), mload(add(m, 0x80))))
+            o := add(add(o, 1), len)
+            len := mload(add(m, 0x1a0))
+            mstore(o, shl(248, len))
+            mstore(add(o, 1), shl(sub(256, shl(3, len)), mload(add(m, 0xa0))))
+            o := add(add(o, 1), len)
+            mstore(o, head)
+            len := mload(add(m, 0x120))
+            mstore(add(o, 32), shl(240, len))
+            o := add(o, 34)
+            calldatacopy(o, mload(add(m, 0x100)), len)
+            o := add(o, len)
+            len := mload(add(m, 0xe0))
+            calldatacopy(o, mload(add(m, 0xc0)), len)
+            o := add(o, len)
+            log4(ptr, sub(o, ptr), topic, mload(m), seq, mload(add(m, 0x20)))
+        }
+        c.head = head;
     }
 
     function _store(bytes32 channel, Channel memory c) private {
@@ -300,22 +477,120 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         s.seq = c.seq;
     }
 
-    function _digest(SignedMessage calldata m) private view returns (bytes32) {
-        return
-            _hashTypedDataV4(
-                keccak256(
-                    abi.encode(
-                        MESSAGE_TYPEHASH,
-                        m.channel,
-                        m.author,
-                        keccak256(m.body),
-                        m.contentType,
-                        m.timestamp,
-                        m.replyTo,
-                        m.nonce
-                    )
-                )
-            );
+    /// @dev The EIP-712 digest (what _hashTypedDataV4 computes), hashed in scratch memory:
+    /// keccak256(0x1901 || domain || keccak256(abi.encode(TYPEHASH, channel, author,
+    /// keccak256(body), contentType, timestamp, replyTo, nonce))). A contract test holds it
+    /// equal to the protocol package's digestOf.
+    function _digestOf(Msg memory m, bytes32 domain) private pure returns (bytes32 digest) {
+        bytes32 typehash = MESSAGE_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let bodyLength := mload(add(m, 0xe0))
+            calldatacopy(ptr, mload(add(m, 0xc0)), bodyLength)
+            let bodyHash := keccak256(ptr, bodyLength)
+            mstore(ptr, typehash)
+            mstore(add(ptr, 0x20), mload(m))
+            mstore(add(ptr, 0x40), mload(add(m, 0x20)))
+            mstore(add(ptr, 0x60), bodyHash)
+            mstore(add(ptr, 0x80), mload(add(m, 0x40)))
+            mstore(add(ptr, 0xa0), mload(add(m, 0x60)))
+            mstore(add(ptr, 0xc0), mload(add(m, 0x80)))
+            mstore(add(ptr, 0xe0), mload(add(m, 0xa0)))
+            let structHash := keccak256(ptr, 0x100)
+            mstore(ptr, shl(240, 0x1901))
+            mstore(add(ptr, 0x02), domain)
+            mstore(add(ptr, 0x22), structHash)
+            digest := keccak256(ptr, 0x42)
+        }
+    }
+
+    /// @dev The ABI struct of `post` and `digestOf`, as a Msg (body and signature stay in calldata).
+    function _fromStruct(SignedMessage calldata message) private pure returns (Msg memory m) {
+        bytes calldata body = message.body;
+        bytes calldata signature = message.signature;
+        m.channel = message.channel;
+        m.author = message.author;
+        m.contentType = message.contentType;
+        m.timestamp = message.timestamp;
+        m.replyTo = message.replyTo;
+        m.nonce = message.nonce;
+        m.bodyOffset = _offsetOf(body);
+        m.bodyLength = body.length;
+        m.sigOffset = _offsetOf(signature);
+        m.sigLength = signature.length;
+        m.replyToLength = _byteLength(message.replyTo);
+        m.nonceLength = _byteLength(message.nonce);
+    }
+
+    /// @dev Bytes of `value` without its leading zero bytes (0 for 0).
+    function _byteLength(uint256 value) private pure returns (uint256 n) {
+        while (value != 0) {
+            ++n;
+            value >>= 8;
+        }
+    }
+
+    /// @dev Reads the run header at calldata position `p` (its channel into m.channel) and
+    /// returns where its first message starts and how many follow; reverts MalformedBatch
+    /// if the header runs past `end` or the run is empty (`start` is the batch's first byte).
+    function _runHeader(Msg memory m, uint256 p, uint256 end, uint256 start) private pure returns (uint256 next, uint256 count) {
+        bytes4 malformed = MalformedBatch.selector;
+        assembly ("memory-safe") {
+            next := add(p, RUN_HEADER)
+            count := shr(240, calldataload(add(p, 32)))
+            if or(gt(next, end), iszero(count)) {
+                mstore(0x00, malformed)
+                mstore(0x04, sub(p, start))
+                revert(0x00, 0x24)
+            }
+            mstore(m, calldataload(p))
+        }
+    }
+
+    /// @dev Reads the packed message at calldata position `p` into `m` (all but the channel,
+    /// which its run gave) and returns where the next one starts; reverts MalformedBatch if
+    /// it runs past `end` (`start` is the batch's first byte, for the error's offset).
+    function _fromPacked(Msg memory m, uint256 p, uint256 end, uint256 start) private pure returns (uint256 next) {
+        bytes4 malformed = MalformedBatch.selector;
+        assembly ("memory-safe") {
+            // Every field is read with calldataload (safe anywhere), then one check: a message
+            // whose last byte is inside the batch has all its fields inside it too. Lengths are
+            // at most 2^32, 2^16 and 255, so no sum overflows.
+            // Few live variables (more would make the compiler spill to memory): each field
+            // goes to m as soon as it is read.
+            let len := byte(0, calldataload(add(p, 29)))
+            let bad := gt(len, MAX_REPLY_TO_LENGTH)
+            mstore(add(m, 0x180), len)
+            mstore(add(m, 0x80), shr(sub(256, shl(3, len)), calldataload(add(p, 30))))
+            next := add(add(p, 30), len)
+            len := byte(0, calldataload(next))
+            bad := or(bad, gt(len, MAX_NONCE_LENGTH))
+            mstore(add(m, 0x1a0), len)
+            mstore(add(m, 0xa0), shr(sub(256, shl(3, len)), calldataload(add(next, 1))))
+            next := add(add(next, 1), len)
+            // next is at the body length (4 bytes), then the signature length (2), then the body.
+            len := shr(224, calldataload(next))
+            mstore(add(m, 0xe0), len)
+            mstore(add(m, 0x120), shr(240, calldataload(add(next, 4))))
+            mstore(add(m, 0xc0), add(next, 6))
+            next := add(add(next, 6), len)
+            mstore(add(m, 0x100), next)
+            next := add(next, mload(add(m, 0x120)))
+            if or(bad, gt(next, end)) {
+                mstore(0x00, malformed)
+                mstore(0x04, sub(p, start))
+                revert(0x00, 0x24)
+            }
+            mstore(add(m, 0x20), shr(96, calldataload(p)))
+            mstore(add(m, 0x40), shr(248, calldataload(add(p, 20))))
+            mstore(add(m, 0x60), shr(192, calldataload(add(p, 21))))
+        }
+    }
+
+    function _offsetOf(bytes calldata data) private pure returns (uint256 offset) {
+        assembly ("memory-safe") {
+            offset := data.offset
+        }
     }
 
     /// @dev ECDSA first (the common, cheap case; malleable signatures are refused), then

@@ -48,6 +48,7 @@ import {
   ROLE_GRANTED_TOPIC,
   signMessage,
   toCallArgument,
+  packBatch,
 } from "@chainmail/protocol";
 import { CHAINMAIL_CLI, REPO_ROOT, startHardhatNode } from "@chainmail/testkit";
 
@@ -101,7 +102,7 @@ async function realSample() {
         );
       }
       signMs += performance.now() - t;
-      await (await registry.connect(deployer).postBatch(batch)).wait();
+      await (await registry.connect(deployer).postBatch(packBatch(batch))).wait();
     }
     const postSeconds = (performance.now() - started) / 1000;
     const result = await audit(new ChainLogSource(node.provider, address), {});
@@ -153,9 +154,9 @@ async function realPath(count: number) {
         const message = { channel: channels[i % channels.length], author: author.address, body, contentType: 1, timestamp, replyTo: 0n, nonce: BigInt(i) };
         const digest = digestOf(location, message);
         const { signature, recid } = native.ecdsaSign(Buffer.from(digest.slice(2), "hex"), Buffer.from(author.privateKey.slice(2), "hex"));
-        batch.push(toCallArgument({ ...message, signature: "0x" + Buffer.from(signature).toString("hex") + (27 + recid).toString(16) }));
+        batch.push({ ...message, signature: "0x" + Buffer.from(signature).toString("hex") + (27 + recid).toString(16) });
       }
-      const tx = await registry.connect(deployer).postBatch(batch, { nonce: nonce++, gasLimit: 16_000_000 });
+      const tx = await registry.connect(deployer).postBatch(packBatch(batch), { nonce: nonce++, gasLimit: 16_000_000 });
       last = tx.wait();
     }
     await last;

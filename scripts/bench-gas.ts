@@ -11,10 +11,12 @@ import { network } from "hardhat";
 // Brings the hardhat-ethers type extensions (connection.ethers) when type-checking outside Hardhat.
 import type {} from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { createChannelWithMembers, deployRegistry } from "@chainmail/testkit";
-import { signMessage, toCallArgument } from "@chainmail/protocol";
+import { signMessage, toCallArgument, packBatch } from "@chainmail/protocol";
 import { breakdownOf, type Breakdown } from "./bench/gas-breakdown.js";
 import { benchAuthors, ChainMailGasBench, type Scenario, type ScenarioResult } from "./bench/gas-chainmail.js";
 import { benchEas, type EasResult } from "./bench/gas-eas.js";
+import { benchSdk, type SdkResult } from "./bench/gas-sdk.js";
+import { calldataStats } from "./bench/gas-breakdown.js";
 import { breakdownTable, gas, table } from "./bench/gas-report.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -24,6 +26,10 @@ const AUTHORS_PER_BATCH = 10;
 const DISTINCT_AUTHORS = 100;
 const SINGLE_TX_SAMPLES = 10;
 const GOAL = 21_000;
+/** Issue 14's goal for SDK-made messages (256 B, batch 100, 10 authors); stretch 16,000. */
+const SDK_GOAL = 18_000;
+/** SDK batches: 26 x 100 from 10 authors is 260 messages each, so every author crosses a word boundary once. */
+const SDK_BATCHES = 26;
 const EIP7825_TX_GAS_CAP = 16_777_216;
 const PRE_FLOOR_HARDFORK = "cancun";
 
@@ -35,7 +41,11 @@ message in a fresh nonce word) and warm (steady state), beside one message per t
 and EAS attestByDelegation of a 256-byte payload, on Hardhat's in-process network.
 
   --json   print one JSON object on stdout (progress still goes to stderr)
-  --help   this text`;
+  --help   this text
+
+Also measures "sdk": messages signed by the client SDK (signForRelayer) with its own nonce
+scheme, 26 batches of 100 from 10 authors, with the traced cost per item. With GAS_OPCODES=1
+in the environment, each traced transaction's "other" gas is listed by opcode on stderr.`;
 
 const progress = (line: string) => process.stderr.write(line + "\n");
 
@@ -90,7 +100,7 @@ async function main(): Promise<number> {
     const txGasCap = hardfork === "osaka" ? Math.min(blockGasLimit, EIP7825_TX_GAS_CAP) : blockGasLimit;
 
     progress("gas bench: deploying the registry, a channel and 100 members");
-    const { bench, now } = await prepareChainMail(ethers, relayer, deployer, channelAdmin);
+    const { bench, now, authors, channel, location } = await prepareChainMail(ethers, relayer, deployer, channelAdmin);
     const { chainId } = await ethers.provider.getNetwork();
     const list = scenarios();
     progress(`gas bench: pre-signing ${list.reduce((s, x) => s + 2 * x.batch * x.samples, 0)} messages`);
@@ -107,6 +117,28 @@ async function main(): Promise<number> {
           (r.cold.splitNote || r.warm.splitNote ? "  (split)" : ""),
       );
     }
+
+    progress(`gas bench: SDK-made messages (client signForRelayer, its NonceSource), ${SDK_BATCHES} batches of 100 from ${AUTHORS_PER_BATCH} authors`);
+    const sdk = await benchSdk({
+      bench,
+      info: {
+        chainId: location.chainId.toString(),
+        registry: location.address,
+        deploymentBlock: 0,
+        limits: { maxBodyBytes: 0, maxAge: 0, maxFutureSkew: 0 },
+        batch: { maxSize: 100, maxWaitMs: 0 },
+        signers: [],
+      },
+      channel,
+      authors: authors.slice(0, AUTHORS_PER_BATCH),
+      bodyBytes: 256,
+      batch: 100,
+      batches: SDK_BATCHES,
+      timestamp: now,
+      send: (method, params) => ethers.provider.send(method, params),
+      calldataGas: (data) => calldataStats(data).gas,
+    });
+    progress(`   256 B  batch 100  SDK nonces  ${gas(sdk.gasPerMessage).padStart(7)} gas/msg over ${sdk.messages} messages (${sdk.freshWords} fresh nonce words)`);
 
     progress("gas bench: EAS baseline (SchemaRegistry + EAS from the npm package's artifacts)");
     const eas = await benchEas(REPO_ROOT, deployer, relayer, benchAuthors(DISTINCT_AUTHORS + 3).slice(DISTINCT_AUTHORS), progress);
@@ -144,7 +176,7 @@ async function main(): Promise<number> {
       preFloor = await preFloorReference(PRE_FLOOR_HARDFORK);
     }
 
-    const report = buildReport({ results, eas, breakdowns, hardfork, blockGasLimit, txGasCap, chainId, preFloor });
+    const report = buildReport({ results, eas, breakdowns, hardfork, blockGasLimit, txGasCap, chainId, preFloor, sdk });
     if (cli.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     else process.stdout.write(humanReport(report, results, eas, breakdowns) + "\n");
     return 0;
@@ -175,8 +207,8 @@ async function prepareChainMail(ethers: Ethers, relayer: HardhatSigner, deployer
     replyTo: 0n,
     nonce: 0n, // word 0 is the warm-up's; every scenario gets its own fresh word
   });
-  await (await registry.connect(relayer).postBatch([toCallArgument(first)])).wait();
-  return { bench, now, authors };
+  await (await registry.connect(relayer).postBatch(packBatch([first]))).wait();
+  return { bench, now, authors, channel, location };
 }
 
 /**
@@ -212,6 +244,7 @@ function buildReport(args: {
   txGasCap: number;
   chainId: bigint;
   preFloor: Awaited<ReturnType<typeof preFloorReference>> | null;
+  sdk: SdkResult;
 }) {
   const { results, eas } = args;
   const gasPerMessage: Table = {};
@@ -289,6 +322,18 @@ function buildReport(args: {
       recipient: "zero address, no expiration, no refUID, no value, no deadline (cheapest attestation)",
       ratioToChainMail256Batch100: Math.round((eas.gasPerAttestation / headline) * 100) / 100,
       ratioToChainMail256OnePerTx: Math.round((eas.gasPerAttestation / onePerTx["256"]) * 100) / 100,
+    },
+    sdk: {
+      gasPerMessage: { "256": { "100": args.sdk.gasPerMessage } },
+      method:
+        `messages signed by @chainmail/client signForRelayer with its default nonce scheme (protocol NonceSource: one claimed random ` +
+        `bitmap word per author and process, its 256 bits in order); ${args.sdk.authors} authors (one process each) round-robin into ` +
+        `${args.sdk.batches} batches of ${args.sdk.batch}; the mean over all of them, fresh words included`,
+      messages: args.sdk.messages,
+      gasUsed: args.sdk.gasUsed,
+      freshNonceWords: args.sdk.freshWords,
+      costItems: args.sdk.costItems,
+      goal: { target: `at most ${SDK_GOAL} (stretch 16,000)`, met: args.sdk.gasPerMessage <= SDK_GOAL },
     },
     breakdown: args.breakdowns,
     preCalldataFloor: args.preFloor
@@ -393,6 +438,15 @@ function humanReport(
     out.push("");
   }
   out.push(`Goal: ${g.target}. Measured ${gas(g.measured)} -> ${g.met ? "MET" : "NOT MET"} (cold ${gas(g.cold)}, 100 distinct authors ${gas(g.distinctAuthors)}).`);
+  const sdk = report.sdk;
+  out.push(
+    `SDK-made messages (256 B, batch 100, ${AUTHORS_PER_BATCH} authors, the SDK's own nonces): ${gas(sdk.gasPerMessage["256"]["100"])} gas/msg over ${sdk.messages} messages ` +
+      `(${sdk.freshNonceWords} fresh nonce words) -> ${sdk.goal.met ? "MET" : "NOT MET"} (${sdk.goal.target}).`,
+  );
+  if (sdk.costItems) {
+    out.push("  per message, traced over every SDK batch:");
+    for (const [item, value] of Object.entries(sdk.costItems)) out.push(`    ${item.padEnd(10)} ${gas(value).padStart(6)}`);
+  }
   out.push("");
   for (const [key, title] of [
     ["warm", "Where the gas goes: one 256-byte message in a batch of 100 from 10 authors, steady state"],

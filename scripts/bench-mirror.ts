@@ -23,7 +23,7 @@ import { devPrivateKey } from "@chainmail/testkit";
 import { Mirror } from "@chainmail/mirror";
 import { createLogger, silentLogger } from "@chainmail/runtime";
 import { readToEnd } from "@chainmail/mirror";
-import { bodyFromText, channelId, digestOf, type MessageEvent, type SignedMessage } from "@chainmail/protocol";
+import { bodyFromText, channelId, digestOf, type MessageEvent, type SignedMessage, packBatch } from "@chainmail/protocol";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { waitFor, type RunningNode } from "@chainmail/testkit";
@@ -217,7 +217,7 @@ async function main(): Promise<number> {
     for (let i = 0; i < signed.length; i += batchSize) {
       const batch = signed.slice(i, i + batchSize);
       // Hardhat automines each transaction as it arrives; explicit nonces avoid a round trip per batch.
-      pending.push(await fx.registry.connect(poster).postBatch(batch.map((m) => ({ ...m })), { nonce: nonce++, gasLimit: 16_000_000 }));
+      pending.push(await fx.registry.connect(poster).postBatch(packBatch(batch), { nonce: nonce++, gasLimit: 16_000_000 }));
       if (pending.length % 50 === 0) progress(`  ${pending.length} transactions sent`);
     }
     const receipts = await Promise.all(pending.map((tx) => tx.wait()));
@@ -289,7 +289,7 @@ async function main(): Promise<number> {
       };
       const signature = author.signingKey.sign(digestOf(fx.location, message)).serialized;
       const digest = digestOf(fx.location, message);
-      const tx = await fx.registry.connect(poster).postBatch([{ ...message, signature }]);
+      const tx = await fx.registry.connect(poster).postBatch(packBatch([{ ...message, signature }]));
       await tx.wait();
       const minedAt = performance.now();
       await waitFor(`live message ${i} in Kafka`, async () => seenAt.has(digest), { timeoutMs: 60_000, intervalMs: 2 });

@@ -5,13 +5,14 @@ import {
   digestOf,
   MESSAGE_POSTED_TOPIC,
   decodeMessagePosted,
-  randomNonce,
   reasonOfError,
   reasonSentence,
   registryInterface,
   signMessage,
   toCallArgument,
 } from "@chainmail/protocol";
+// One run posts one message: the cursor persists per author like the CLI's (nonce-state.ts).
+import { FileNonceSource } from "@chainmail/cli/nonce-state";
 import { authorKey, connectRegistry, existingChannel, UserError } from "./support.js";
 
 interface PostArgs {
@@ -47,7 +48,7 @@ export default async function postMessage(args: PostArgs, hre: HardhatRuntimeEnv
     contentType,
     timestamp: BigInt(Math.floor(Date.now() / 1000)),
     replyTo: args.replyTo ? integer(args.replyTo, "--reply-to") : 0n,
-    nonce: args.nonce ? integer(args.nonce, "--nonce") : randomNonce(),
+    nonce: args.nonce ? integer(args.nonce, "--nonce") : new FileNonceSource().next(author.address),
   });
   let receipt;
   try {

@@ -13,6 +13,8 @@ import {
   adminRoleOf,
   memberRoleOf,
   toCallArgument,
+  packBatch,
+  minimalLength,
   signMessage,
   channelSlots,
   channelIdSlot,
@@ -194,7 +196,7 @@ describe("MessageRegistry", function () {
       const message = await messages.sign(alice);
       await expect(registry.pause()).to.emit(registry, "Paused");
       await expect(registry.post(toCallArgument(message))).to.be.revertedWithCustomError(registry, "EnforcedPause");
-      await expect(registry.postBatch([toCallArgument(message)])).to.be.revertedWithCustomError(registry, "EnforcedPause");
+      await expect(registry.postBatch(packBatch([toCallArgument(message)]))).to.be.revertedWithCustomError(registry, "EnforcedPause");
       await expect(registry.unpause()).to.emit(registry, "Unpaused");
       await expect(registry.post(toCallArgument(message))).to.emit(registry, "MessagePosted");
     });
@@ -285,10 +287,25 @@ describe("MessageRegistry", function () {
       expect(await registry.digestOf(toCallArgument(first))).to.equal(d1);
       const h1 = nextHead(ZeroHash, d1, 1);
       const h2 = nextHead(h1, d2, 2);
-      await expect(registry.connect(relayer).post(toCallArgument(first)))
-        .to.emit(registry, "MessagePosted")
-        .withArgs(GENERAL, 1, alice.address, 1, first.timestamp, 0, first.nonce, h1, first.body, first.signature);
-      const tx = await registry.connect(relayer).postBatch([toCallArgument(second)]);
+      const posted = await registry.connect(relayer).post(toCallArgument(first));
+      await expect(posted).to.emit(registry, "MessagePosted").withArgs(GENERAL, 1, alice.address);
+      // The packed data, byte by byte as the README documents it.
+      const firstLog = (await posted.wait())!.logs.find((l) => l.topics[0] === MESSAGE_POSTED_TOPIC)!;
+      const hexOf = (value: bigint | number, bytes: number) => BigInt(value).toString(16).padStart(2 * bytes, "0");
+      expect(firstLog.data).to.equal(
+        "0x" +
+          hexOf(1, 1) +
+          hexOf(first.timestamp, 8) +
+          hexOf(0, 1) + // replyTo 0: length 0, no bytes
+          hexOf(minimalLength(first.nonce), 1) +
+          hexOf(first.nonce, minimalLength(first.nonce)) +
+          h1.slice(2) +
+          hexOf(65, 2) +
+          first.signature.slice(2).toLowerCase() +
+          first.body.slice(2).toLowerCase(),
+      );
+      expect(decodeMessagePosted(location, firstLog)).to.include({ seq: 1n, author: alice.address, head: h1, digest: d1, nonce: first.nonce, timestamp: first.timestamp });
+      const tx = await registry.connect(relayer).postBatch(packBatch([toCallArgument(second)]));
       const receipt = (await tx.wait())!;
       const log = receipt.logs.find((l) => l.topics[0] === MESSAGE_POSTED_TOPIC)!;
       const decoded = decodeMessagePosted(location, log);
@@ -301,6 +318,36 @@ describe("MessageRegistry", function () {
       expect([info.seq, info.head]).to.deep.equal([2n, h2]);
       expect(await registry.isNonceUsed(alice.address, first.nonce)).to.equal(true);
       expect(await registry.isNonceUsed(alice.address, first.nonce + 1000n)).to.equal(false);
+    });
+
+    it("refuses a packed batch that ends inside a run or a message, or has an empty run, whole (MalformedBatch), and posts nothing", async function () {
+      const { registry, messages, alice, bob } = await networkHelpers.loadFixture(deployFixture);
+      const [m1, m2] = [await messages.sign(alice), await messages.sign(bob)];
+      const good = packBatch([m1, m2]);
+      const size = (hex: string) => (hex.length - 2) / 2;
+      // One run (both in general): its 34-byte header, then the two messages.
+      const first = size(packBatch([m1]));
+      const total = size(good);
+      expect(total).to.equal(first + size(packBatch([m2])) - 34, "one channel id for both");
+      // Cut inside the run header, inside the first message, in the second's header, and in the second's signature.
+      for (const [keep, offset] of [[20, 0], [first - 1, 34], [first + 50, first], [total - 1, first]] as const) {
+        await expect(registry.postBatch(good.slice(0, 2 + 2 * keep)))
+          .to.be.revertedWithCustomError(registry, "MalformedBatch")
+          .withArgs(offset);
+      }
+      // A run that claims a third message the batch does not have; an empty run.
+      const claimsThree = good.slice(0, 2 + 64) + "0003" + good.slice(2 + 68);
+      await expect(registry.postBatch(claimsThree)).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(total);
+      // The first message's replyTo length (byte 34 + 29) over 8, then its nonce length over 32.
+      const setByte = (hex: string, at: number, value: number) => hex.slice(0, 2 + 2 * at) + value.toString(16).padStart(2, "0") + hex.slice(4 + 2 * at);
+      await expect(registry.postBatch(setByte(good, 63, 9))).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(34);
+      expect(parseInt(good.slice(2 + 2 * 64, 4 + 2 * 64), 16)).to.equal(minimalLength(m1.nonce), "replyTo 0 takes no bytes: the nonce length follows");
+      await expect(registry.postBatch(setByte(good, 64, 33))).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(34);
+      const emptyRun = good + GENERAL.slice(2) + "0000";
+      await expect(registry.postBatch(emptyRun)).to.be.revertedWithCustomError(registry, "MalformedBatch").withArgs(total);
+      expect((await registry.channelInfo(GENERAL)).seq).to.equal(0n);
+      expect(await registry.postBatch.staticCall(good)).to.equal(2n);
+      expect(await registry.postBatch.staticCall("0x")).to.equal(0n);
     });
 
     it("returns the seq from a static call to post", async function () {
@@ -336,7 +383,7 @@ describe("MessageRegistry", function () {
         .to.be.revertedWithCustomError(registry, "NonceUsed")
         .withArgs(alice.address, 5n * 256n + 7n);
       const batch = [withdrawn, other, bobs].map(toCallArgument);
-      await expect(registry.postBatch(batch))
+      await expect(registry.postBatch(packBatch(batch)))
         .to.emit(registry, "MessageRejected")
         .withArgs(GENERAL, alice.address, digestOf(messages.registry, withdrawn), Reason.NonceUsed);
       // The neighbouring bit and another author's same nonce were untouched.
@@ -513,7 +560,7 @@ describe("MessageRegistry", function () {
         const revert = expect(f.registry.post(toCallArgument(message))).to.be.revertedWithCustomError(f.registry, c.error);
         if (c.args) await revert.withArgs(...(await c.args(message, f)));
         else await revert;
-        await expect(f.registry.postBatch([toCallArgument(message)]))
+        await expect(f.registry.postBatch(packBatch([toCallArgument(message)])))
           .to.emit(f.registry, "MessageRejected")
           .withArgs(message.channel, message.author, digestOf(f.location, message), c.reason)
           .and.not.to.emit(f.registry, "MessagePosted");
@@ -551,8 +598,8 @@ describe("MessageRegistry", function () {
       const good3 = await f.messages.sign(f.bob, { replyTo: 1n });
       const duplicate = good1;
       const batch = [good1, outsider, good2, empty, good3, duplicate].map(toCallArgument);
-      expect(await f.registry.postBatch.staticCall(batch)).to.equal(3n);
-      const tx = f.registry.postBatch(batch);
+      expect(await f.registry.postBatch.staticCall(packBatch(batch))).to.equal(3n);
+      const tx = f.registry.postBatch(packBatch(batch));
       await expect(tx)
         .to.emit(f.registry, "MessageRejected")
         .withArgs(GENERAL, f.mallory.address, digestOf(f.location, outsider), Reason.NotMember);
@@ -573,8 +620,8 @@ describe("MessageRegistry", function () {
     it("changes nothing when every message of a batch is refused", async function () {
       const f = await networkHelpers.loadFixture(deployFixture);
       const bad = await f.messages.sign(f.mallory);
-      expect(await f.registry.postBatch.staticCall([toCallArgument(bad)])).to.equal(0n);
-      await f.registry.postBatch([toCallArgument(bad), toCallArgument(bad)]);
+      expect(await f.registry.postBatch.staticCall(packBatch([toCallArgument(bad)]))).to.equal(0n);
+      await f.registry.postBatch(packBatch([toCallArgument(bad), toCallArgument(bad)]));
       const info = await f.registry.channelInfo(GENERAL);
       expect([info.seq, info.head]).to.deep.equal([0n, ZeroHash]);
     });
@@ -583,7 +630,7 @@ describe("MessageRegistry", function () {
       const f = await networkHelpers.loadFixture(deployFixture);
       const honest = [];
       for (let i = 0; i < 40; i++) honest.push(toCallArgument(await f.messages.sign(i % 2 ? f.alice : f.bob)));
-      const honestGas = await f.registry.postBatch.estimateGas(honest);
+      const honestGas = await f.registry.postBatch.estimateGas(packBatch(honest));
       // One burner burns whatever it gets, the other only above a million gas, so it
       // passes a small one-message simulation and turns hostile inside a big batch.
       const burners = [];
@@ -598,7 +645,7 @@ describe("MessageRegistry", function () {
       const sly = burners[1]!;
       await f.registry.post.staticCall(toCallArgument(sly.signed), { gasLimit: 500_000n });
       const batch = [...honest.slice(0, 20), toCallArgument(burners[0]!.signed), ...honest.slice(20), toCallArgument(sly.signed)];
-      const receipt = (await (await f.registry.postBatch(batch, { gasLimit: honestGas * 5n })).wait())!;
+      const receipt = (await (await f.registry.postBatch(packBatch(batch), { gasLimit: honestGas * 5n })).wait())!;
       const events = receipt.logs.map((log) => f.registry.interface.parseLog(log)).filter((e) => e !== null);
       const rejected = events.filter((e) => e.name === "MessageRejected").map((e) => [e.args.author, e.args.digest, e.args.reason]);
       expect(rejected).to.deep.equal([[burners[0]!.address, digestOf(f.location, burners[0]!.signed), BigInt(Reason.BadSignature)]]);
@@ -617,11 +664,11 @@ describe("MessageRegistry", function () {
       const signed = toCallArgument(await signMessage(f.alice, f.location, { ...(await f.messages.sign(f.alice)), author: address }));
       // Just enough gas to reach the wallet check but not to give it its full allowance:
       // a sender must not be able to turn a valid wallet message into a BadSignature.
-      await expect(f.registry.postBatch([signed], { gasLimit: 110_000n })).to.be.revertedWithCustomError(
+      await expect(f.registry.postBatch(packBatch([signed]), { gasLimit: 110_000n })).to.be.revertedWithCustomError(
         f.registry,
         "InsufficientGasForWalletCheck",
       );
-      await expect(f.registry.postBatch([signed])).to.emit(f.registry, "MessagePosted");
+      await expect(f.registry.postBatch(packBatch([signed]))).to.emit(f.registry, "MessagePosted");
     });
 
     it("rebuilds the stored head from the event log alone", async function () {
@@ -629,7 +676,7 @@ describe("MessageRegistry", function () {
       for (let round = 0; round < 3; round++) {
         const batch = [];
         for (let i = 0; i < 5; i++) batch.push(toCallArgument(await f.messages.sign(i % 2 ? f.alice : f.bob)));
-        await f.registry.postBatch(batch);
+        await f.registry.postBatch(packBatch(batch));
       }
       const logs = await ethers.provider.getLogs({
         address: f.location.address,

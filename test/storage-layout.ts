@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
-import { CHANNEL_COUNT_SLOT, DEFAULT_LIMITS, REGISTRY_SLOTS, channelId, channelIdSlot, channelSlots, channelStateOf, toCallArgument } from "@chainmail/protocol";
+import { CHANNEL_COUNT_SLOT, DEFAULT_LIMITS, REGISTRY_SLOTS, channelId, channelIdSlot, channelSlots, channelStateOf, toCallArgument, packBatch } from "@chainmail/protocol";
 import { GENERAL, MessageFactory, registryLocation } from "./helpers/registry.js";
 
 const require = createRequire(import.meta.url);
@@ -69,6 +69,11 @@ describe("MessageRegistry storage layout (what the audit's proofs assume)", func
     expect(layout.types[variable("_channelIds").type].label).to.equal("bytes32[]");
   });
 
+  it("keeps AccessControl's _roles at slot 0, where postBatch's fast path reads membership (ROLES_SLOT)", function () {
+    expect(BigInt(variable("_roles").slot)).to.equal(0n);
+    expect(variable("_roles").offset).to.equal(0);
+  });
+
   it("keeps the Channel struct as channelStateOf reads it: head in word 0; seq, exists, open packed in word 1", function () {
     const mapping = layout.types[variable("_channels").type];
     expect(mapping.label).to.match(/^mapping\(bytes32 => struct /);
@@ -92,7 +97,7 @@ describe("MessageRegistry storage layout (what the audit's proofs assume)", func
     await registry.createChannel(OTHER, channelAdmin.address);
     await registry.connect(channelAdmin).grantRole(await registry.memberRole(GENERAL), alice.address);
     const messages = new MessageFactory(await registryLocation(registry), async () => BigInt(await networkHelpers.time.latest()));
-    await registry.postBatch([toCallArgument(await messages.sign(alice)), toCallArgument(await messages.sign(alice)), toCallArgument(await messages.sign(alice))]);
+    await registry.postBatch(packBatch([toCallArgument(await messages.sign(alice)), toCallArgument(await messages.sign(alice)), toCallArgument(await messages.sign(alice))]));
     await registry.connect(channelAdmin).closeChannel(OTHER);
     const address = await registry.getAddress();
     const at = (slot: string) => ethers.provider.getStorage(address, slot);

@@ -50,18 +50,12 @@ interface IMessageRegistry {
 
     /// @notice A message was sequenced and sealed. Carries everything needed to recompute
     /// its digest and the channel head, and to re-verify its signature, from the log alone.
-    event MessagePosted(
-        bytes32 indexed channel,
-        uint64 indexed seq,
-        address indexed author,
-        uint8 contentType,
-        uint64 timestamp,
-        uint64 replyTo,
-        uint256 nonce,
-        bytes32 head,
-        bytes body,
-        bytes signature
-    );
+    /// @dev The log's data is PACKED, not ABI-encoded (it costs 8 gas a byte): contentType
+    /// (1 byte), timestamp (8), R (1), replyTo (R bytes, 0-8), N (1), nonce (N bytes, 0-32),
+    /// head (32), signature length (2), signature, then the body to the end of the data.
+    /// All integers big-endian; replyTo and nonce without leading zero bytes. The
+    /// README's "MessagePosted" section has it byte by byte; the protocol package decodes it.
+    event MessagePosted(bytes32 indexed channel, uint64 indexed seq, address indexed author);
 
     /// @notice `author` cancelled the nonces `mask` of bitmap word `word` (nonce = word * 256 + bit):
     /// a signed message with one of them can no longer be posted.
@@ -96,6 +90,10 @@ interface IMessageRegistry {
     /// @notice Less gas was left than a contract wallet's signature check is given
     /// (`WALLET_CHECK_GAS`): the sender must send the batch with more gas.
     error InsufficientGasForWalletCheck();
+    /// @notice A packed batch ends inside a run or a message, has an empty run, or a replyTo
+    /// or nonce longer than its type (at byte `offset` of the batch, where the run or message
+    /// starts): the sender built it wrong, so nothing of it is posted.
+    error MalformedBatch(uint256 offset);
     /// @notice The registry admin may not renounce while the registry is paused (it would stay paused).
     error AdminRenounceWhilePaused();
 
@@ -138,8 +136,15 @@ interface IMessageRegistry {
     /// wallet's EIP-1271 check gets a fixed gas allowance, so a wallet that burns gas is
     /// refused with `BadSignature`; the batch reverts with {InsufficientGasForWalletCheck}
     /// only if it was sent with too little gas to give a wallet that allowance.
+    /// @param packed Runs back to back, each: channel (32 bytes), message count (2, at
+    /// least 1), then that many messages of the channel back to back, each: author (20),
+    /// contentType (1), timestamp (8), R (1, at most 8), replyTo (R bytes), N (1, at most
+    /// 32), nonce (N bytes), body length (4), signature length (2), body, signature;
+    /// integers big-endian (README "postBatch calldata";
+    /// the protocol package's `packBatch` builds it). A batch that ends inside a run or a
+    /// message, has an empty run or an over-long replyTo or nonce, reverts with {MalformedBatch}.
     /// @return posted How many messages were posted.
-    function postBatch(SignedMessage[] calldata messages) external returns (uint256 posted);
+    function postBatch(bytes calldata packed) external returns (uint256 posted);
 
     /// @notice The channel's state: whether it exists and is open, its last seq and head.
     function channelInfo(bytes32 channel) external view returns (bool exists, bool open, uint64 seq, bytes32 head);

@@ -237,7 +237,7 @@ describe("relayer under fire: issue 13's defects (real hardhat node)", function 
       const a = await start({ maxPending: 3, batchMaxWaitMs: 20 });
       const url = await a.grpc.listen({ host: "127.0.0.1", port: 0 });
       const client = createClient(RelayerService, createGrpcTransport({ baseUrl: url }));
-      const messages = [];
+      const messages: Array<ReturnType<typeof toJson>> = [];
       for (let i = 0; i < 24; i++) messages.push(toJson(await f.sign(f.authors[i % 4], `streamed through a small queue ${i}`)));
       async function* requests() {
         for (const message of messages) yield { message, wait: true };

@@ -5,6 +5,7 @@
  * relayer restart, every error class with its status and reason, deadlines,
  * cancellation, health, reflection, metrics, and a lying chain node caught by Subscribe.
  */
+import { getBytes } from "ethers";
 import { expect } from "chai";
 import http from "node:http";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
@@ -13,7 +14,7 @@ import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { buildApp, type RelayerApp, type RelayerConfig } from "@chainmail/relayer";
 import { ErrorInfoSchema, health, MessageOutcome_Status as Status, reflection, RelayerService, RetryInfoSchema, PostMessagesRequestSchema, type SubscribeResponse } from "@chainmail/protocol/grpc";
-import { MESSAGE_POSTED_TOPIC, type SignedMessage } from "@chainmail/protocol";
+import { MESSAGE_POSTED_TOPIC, messagePostedOffsets, type SignedMessage } from "@chainmail/protocol";
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
@@ -327,9 +328,10 @@ describe("Subscribe against a lying chain node", function () {
           const json = JSON.parse(text);
           for (const answer of Array.isArray(json) ? json : [json]) {
             for (const log of answer.result ?? []) {
-              // The last hex digit of the timestamp word: the content the author signed changes.
-              const i = 2 + 2 * 64 - 1;
-              if (log.topics?.[0] === MESSAGE_POSTED_TOPIC) log.data = `${log.data.slice(0, i)}${log.data[i] === "0" ? "1" : "0"}${log.data.slice(i + 1)}`;
+              // A hex digit of the head the log claims (after replyTo and the nonce, whose lengths vary).
+              if (log.topics?.[0] !== MESSAGE_POSTED_TOPIC) continue;
+              const i = 2 + 2 * (messagePostedOffsets(getBytes(log.data)).head + 14) + 1;
+              log.data = `${log.data.slice(0, i)}${log.data[i] === "0" ? "1" : "0"}${log.data.slice(i + 1)}`;
             }
           }
           text = JSON.stringify(json);

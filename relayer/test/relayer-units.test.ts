@@ -15,9 +15,9 @@ import { REPO_ROOT } from "@chainmail/testkit";
 import { encodeArguments, type ProbeItem } from "../src/probe.js";
 import { RateLimiter } from "../src/rate-limit.js";
 import { messageGasBound } from "../src/submitter/index.js";
-import { encodePostBatch } from "../src/submitter/calldata.js";
+import { encodePostBatch, groupByChannel } from "../src/submitter/calldata.js";
 import { signRawTransaction } from "../src/submitter/rawtx.js";
-import { registryInterface, toCallArgument } from "@chainmail/protocol";
+import { minimalLength, packBatch, registryInterface } from "@chainmail/protocol";
 
 const ITEM_TUPLE = "tuple(bytes32 digest, bytes32 r, bytes32 s, uint8 v, address author, uint256 nonce, bytes32 channel)[]";
 
@@ -116,10 +116,11 @@ describe("rate limiter (token bucket)", function () {
 });
 
 describe("hand-made encodings equal ethers'", function () {
-  it("postBatch calldata", function () {
+  it("postBatch calldata, each channel's messages in one run, in their order", function () {
+    const channels = [hexlify(randomBytes(32)), hexlify(randomBytes(32)), hexlify(randomBytes(32))];
     for (const count of [0, 1, 3, 17]) {
       const messages = Array.from({ length: count }, (_, i) => ({
-        channel: hexlify(randomBytes(32)),
+        channel: channels[(i * 7) % 3],
         author: Wallet.createRandom().address,
         body: hexlify(randomBytes((i * 53) % 300)),
         contentType: i % 256,
@@ -128,8 +129,18 @@ describe("hand-made encodings equal ethers'", function () {
         nonce: i % 2 ? randomNonce() : (1n << 256n) - 1n,
         signature: hexlify(randomBytes(i % 4 === 0 ? 65 : 64 + i)),
       }));
+      const grouped = groupByChannel(messages);
       const ours = "0x" + encodePostBatch(messages).toString("hex");
-      expect(ours).to.equal(registryInterface.encodeFunctionData("postBatch", [messages.map(toCallArgument)]));
+      expect(ours).to.equal(registryInterface.encodeFunctionData("postBatch", [packBatch(grouped)]));
+      // Stable: per channel, the same messages in the same order; channels in first-seen order.
+      for (const c of channels) expect(grouped.filter((m) => m.channel === c)).to.deep.equal(messages.filter((m) => m.channel === c));
+      expect([...new Set(grouped.map((m) => m.channel))]).to.deep.equal([...new Set(messages.map((m) => m.channel))]);
+      // One run per channel: 34 bytes each; per message 37 bytes, replyTo and nonce without leading zeros, body and signature.
+      const payload = messages.reduce(
+        (sum, m) => sum + 37 + minimalLength(m.replyTo) + minimalLength(m.nonce) + (m.body.length - 2) / 2 + (m.signature.length - 2) / 2,
+        0,
+      );
+      expect((packBatch(grouped).length - 2) / 2).to.equal(payload + 34 * new Set(messages.map((m) => m.channel)).size);
     }
   });
 

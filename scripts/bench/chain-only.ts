@@ -7,7 +7,7 @@
  */
 import { Wallet } from "ethers";
 import { RpcClient } from "@chainmail/chain";
-import { toCallArgument, type SignedMessage } from "@chainmail/protocol";
+import { packBatch, type SignedMessage } from "@chainmail/protocol";
 import type { RunningNode } from "@chainmail/testkit";
 import { nodeCpuSeconds, progress, type BenchRegistry } from "./relayer-load.js";
 
@@ -31,7 +31,7 @@ export async function chainOnly(node: RunningNode, setup: BenchRegistry, senderK
   const feeFields = fees.maxFeePerGas !== null
     ? { maxFeePerGas: fees.maxFeePerGas * 2n, maxPriorityFeePerGas: fees.maxPriorityFeePerGas ?? 0n, type: 2 }
     : { gasPrice: (fees.gasPrice ?? 0n) * 2n, type: 0 };
-  const estimate = await setup.registry.connect(senders[0]).postBatch.estimateGas(batches[0].map(toCallArgument));
+  const estimate = await setup.registry.connect(senders[0]).postBatch.estimateGas(packBatch(batches[0]));
   const gasLimit = (estimate * 13n) / 10n + 50_000n;
   const nonces = await Promise.all(senders.map((s) => node.provider.getTransactionCount(s.address, "pending")));
   const { chainId } = await node.provider.getNetwork();
@@ -39,7 +39,7 @@ export async function chainOnly(node: RunningNode, setup: BenchRegistry, senderK
   const signed: string[][] = senders.map(() => []);
   for (let i = 0; i < batches.length; i++) {
     const s = i % senders.length;
-    const data = setup.registry.interface.encodeFunctionData("postBatch", [batches[i].map(toCallArgument)]);
+    const data = setup.registry.interface.encodeFunctionData("postBatch", [packBatch(batches[i])]);
     signed[s].push(await senders[s].signTransaction({ to: setup.address, data, nonce: nonces[s]++, gasLimit, chainId, ...feeFields }));
   }
   const rpc = new RpcClient(node.url);

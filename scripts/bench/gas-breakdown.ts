@@ -130,6 +130,7 @@ export async function traceCategories(
   }
   const steps = trace.structLogs ?? [];
   if (steps.length === 0) return null;
+  const ops = new Map<string, number>();
   const sums: Record<Category, number> = { intrinsic: 0, calldata: 0, log: 0, ecrecover: 0, keccak: 0, sload: 0, sstore: 0, other: 0 };
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i];
@@ -138,7 +139,9 @@ export async function traceCategories(
     // the step, including memory expansion and, for a precompile call, the precompile.
     const cost = next && next.depth === step.depth ? step.gas - next.gas : step.gasCost;
     sums[categoryOf(step.op)] += cost;
+    if (process.env.GAS_OPCODES && categoryOf(step.op) === "other") ops.set(step.op, (ops.get(step.op) ?? 0) + cost);
   }
+  if (process.env.GAS_OPCODES) process.stderr.write(JSON.stringify([...ops].sort((a, b) => b[1] - a[1]).slice(0, 25)) + "\n");
   return sums;
 }
 

@@ -19,6 +19,7 @@ import {
   toCallArgument,
   type RegistryLocation,
   type SignedMessage,
+  packBatch,
 } from "@chainmail/protocol";
 
 export type Mode = "batch" | "onePerTx";
@@ -160,7 +161,7 @@ export class ChainMailGasBench {
    */
   private async sendBatch(messages: SignedMessage[], receipts: TransactionReceipt[], calldata: string[], notes: string[]) {
     try {
-      const sent = await this.registry.connect(this.relayer).postBatch(messages.map(toCallArgument));
+      const sent = await this.registry.connect(this.relayer).postBatch(packBatch(messages));
       receipts.push(this.checkReceipt((await sent.wait())!, messages.length));
       calldata.push(sent.data);
     } catch (error) {
@@ -172,6 +173,12 @@ export class ChainMailGasBench {
       await this.sendBatch(messages.slice(0, half), receipts, calldata, notes);
       await this.sendBatch(messages.slice(half), receipts, calldata, notes);
     }
+  }
+
+  /** Sends one batch as one transaction and checks every message was posted. */
+  async sendChecked(messages: SignedMessage[]): Promise<{ receipt: TransactionReceipt; calldata: string }> {
+    const sent = await this.registry.connect(this.relayer).postBatch(packBatch(messages));
+    return { receipt: this.checkReceipt((await sent.wait())!, messages.length), calldata: sent.data };
   }
 
   /** A gas figure means nothing unless every message was really posted. */

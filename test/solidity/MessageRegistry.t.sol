@@ -11,9 +11,7 @@ import {WithVm, Vm} from "./Vm.sol";
 contract MessageRegistryFuzzTest is WithVm {
     bytes32 internal constant CHANNEL = bytes32("general");
     uint256 internal constant MEMBERS = 4; // keys 1..4 are members, 5..6 are not
-    bytes32 internal constant POSTED = keccak256(
-        "MessagePosted(bytes32,uint64,address,uint8,uint64,uint64,uint256,bytes32,bytes,bytes)"
-    );
+    bytes32 internal constant POSTED = keccak256("MessagePosted(bytes32,uint64,address)");
     bytes32 internal constant REJECTED = keccak256("MessageRejected(bytes32,address,bytes32,uint8)");
 
     MessageRegistry internal registry;
@@ -41,7 +39,7 @@ contract MessageRegistryFuzzTest is WithVm {
                 batch[i] = _randomMessage(uint256(keccak256(abi.encode(seed, round, i))));
             }
             vm.recordLogs();
-            registry.postBatch(batch);
+            registry.postBatch(_pack(batch));
             _checkLogs(vm.getRecordedLogs(), size);
         }
         (, , uint64 seq, bytes32 head) = registry.channelInfo(CHANNEL);
@@ -81,23 +79,74 @@ contract MessageRegistryFuzzTest is WithVm {
                 expectedSeq += 1;
                 bytes32 digest = registry.digestOf(_messageFromLog(logs[i]));
                 rebuiltHead = keccak256(abi.encode(rebuiltHead, digest, uint256(expectedSeq)));
-                (, , , , bytes32 head, , ) = abi.decode(
-                    logs[i].data,
-                    (uint8, uint64, uint64, uint256, bytes32, bytes, bytes)
-                );
-                assertEq(head, rebuiltHead, "event head");
+                _checkHead(logs[i].data);
             }
         }
         assertEq(outcomes, size, "one outcome per message");
     }
 
+    /// @dev The packed MessagePosted data: contentType 1, timestamp 8, R 1, replyTo R,
+    /// N 1, nonce N, head 32, signature length 2, signature, body.
     function _messageFromLog(Vm.Log memory log) internal pure returns (IMessageRegistry.SignedMessage memory m) {
+        bytes memory d = log.data;
         m.channel = log.topics[1];
         m.author = address(uint160(uint256(log.topics[3])));
-        (m.contentType, m.timestamp, m.replyTo, m.nonce, , m.body, m.signature) = abi.decode(
-            log.data,
-            (uint8, uint64, uint64, uint256, bytes32, bytes, bytes)
-        );
+        m.contentType = uint8(d[0]);
+        m.timestamp = uint64(uint256(_word(d, 1)) >> 192);
+        uint256 rl = uint8(d[9]);
+        m.replyTo = rl == 0 ? 0 : uint64(uint256(_word(d, 10)) >> (256 - 8 * rl));
+        uint256 at = 10 + rl;
+        uint256 nl = uint8(d[at]);
+        m.nonce = nl == 0 ? 0 : uint256(_word(d, at + 1)) >> (256 - 8 * nl);
+        at += 1 + nl + 32;
+        uint256 sigLength = uint256(_word(d, at)) >> 240;
+        m.signature = _slice(d, at + 2, sigLength);
+        m.body = _slice(d, at + 2 + sigLength, d.length - at - 2 - sigLength);
+    }
+
+    /// @dev The packed postBatch argument (see IMessageRegistry.postBatch): a run per
+    /// stretch of adjacent messages of one channel.
+    function _pack(IMessageRegistry.SignedMessage[] memory batch) internal pure returns (bytes memory out) {
+        for (uint256 i = 0; i < batch.length; ++i) {
+            IMessageRegistry.SignedMessage memory m = batch[i];
+            if (i == 0 || batch[i - 1].channel != m.channel) {
+                uint256 n = 1;
+                while (i + n < batch.length && batch[i + n].channel == m.channel) ++n;
+                out = abi.encodePacked(out, m.channel, uint16(n));
+            }
+            out = abi.encodePacked(
+                out,
+                abi.encodePacked(m.author, m.contentType, m.timestamp, _minimal(m.replyTo), _minimal(m.nonce)),
+                abi.encodePacked(uint32(m.body.length), uint16(m.signature.length), m.body, m.signature)
+            );
+        }
+    }
+
+    /// @dev The head in MessagePosted's data (after the replyTo and nonce fields) is the rebuilt one.
+    function _checkHead(bytes memory d) internal view {
+        uint256 at = 10 + uint8(d[9]);
+        at += 1 + uint8(d[at]);
+        require(_word(d, at) == rebuiltHead, "event head");
+    }
+
+    /// @dev A length byte and the value's big-endian bytes without leading zeros.
+    function _minimal(uint256 v) internal pure returns (bytes memory out) {
+        uint256 n = 0;
+        for (uint256 x = v; x != 0; x >>= 8) ++n;
+        out = new bytes(1 + n);
+        out[0] = bytes1(uint8(n));
+        for (uint256 i = 0; i < n; ++i) out[1 + i] = bytes1(uint8(v >> (8 * (n - 1 - i))));
+    }
+
+    function _word(bytes memory d, uint256 at) internal pure returns (bytes32 w) {
+        assembly ("memory-safe") {
+            w := mload(add(add(d, 0x20), at))
+        }
+    }
+
+    function _slice(bytes memory d, uint256 at, uint256 length) internal pure returns (bytes memory out) {
+        out = new bytes(length);
+        for (uint256 j = 0; j < length; ++j) out[j] = d[at + j];
     }
 
     function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {

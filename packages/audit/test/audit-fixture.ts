@@ -18,6 +18,9 @@ import {
   toCallArgument,
   type Message,
   type RegistryLocation,
+  packBatch,
+  encodeMessagePosted,
+  MessagePostedDecoder,
 } from "@chainmail/protocol";
 import type { MessageRegistry } from "@chainmail/protocol";
 import type { RawLog } from "@chainmail/audit";
@@ -61,7 +64,7 @@ export async function buildHistory(provider: JsonRpcProvider): Promise<History> 
         }),
       );
     }
-    const receipt = await (await registry.connect(deployer).postBatch(signed.map(toCallArgument))).wait();
+    const receipt = await (await registry.connect(deployer).postBatch(packBatch(signed))).wait();
     posted += receipt!.logs.filter((l) => l.topics[0] === MESSAGE_POSTED_TOPIC).length;
   };
   await post([
@@ -92,7 +95,8 @@ export interface PostedFields extends Message {
 }
 
 export function fieldsOf(log: RawLog): PostedFields {
-  const p = registryInterface.decodeEventLog("MessagePosted", log.data, log.topics);
+  // The fields only: the digest (which needs the registry's domain) is not used here.
+  const p = new MessagePostedDecoder({ chainId: 0n, address: "0x" + "00".repeat(20) }).decode(log);
   return {
     channel: p.channel,
     author: p.author,
@@ -109,18 +113,7 @@ export function fieldsOf(log: RawLog): PostedFields {
 
 /** A log at `position` carrying `fields`, encoded as the contract would. */
 export function encodeLog(fields: PostedFields, position: Pick<RawLog, "blockNumber" | "blockHash" | "transactionHash" | "index" | "address">): RawLog {
-  const { data, topics } = registryInterface.encodeEventLog("MessagePosted", [
-    fields.channel,
-    fields.seq,
-    fields.author,
-    fields.contentType,
-    fields.timestamp,
-    fields.replyTo,
-    fields.nonce,
-    fields.head,
-    fields.body,
-    fields.signature,
-  ]);
+  const { data, topics } = encodeMessagePosted(fields);
   return { ...position, topics, data };
 }
 

@@ -17,11 +17,12 @@ import {
   unpackLogs,
   type RawLog,
 } from "@chainmail/audit";
-import { ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "@chainmail/protocol";
+import { messagePostedOffsets, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "@chainmail/protocol";
 import {
   bodyFromText,
   channelId,
   decodeMessagePosted,
+  encodeMessagePosted,
   digestOf,
   GENESIS_HEAD,
   MalformedLogError,
@@ -50,9 +51,7 @@ async function signed(i: number): Promise<SignedMessage> {
 }
 
 function logOf(m: SignedMessage, seq: bigint, head: string, index = 0): RawLog {
-  const { data, topics } = registryInterface.encodeEventLog("MessagePosted", [
-    m.channel, seq, m.author, m.contentType, m.timestamp, m.replyTo, m.nonce, head, m.body, m.signature,
-  ]);
+  const { data, topics } = encodeMessagePosted({ ...m, seq, head });
   return { address: registry.address, topics, data, blockNumber: 7, blockHash: "0x" + "01".repeat(32), transactionHash: "0x" + "02".repeat(32), index };
 }
 
@@ -84,13 +83,22 @@ describe("audit building blocks", function () {
   it("refuses logs that are not exactly what Solidity emits, where a lenient decoder would mask bits", async function () {
     const decoder = new MessagePostedDecoder(registry);
     const good = logOf(await signed(3), 1n, GENESIS_HEAD);
-    const word = (log: RawLog, i: number, value: string) => ({ ...log, data: log.data.slice(0, 2 + i * 64) + value + log.data.slice(2 + (i + 1) * 64) });
+    // The packed layout (protocol messagePostedOffsets): the signature length after the nonce and head, then the signature and the body.
+    const at = messagePostedOffsets(Buffer.from(good.data.slice(2), "hex"));
+    const setByte = (log: RawLog, i: number, value: number) => ({ ...log, data: log.data.slice(0, 2 + 2 * i) + value.toString(16).padStart(2, "0") + log.data.slice(4 + 2 * i) });
+    const withSignatureLength = (log: RawLog, length: number) => ({
+      ...log,
+      data: log.data.slice(0, 2 + at.signatureLength * 2) + length.toString(16).padStart(4, "0") + log.data.slice(2 + at.signature * 2),
+    });
     const cases: Array<[string, RawLog]> = [
       ["wrong event", { ...good, topics: [ROLE_GRANTED_TOPIC, ...good.topics.slice(1)] }],
-      ["contentType over 255", word(good, 0, zeroPadValue("0x0101", 32).slice(2))],
-      ["timestamp over uint64", word(good, 1, "01" + "00".repeat(31))],
-      ["body offset out of range", word(good, 5, AbiCoder.defaultAbiCoder().encode(["uint256"], [1_000_000]).slice(2))],
-      ["truncated data", { ...good, data: good.data.slice(0, 2 + 64 * 8) }],
+      ["signature running past the end", withSignatureLength(good, (good.data.length - 2) / 2)],
+      ["truncated data (inside the header)", { ...good, data: good.data.slice(0, 2 + 2 * (at.signature - 1)) }],
+      ["truncated data (before the lengths)", { ...good, data: good.data.slice(0, 2 + 2 * 9) }],
+      ["replyTo longer than uint64", setByte(good, 9, 9)],
+      ["nonce longer than uint256", setByte(good, at.nonce - 1, 33)],
+      ["a topic missing", { ...good, topics: good.topics.slice(0, 3) }],
+      ["seq topic over uint64", { ...good, topics: [good.topics[0], good.topics[1], "0x01" + good.topics[2].slice(4), good.topics[3]] }],
       ["not hex", { ...good, data: good.data.slice(0, -2) + "zz" }],
       ["author topic not an address", { ...good, topics: [...good.topics.slice(0, 3), "0xff" + good.topics[3].slice(4)] }],
     ];

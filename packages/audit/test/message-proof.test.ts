@@ -14,7 +14,7 @@ import path from "node:path";
 import { Wallet } from "ethers";
 import { EvidenceError, proveMessage, verifyMessageProof, type MessageProof } from "@chainmail/audit";
 import { ProofError, RpcClient } from "@chainmail/chain";
-import { bodyFromText, channelId, digestOf, signMessage, toCallArgument } from "@chainmail/protocol";
+import { bodyFromText, channelId, digestOf, signMessage, toCallArgument, packBatch } from "@chainmail/protocol";
 import { CHAINMAIL_CLI, devPrivateKey, registryFixture, startHardhatNode, type RunningNode } from "@chainmail/testkit";
 import { startLyingProxy } from "./lying-proxy.js";
 
@@ -60,7 +60,7 @@ describe("prove: a single message's proof, checked offline", function () {
     const others = [5, 6, 7, 8].map((i) => new Wallet(devPrivateKey(i), node.provider));
     await others[0].sendTransaction({ type: 0, to: others[1].address, value: 1n, gasPrice: 3_000_000_000n, gasLimit: 21_000n });
     await others[1].sendTransaction({ type: 1, to: others[2].address, value: 1n, gasPrice: 3_000_000_000n, gasLimit: 21_000n });
-    const batch = await fx.registry.connect(fx.deployer).postBatch(signed.map(toCallArgument));
+    const batch = await fx.registry.connect(fx.deployer).postBatch(packBatch(signed));
     await others[2].sendTransaction({ type: 2, to: others[3].address, value: 1n, maxFeePerGas: 3_000_000_000n, maxPriorityFeePerGas: 1n, gasLimit: 21_000n });
     await node.provider.send("evm_mine", []);
     await node.provider.send("evm_setAutomine", [true]);

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { Wallet } from "ethers";
 import type { PostMessageInput } from "@chainmail/client";
 import { channelId, contentTypeCode } from "@chainmail/protocol";
+import { FileNonceSource } from "./nonce-state.js";
 import { cliVersion } from "./version.js";
 
 export const RPC_URL = {
@@ -159,5 +160,6 @@ export function readAuthoredMessage(read: OptionReader): PostMessageInput | unde
     body,
     contentType,
     replyTo: replyTo !== undefined ? BigInt(replyTo) : undefined,
+    nonces: new FileNonceSource(),
   };
 }

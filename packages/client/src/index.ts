@@ -27,7 +27,7 @@ import {
   ErrorReply,
   Info,
   PendingOutcome,
-  randomNonce,
+  defaultNonceSource,
   RejectedOutcome,
   signMessage,
   type Channel,
@@ -90,6 +90,12 @@ export interface PostMessageInput {
   contentType?: string | number;
   replyTo?: bigint | number;
   nonce?: bigint;
+  /**
+   * Where the nonce comes from when `nonce` is not given: by default this process's
+   * NonceSource (one claimed bitmap word per author, see @chainmail/protocol nonces.ts),
+   * so an author's messages share storage words on-chain.
+   */
+  nonces?: { next(author: string): bigint };
   timestamp?: bigint;
 }
 
@@ -223,14 +229,15 @@ export async function signForRelayer(input: PostMessageInput, info?: RelayerInfo
   const relayerInfo = info ?? (await firstInfo(urlList(input.relayerUrl))).info;
   if ((input.text === undefined) === (input.body === undefined)) throw new Error("Give exactly one of text and body.");
   const body = input.text !== undefined ? bodyFromText(input.text) : input.body!;
+  const author = await input.signer.getAddress();
   const signed = await signMessage(input.signer, locationOf(relayerInfo), {
     channel: channelId(input.channel),
-    author: await input.signer.getAddress(),
+    author,
     body,
     contentType: contentTypeCode(input.contentType ?? (input.text !== undefined ? "text/plain" : "application/octet-stream")),
     timestamp: input.timestamp ?? BigInt(Math.floor(Date.now() / 1000)),
     replyTo: BigInt(input.replyTo ?? 0),
-    nonce: input.nonce ?? randomNonce(),
+    nonce: input.nonce ?? (input.nonces ?? defaultNonceSource).next(author),
   });
   return { signed, info: relayerInfo };
 }

@@ -1,16 +1,18 @@
 /**
- * Bulk reading of `MessagePosted` logs: the same decoding as `decodeMessagePosted`,
- * computed on bytes instead of through ethers' generic ABI decoder (about 20x faster),
- * with the digest taken straight from the log's words (`digestOfWords`). The audit
- * verifies whole histories with it; packages/audit/test/audit-protocol.test.ts holds it
- * equal to the reference decoder on real and random messages.
+ * Reading `MessagePosted` logs: the one decoder (`decodeMessagePosted` and the bulk
+ * `MessagePostedDecoder` are the same code), computed on bytes, with the digest taken
+ * straight from the log's fields (`digestOfWords`). The audit verifies whole histories
+ * with it.
  *
- * Stricter than the generic decoder on purpose: a log whose words do not have the exact
- * layout Solidity emits (non-zero padding, out-of-range offsets) is refused, because a
- * verifier must not silently mask bits of a forged log.
+ * The log's data is packed, not ABI-encoded (IMessageRegistry.MessagePosted, README
+ * "MessagePosted"): contentType 1 byte, timestamp 8, R 1, replyTo R (0-8), N 1, nonce N
+ * (0-32), head 32, signature length 2, signature, body (the rest). A log that does not
+ * have that exact shape (wrong topics, too short, a length over its type's, a signature
+ * running past the end) is refused, because
+ * a verifier must not guess at a forged log.
  */
-import { getAddress } from "ethers";
-import { MESSAGE_POSTED_TOPIC } from "./registry.js";
+import { getAddress, type Log } from "ethers";
+import { MESSAGE_POSTED_TOPIC, minimalLength } from "./registry.js";
 import type { PostedMessage } from "./registry.js";
 import { digestOfWords, digestPrefix } from "./digest.js";
 import type { RegistryLocation } from "./messages.js";
@@ -46,20 +48,35 @@ function zeroes(bytes: Uint8Array, from: number, to: number): boolean {
   return true;
 }
 
-function uintWord(word: Uint8Array, bits: number, what: string): bigint {
-  if (!zeroes(word, 0, 32 - bits / 8)) throw new MalformedLogError(`${what} does not fit in uint${bits}.`);
-  return BigInt(toHex(word));
-}
+/** Offsets in the packed MessagePosted data (see the module comment). */
+export const MESSAGE_POSTED_LAYOUT = {
+  contentType: 0,
+  timestamp: 1,
+  replyToLength: 9,
+  /** The fixed part: contentType, timestamp, R, N, head and the signature's length (R = N = 0). */
+  minimum: 45,
+} as const;
 
-/** Reads a dynamic `bytes` value at `offset` of the data area, strictly. */
-function dynamicBytes(data: Uint8Array, offsetWord: Uint8Array, what: string): Uint8Array {
-  const offset = Number(uintWord(offsetWord, 64, `${what} offset`));
-  if (offset % 32 !== 0 || offset + 32 > data.length) throw new MalformedLogError(`${what} offset is out of range.`);
-  const length = Number(uintWord(data.subarray(offset, offset + 32), 64, `${what} length`));
-  const end = offset + 32 + length;
-  const padded = offset + 32 + Math.ceil(length / 32) * 32;
-  if (padded > data.length || !zeroes(data, end, padded)) throw new MalformedLogError(`${what} is out of range or badly padded.`);
-  return data.subarray(offset + 32, end);
+/**
+ * Where each field of a MessagePosted log's data lies (README "MessagePosted, byte by
+ * byte"): replyTo and nonce have a length byte each, so everything after them moves.
+ * MalformedLogError if the data is too short for the lengths it gives.
+ */
+export function messagePostedOffsets(data: Uint8Array) {
+  const L = MESSAGE_POSTED_LAYOUT;
+  if (data.length < L.minimum) throw new MalformedLogError("The MessagePosted data is too short.");
+  const replyToLength = data[L.replyToLength];
+  if (replyToLength > 8) throw new MalformedLogError("replyTo is longer than 8 bytes.");
+  const replyTo = L.replyToLength + 1;
+  const nonceLengthAt = replyTo + replyToLength;
+  const nonceLength = data[nonceLengthAt];
+  if (nonceLength > 32) throw new MalformedLogError("The nonce is longer than 32 bytes.");
+  const nonce = nonceLengthAt + 1;
+  const head = nonce + nonceLength;
+  const signatureLength = head + 32;
+  const signature = signatureLength + 2;
+  if (data.length < signature) throw new MalformedLogError("The MessagePosted data is too short.");
+  return { replyTo, replyToLength, nonce, nonceLength, head, signatureLength, signature };
 }
 
 /**
@@ -102,22 +119,25 @@ export class MessagePostedDecoder {
       throw new MalformedLogError("A MessagePosted topic is not 32 bytes.");
     }
     if (!zeroes(authorWord, 0, 12)) throw new MalformedLogError("The author topic is not an address.");
-    const data = hexToBytes(log.data);
-    if (data.length < 7 * 32) throw new MalformedLogError("The MessagePosted data is too short.");
-    const word = (i: number) => data.subarray(i * 32, i * 32 + 32);
-    // Canonical encoding: the padding of uint8/uint64 values must be zero.
-    if (!zeroes(word(0), 0, 31)) throw new MalformedLogError("contentType does not fit in uint8.");
-    if (!zeroes(word(1), 0, 24)) throw new MalformedLogError("timestamp does not fit in uint64.");
-    if (!zeroes(word(2), 0, 24)) throw new MalformedLogError("replyTo does not fit in uint64.");
     if (!zeroes(seqWord, 0, 24)) throw new MalformedLogError("seq does not fit in uint64.");
-    const body = dynamicBytes(data, word(5), "body");
-    const signature = dynamicBytes(data, word(6), "signature");
-
-    // structHash = keccak256(abi.encode(TYPEHASH, channel, author, keccak256(body),
-    // contentType, timestamp, replyTo, nonce)); the last four words are the log's own
-    // (checked canonical above), the channel and author words are its topics.
-    const digest = digestOfWords(this.prefix, channelWord, authorWord, body, data.subarray(0, 128));
-    return { channelWord, seqWord, authorWord, data, word, body, signature, digest };
+    const data = hexToBytes(log.data);
+    const L = MESSAGE_POSTED_LAYOUT;
+    const at = messagePostedOffsets(data);
+    const signatureLength = (data[at.signatureLength] << 8) | data[at.signatureLength + 1];
+    const bodyStart = at.signature + signatureLength;
+    if (bodyStart > data.length) throw new MalformedLogError("The signature runs past the end of the MessagePosted data.");
+    const signature = data.subarray(at.signature, bodyStart);
+    const body = data.subarray(bodyStart);
+    // The four ABI words the EIP-712 struct hash takes: contentType, timestamp, replyTo, nonce
+    // (replyTo and nonce right-aligned in their words: the log drops their leading zeros).
+    const scalars = new Uint8Array(128);
+    scalars[31] = data[L.contentType];
+    scalars.set(data.subarray(L.timestamp, L.timestamp + 8), 56);
+    scalars.set(data.subarray(at.replyTo, at.replyTo + at.replyToLength), 96 - at.replyToLength);
+    scalars.set(data.subarray(at.nonce, at.nonce + at.nonceLength), 128 - at.nonceLength);
+    const digest = digestOfWords(this.prefix, channelWord, authorWord, body, scalars);
+    const head = data.subarray(at.head, at.head + 32);
+    return { channelWord, seqWord, authorWord, data, scalars, head, body, signature, digest };
   }
 
   lean(log: BulkLog): LeanPosted {
@@ -126,7 +146,7 @@ export class MessagePostedDecoder {
       channel: toHex(p.channelWord),
       seq: BigInt(toHex(p.seqWord)),
       author: toHex(p.authorWord.subarray(12)),
-      head: toHex(p.word(4)),
+      head: toHex(p.head),
       digest: toHex(p.digest),
       digestBytes: p.digest,
       signatureBytes: p.signature,
@@ -139,13 +159,13 @@ export class MessagePostedDecoder {
       channel: toHex(p.channelWord),
       author: getAddress(toHex(p.authorWord.subarray(12))),
       body: toHex(p.body),
-      contentType: p.word(0)[31],
-      timestamp: BigInt(toHex(p.word(1))),
-      replyTo: BigInt(toHex(p.word(2))),
-      nonce: BigInt(toHex(p.word(3))),
+      contentType: p.scalars[31],
+      timestamp: BigInt(toHex(p.scalars.subarray(32, 64))),
+      replyTo: BigInt(toHex(p.scalars.subarray(64, 96))),
+      nonce: BigInt(toHex(p.scalars.subarray(96, 128))),
       signature: toHex(p.signature),
       seq: BigInt(toHex(p.seqWord)),
-      head: toHex(p.word(4)),
+      head: toHex(p.head),
       digest: toHex(p.digest),
       blockNumber: Number(log.blockNumber),
       blockHash: log.blockHash,
@@ -153,4 +173,53 @@ export class MessagePostedDecoder {
       logIndex: Number(log.index ?? log.logIndex ?? 0),
     };
   }
+}
+
+type RawLog = Pick<Log, "topics" | "data" | "blockNumber" | "blockHash" | "transactionHash"> & {
+  index?: number;
+  logIndex?: number;
+};
+
+/** Decodes a `MessagePosted` log and recomputes its digest for `registry`; MalformedLogError if it is not one. */
+export function decodeMessagePosted(registry: RegistryLocation, log: RawLog): PostedMessage {
+  return new MessagePostedDecoder(registry).decode(log);
+}
+
+/** The fields a `MessagePosted` log carries (its topics and packed data). */
+export interface MessagePostedFields {
+  channel: string;
+  seq: bigint;
+  author: string;
+  contentType: number;
+  timestamp: bigint;
+  replyTo: bigint;
+  nonce: bigint;
+  head: string;
+  signature: string;
+  body: string;
+}
+
+/**
+ * The topics and data the registry emits for these fields: the inverse of the decoder,
+ * byte for byte the contract's layout (tests forge and re-encode logs with it).
+ */
+export function encodeMessagePosted(f: MessagePostedFields): { topics: string[]; data: string } {
+  const hex = (value: bigint | number, bytes: number) => BigInt(value).toString(16).padStart(2 * bytes, "0");
+  const raw = (value: string) => value.slice(2).toLowerCase();
+  const signature = raw(f.signature);
+  return {
+    topics: [MESSAGE_POSTED_TOPIC, f.channel.toLowerCase(), "0x" + hex(f.seq, 32), "0x" + hex(BigInt(f.author), 32)],
+    data:
+      "0x" +
+      hex(f.contentType, 1) +
+      hex(f.timestamp, 8) +
+      hex(minimalLength(f.replyTo), 1) +
+      (BigInt(f.replyTo) === 0n ? "" : hex(f.replyTo, minimalLength(f.replyTo))) +
+      hex(minimalLength(f.nonce), 1) +
+      (BigInt(f.nonce) === 0n ? "" : hex(f.nonce, minimalLength(f.nonce))) +
+      raw(f.head) +
+      hex(signature.length / 2, 2) +
+      signature +
+      raw(f.body),
+  };
 }

@@ -10,3 +10,4 @@ export * from "./verifier.js";
 export * from "./limits.js";
 export * from "./storage.js";
 export * from "./teams.js";
+export * from "./nonces.js";

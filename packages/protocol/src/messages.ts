@@ -215,9 +215,9 @@ export function adminRoleOf(channel: string): string {
 }
 
 /**
- * A fresh nonce. Random, so two relayers or two processes of one author never collide;
- * an author who posts a lot saves gas by using consecutive nonces instead (256 share
- * one storage word on-chain).
+ * A random nonce alone in its bitmap word: every such message pays a fresh storage word
+ * (20,000 gas). Signing code uses `nextNonce` (nonces.ts) instead; this stays for tests
+ * that want unrelated nonces.
  */
 export function randomNonce(): bigint {
   const bytes = crypto.getRandomValues(new Uint8Array(16));

@@ -15,7 +15,7 @@ import { Wallet, type JsonRpcProvider } from "ethers";
 import { createChannelWithMembers, deployRegistry } from "./deploy.js";
 import { devPrivateKey } from "./dev-keys.js";
 import { readToEnd } from "@chainmail/mirror";
-import { bodyFromText, channelId, signMessage, toCallArgument } from "@chainmail/protocol";
+import { bodyFromText, channelId, signMessage, toCallArgument, packBatch } from "@chainmail/protocol";
 import { CHAINMAIL_CLI, freePort, REPO_ROOT, waitFor } from "./hardhat-node.js";
 
 export function kafkaBrokers(): string[] {
@@ -263,7 +263,7 @@ export async function registryFixture(provider: JsonRpcProvider, channelNames: s
         }),
       );
     }
-    const receipt = await (await deployed.registry.connect(deployer).postBatch(signed.map(toCallArgument))).wait();
+    const receipt = await (await deployed.registry.connect(deployer).postBatch(packBatch(signed))).wait();
     return { signed, receipt: receipt! };
   };
   return { ...deployed, deployer, admin, members, channels, location, post };

@@ -9,6 +9,7 @@ import {
   randomNonce,
   signMessage,
   toCallArgument,
+  packBatch,
 } from "@chainmail/protocol";
 import { startHardhatNode, type RunningNode } from "@chainmail/testkit";
 
@@ -37,7 +38,7 @@ describe("a registry on a real hardhat node", function () {
       replyTo: 0n,
       nonce: randomNonce(),
     });
-    const receipt = await (await registry.postBatch([toCallArgument(signed)])).wait();
+    const receipt = await (await registry.postBatch(packBatch([signed]))).wait();
     const log = receipt!.logs.find((l) => l.topics[0] === MESSAGE_POSTED_TOPIC)!;
     const posted = decodeMessagePosted({ chainId, address }, log);
     expect(posted.seq).to.equal(1n);

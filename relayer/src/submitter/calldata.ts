@@ -1,9 +1,14 @@
 /**
- * postBatch(SignedMessage[]) calldata built directly on bytes: ethers' generic ABI
- * coder was the relayer's largest CPU cost per message. Same bytes as
- * `registryInterface.encodeFunctionData("postBatch", ...)` (a test holds them equal).
+ * postBatch(bytes) calldata built directly on bytes (ethers' generic ABI coder was the
+ * relayer's largest CPU cost per message): the selector, the ABI head of one `bytes`
+ * argument, and the protocol's packed batch (packBatchBytes). Same bytes as
+ * `registryInterface.encodeFunctionData("postBatch", [packBatch(...)])` (a test holds them equal).
+ * The messages are grouped by channel first (stable: each channel's messages keep their
+ * order, so a reply still follows what it replies to): the packed batch names a channel
+ * once per run of adjacent messages, about 230 gas of calldata saved per message that
+ * joins a run. Outcomes are matched by author+nonce and digest, not by position.
  */
-import { registryInterface, type SignedMessage } from "@chainmail/protocol";
+import { packBatchBytes, registryInterface, type SignedMessage } from "@chainmail/protocol";
 
 const SELECTOR = Buffer.from(registryInterface.getFunction("postBatch")!.selector.slice(2), "hex");
 
@@ -11,38 +16,20 @@ function word(value: bigint | number): Buffer {
   return Buffer.from(BigInt(value).toString(16).padStart(64, "0"), "hex");
 }
 
-function padded(hex: string): Buffer {
-  const bytes = Buffer.from(hex.slice(2), "hex");
-  const size = Math.ceil(bytes.length / 32) * 32;
-  const out = Buffer.alloc(32 + size);
-  out.writeUInt32BE(bytes.length, 28);
-  bytes.copy(out, 32);
-  return out;
-}
-
-/** One SignedMessage tuple: 8 head words, then body and signature (length + padded data). */
-function encodeMessage(m: SignedMessage): Buffer {
-  const body = padded(m.body);
-  const signature = padded(m.signature);
-  const head = Buffer.alloc(8 * 32);
-  Buffer.from(m.channel.slice(2), "hex").copy(head, 0);
-  Buffer.from(m.author.slice(2), "hex").copy(head, 32 + 12);
-  word(8 * 32).copy(head, 64);
-  word(m.contentType).copy(head, 96);
-  word(m.timestamp).copy(head, 128);
-  word(m.replyTo).copy(head, 160);
-  word(m.nonce).copy(head, 192);
-  word(8 * 32 + body.length).copy(head, 224);
-  return Buffer.concat([head, body, signature]);
+/** The messages with each channel's together, channels in order of first appearance. */
+export function groupByChannel(messages: readonly SignedMessage[]): SignedMessage[] {
+  const groups = new Map<string, SignedMessage[]>();
+  for (const m of messages) {
+    const key = m.channel.toLowerCase();
+    const group = groups.get(key);
+    if (group) group.push(m);
+    else groups.set(key, [m]);
+  }
+  return [...groups.values()].flat();
 }
 
 export function encodePostBatch(messages: SignedMessage[]): Buffer {
-  const tuples = messages.map(encodeMessage);
-  const offsets = Buffer.alloc(32 * messages.length);
-  let offset = 32 * messages.length;
-  tuples.forEach((t, i) => {
-    word(offset).copy(offsets, 32 * i);
-    offset += t.length;
-  });
-  return Buffer.concat([SELECTOR, word(32), word(messages.length), offsets, ...tuples]);
+  const packed = packBatchBytes(groupByChannel(messages));
+  const padding = Buffer.alloc((32 - (packed.length % 32)) % 32);
+  return Buffer.concat([SELECTOR, word(32), word(packed.length), packed, padding]);
 }
