@@ -42,6 +42,7 @@ import {
   MESSAGE_POSTED_TOPIC,
   memberRoleOf,
   MessagePostedDecoder,
+  encodeMessagePosted,
   nextHead,
   randomNonce,
   recoverAuthor,
@@ -208,7 +209,7 @@ function word(value: bigint): string {
 
 /**
  * N signed MessagePosted logs over `channels`, in chain order, with their RoleGranted
- * history. The log data is laid out as Solidity emits it; the digest comes from the
+ * history. The log data is laid out as the registry emits it; the digest comes from the
  * protocol's decoder (so it is the protocol's digest) and the signature from
  * libsecp256k1 (deterministic RFC 6979, low s).
  */
@@ -243,13 +244,6 @@ export function synthesize(count: number) {
     const s = state.get(channel)!;
     const seq = s.seq + 1n;
     const body = Buffer.from(`synthetic message ${i} `.padEnd(200, ".")).toString("hex");
-    const bodyWords = Math.ceil(body.length / 64);
-    const head7 = (sig: string, headHex: string) =>
-      "0x" +
-      word(1n) + word(1_700_000_000n + BigInt(i)) + word(0n) + word(BigInt(i) * 1_000_003n) + headHex +
-      word(7n * 32n) + word(BigInt(7 * 32 + 32 + bodyWords * 32)) +
-      word(BigInt(body.length / 2)) + body.padEnd(bodyWords * 64, "0") +
-      word(65n) + sig.padEnd(128 + 64, "0");
     const blockNumber = 2 + Math.floor(i / perBlock);
     const position = {
       address: location.address,
@@ -258,13 +252,14 @@ export function synthesize(count: number) {
       transactionHash: "0x" + word(BigInt(blockNumber) + (1n << 200n)),
       index: i % perBlock,
     };
-    const topics = [MESSAGE_POSTED_TOPIC, channel, "0x" + word(seq), zeroPadValue(key.address, 32).toLowerCase()];
+    const fields = { channel, seq, author: key.address, contentType: 1, timestamp: 1_700_000_000n + BigInt(i), replyTo: 0n, nonce: BigInt(i) * 1_000_003n, body: "0x" + body };
     // The digest does not cover the signature or the head: decode once with placeholders.
-    const digest = decoder.decode({ topics, data: head7(placeholder, word(0n)), ...position }).digest;
+    const digest = decoder.decode({ ...encodeMessagePosted({ ...fields, head: "0x" + word(0n), signature: "0x" + placeholder }), ...position }).digest;
     const { signature, recid } = native.ecdsaSign(Buffer.from(digest.slice(2), "hex"), Buffer.from(key.privateKey.slice(2), "hex"));
     const sig = Buffer.from(signature).toString("hex") + (27 + recid).toString(16);
     const head = nextHead(s.head, digest, seq);
-    messages.push({ topics, data: head7(sig, head.slice(2)), ...position });
+    // The log as the registry emits it (the protocol's encoder, the decoder's inverse).
+    messages.push({ ...encodeMessagePosted({ ...fields, head, signature: "0x" + sig }), ...position });
     s.seq = seq;
     s.head = head;
   }
@@ -408,10 +403,11 @@ async function main() {
 function subsetSource(source: MemoryLogSource, count: number): MemoryLogSource {
   const messages = source.messages.slice(0, count);
   const states = new Map([...source.states].map(([c]) => [c, { exists: true, open: true, seq: 0n, head: GENESIS_HEAD }]));
+  const decoder = new MessagePostedDecoder(source.registry);
   for (const l of messages) {
     const s = states.get(l.topics[1])!;
     s.seq = BigInt(l.topics[2]);
-    s.head = "0x" + l.data.slice(2 + 4 * 64, 2 + 5 * 64);
+    s.head = decoder.decode(l).head;
   }
   return new MemoryLogSource(source.registry, source.blocks, messages, source.roles, states, 2000);
 }
