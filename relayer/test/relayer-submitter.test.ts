@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { devPrivateKey } from "@chainmail/testkit";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
+import { randomNonce } from "@chainmail/protocol";
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
@@ -90,6 +91,26 @@ describe("submitter: nonces and stuck transactions on a real node", function () 
     expect(await metric(app, 'chainmail_relayer_transactions_total{result="reverted"}')).to.equal(0);
     expect(await metric(app, "chainmail_relayer_batch_size_sum")).to.equal(30);
     expect(await metric(app, "chainmail_relayer_batch_size_count")).to.be.lessThan(30, "they were batched");
+  });
+
+  it("a batch the node runs out of gas (fresh nonce words after cheap batches) makes the sizer ask the node again: every message confirmed", async function () {
+    const words = f.authors.slice(0, 4).map(() => (BigInt(randomNonce()) >> 8n) << 8n);
+    const postAll = async (a: RelayerApp, bit: bigint, text: string) =>
+      Promise.all(
+        f.authors.slice(0, 4).map(async (author, i) =>
+          a.inject({ method: "POST", url: "/v1/messages?wait=true", payload: toJson(await f.sign(author, `${text} ${i}`, { nonce: words[i] + bit })) }),
+        ),
+      );
+    // Another relayer writes the authors' nonce words first, so that this relayer's first
+    // batch (the one it sizes from the node's estimate) is cheap: warm words only.
+    const warmer = await buildApp(f.config({ batchMaxWaitMs: 100 }), { defaultMetrics: false });
+    for (const r of await postAll(warmer, 0n, "warms the word")) expect(JSON.parse(r.body).status, r.body).to.equal("confirmed");
+    await warmer.close();
+    app = await buildApp(f.config({ batchMaxWaitMs: 100 }), { defaultMetrics: false });
+    for (const r of await postAll(app, 1n, "cheap")) expect(JSON.parse(r.body).status, r.body).to.equal("confirmed");
+    // Each of these opens a fresh word (about 17,000 gas more a message than it learned).
+    const fresh = await postAll(app, 256n, "opens a fresh word");
+    for (const r of fresh) expect(JSON.parse(r.body).status, r.body).to.equal("confirmed");
   });
 
   it("two relayers sending the same signed message: it lands once, and both report its one place on-chain", async function () {

@@ -26,7 +26,7 @@ import { encodePostBatch } from "./calldata.js";
 import { FeeOracle } from "./fees.js";
 import { GasSizer } from "./gas-sizing.js";
 import { silentLogger, type Logger } from "@chainmail/runtime";
-import { Lane, NonceConsumedError, type SubmitTimes } from "./lane.js";
+import { Lane, NonceConsumedError, SendError, type SubmitTimes } from "./lane.js";
 import { observeBatchCut, observeStage } from "../stage-timings.js";
 
 /** The relayer gave up on a message for now; the client should send it again. */
@@ -287,6 +287,9 @@ export class Submitter {
       }
       this.metrics.transactions.inc({ result: "send-failed" });
       this.logger.warn({ signer: lane.address, messages: batch.length, error: shortReason(error) }, "sending a batch failed");
+      // The node ran the batch out of gas at the send (an automining node): what the sizer
+      // learned is too low for these messages (a fresh nonce word costs 17k more); ask the node again.
+      if (error instanceof SendError && error.kind === "out-of-gas") this.gas.outOfGas();
       this.retry(batch, `Sending the batch failed: ${shortReason(error)}`);
       return;
     }

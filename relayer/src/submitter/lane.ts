@@ -138,7 +138,7 @@ export class Lane {
         this.nonces.invalidate();
         // "Underpriced" at a nonce we never used: a foreign transaction holds it.
         if (kind === "underpriced") await this.clearForeign().catch((e) => this.logger.warn({ err: e }, "clearing foreign pooled transactions failed"));
-        if (kind === "insufficient-funds") break;
+        if (kind === "insufficient-funds" || kind === "out-of-gas") break;
         if (kind === "other" && tries >= 1) break;
       }
     }

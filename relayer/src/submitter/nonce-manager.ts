@@ -45,7 +45,7 @@ export class NonceManager {
   }
 }
 
-export type SendErrorKind = "nonce-too-low" | "nonce-too-high" | "already-known" | "underpriced" | "insufficient-funds" | "other";
+export type SendErrorKind = "nonce-too-low" | "nonce-too-high" | "already-known" | "underpriced" | "insufficient-funds" | "out-of-gas" | "other";
 
 /** Sorts a node's refusal of eth_sendRawTransaction; geth, Besu and Hardhat word them differently. */
 export function classifySendError(error: unknown): SendErrorKind {
@@ -55,6 +55,9 @@ export function classifySendError(error: unknown): SendErrorKind {
   if (text.includes("already known") || text.includes("known transaction") || text.includes("already imported")) return "already-known";
   if (text.includes("underpriced") || text.includes("fee too low") || text.includes("replacement")) return "underpriced";
   if (text.includes("insufficient funds") || text.includes("sender doesn't have enough funds")) return "insufficient-funds";
+  // Hardhat's automining node mines the transaction (its nonce is spent) and answers the
+  // send with the revert: resending the same gas limit can only fail again.
+  if (text.includes("ran out of gas")) return "out-of-gas";
   return "other";
 }
 
