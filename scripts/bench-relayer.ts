@@ -182,6 +182,7 @@ async function runGrpcOnce(label: string, node: RunningNode, registryAddress: st
   const latencies: number[] = [];
   let confirmed = 0;
   let other = 0;
+  const notConfirmedBy: Record<string, number> = {};
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: streams }, async (_, s) => {
@@ -196,7 +197,11 @@ async function runGrpcOnce(label: string, node: RunningNode, registryAddress: st
       for await (const reply of client.postMessages(requests())) {
         latencies.push(performance.now() - sentAt[Number(reply.index)]);
         if (reply.result.case === "outcome" && reply.result.value.status === MessageOutcome_Status.CONFIRMED) confirmed++;
-        else other++;
+        else {
+          other++;
+          const why = reply.result.case === "outcome" ? MessageOutcome_Status[reply.result.value.status] : `refused ${reply.result.value?.reason}`;
+          notConfirmedBy[why] = (notConfirmedBy[why] ?? 0) + 1;
+        }
       }
     }),
   );
@@ -208,12 +213,13 @@ async function runGrpcOnce(label: string, node: RunningNode, registryAddress: st
     streams,
     confirmed,
     notConfirmed: other,
+    notConfirmedBy,
     wallSeconds: Math.round(wall * 100) / 100,
     confirmedPerSecond: Math.round(confirmed / wall),
     p50ConfirmMs: Math.round(percentile(latencies, 50)),
     p99ConfirmMs: Math.round(percentile(latencies, 99)),
   };
-  progress(`  ${label}: ${confirmed}/${messages.length} confirmed in ${result.wallSeconds} s: ${result.confirmedPerSecond} confirmed/s, p50/p99 ${result.p50ConfirmMs}/${result.p99ConfirmMs} ms`);
+  progress(`  ${label}: ${confirmed}/${messages.length} confirmed in ${result.wallSeconds} s: ${result.confirmedPerSecond} confirmed/s, p50/p99 ${result.p50ConfirmMs}/${result.p99ConfirmMs} ms${other > 0 ? `; not confirmed: ${JSON.stringify(notConfirmedBy)}` : ""}`);
   return result;
 }
 

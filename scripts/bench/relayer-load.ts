@@ -134,6 +134,8 @@ export async function startBenchRelayer(rpcUrl: string, registryAddress: string,
       rateLimitClientPerSecond: 0,
       receiptPollMs: 20,
       port: 0,
+      // The relayer's own log (JSON on stdout) when asked: BENCH_LOG_LEVEL=warn.
+      logLevel: (process.env.BENCH_LOG_LEVEL ?? "silent") as never,
     }),
     { defaultMetrics: false },
   );
