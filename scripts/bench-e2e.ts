@@ -272,7 +272,7 @@ async function main(argv: string[]): Promise<number> {
     // (automine: every block is final), polling fast for low latency.
     const topics = uniqueTopics("bench-e2e");
     const metricsPort = await freePort();
-    progress(`starting the mirror (poll ${pollMs} ms, finality latest, topic ${topics.messages})...`);
+    progress(`starting the mirror (poll ${pollMs} ms, finality ${flags.str.finality}, topic ${topics.messages})...`);
     stack.mirror = new MirrorProcess([
       "--rpc-url", node.url,
       "--registry", setup.address,
