@@ -8,6 +8,7 @@ import { Wallet } from "ethers";
 import { devPrivateKey } from "@chainmail/testkit";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
 import { randomNonce } from "@chainmail/protocol";
+import { createLogger } from "@chainmail/runtime";
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
@@ -46,7 +47,9 @@ describe("submitter: nonces and stuck transactions on a real node", function () 
   it("replaces a stuck transaction with a higher fee at the same nonce, and settles from the replacement", async function () {
     // No automine, no interval: transactions wait in the mempool until we mine.
     await f.node.provider.send("evm_setAutomine", [false]);
-    app = await buildApp(f.config({ replaceAfterMs: 300, receiptPollMs: 50 }), { defaultMetrics: false });
+    const lines: Array<{ msg: string; nonce?: number; transaction?: string }> = [];
+    const logger = createLogger({ name: "chainmail-relayer", level: "info", destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    app = await buildApp(f.config({ replaceAfterMs: 300, receiptPollMs: 50 }), { defaultMetrics: false, logger });
     const m = await f.sign(f.authors[0], "stuck for a while");
     const accepted = await app.inject({ method: "POST", url: "/v1/messages", payload: toJson(m) });
     expect(accepted.statusCode).to.equal(202);
@@ -63,6 +66,11 @@ describe("submitter: nonces and stuck transactions on a real node", function () 
     expect(ours).to.have.length(1);
     expect(ours[0].hash).not.to.equal(original.hash);
     expect(ours[0].nonce).to.equal(original.nonce, "same nonce");
+    // The fee bump is in the log, naming the nonce and the replacement, not only in the metrics.
+    const bump = lines.find((l) => l.msg.includes("replaced it with a higher fee"));
+    expect(bump, JSON.stringify(lines)).to.not.equal(undefined);
+    expect(bump!.nonce).to.equal(Number(original.nonce));
+    expect(bump!.transaction?.toLowerCase()).to.equal(ours[0].hash.toLowerCase());
     await f.node.provider.send("evm_mine", []);
     const digest = JSON.parse(accepted.body).digest;
     const status = await waitFor("confirmation", async () => {
