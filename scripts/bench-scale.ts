@@ -27,9 +27,11 @@ import { CHAINMAIL_CLI, ChainmailProcess, devPrivateKey, freePort, kafkaBrokers,
 import { guardAfterExit } from "./bench/guardian.js";
 import { nodeCpuSeconds, parseBenchFlags, presign, processCpuSeconds, progress, round2, runBench, setUpBenchRegistry } from "./bench/relayer-load.js";
 
-const USAGE = `Usage: pnpm bench:scale [--json] [--messages N] [--concurrency C] [--authors A] [--signers S] [--no-faults]
+const USAGE = `Usage: pnpm bench:scale [--json] [--messages N] [--rounds R] [--warmup N] [--concurrency C] [--authors A] [--signers S] [--faults 0|1]
 
-  --messages N      messages per run (one run with 1 replica, one with 3) [3000]
+  --messages N      messages per run (every run with 1 replica and with 3 alike) [3000]
+  --rounds R        rounds of a 1-replica and a 3-replica run, alternating which goes first; the median is reported [2]
+  --warmup N        messages of an uncounted 1-replica run first (JIT, caches, the broker's topic) [200]
   --concurrency C   concurrent clients, each waiting for a definitive outcome [256]
   --authors A       distinct authors [100]
   --signers S       signer keys per replica [2]
@@ -95,6 +97,8 @@ const run = (file: string, args: string[]) =>
 async function main(argv: string[]): Promise<number> {
   const parsed = parseBenchFlags(argv, USAGE, {
     messages: { default: 3000, min: 10, max: 1_000_000 },
+    rounds: { default: 2, min: 1, max: 10 },
+    warmup: { default: 200, min: 0, max: 100_000 },
     concurrency: { default: 256, min: 1, max: 5000 },
     authors: { default: 100, min: 1, max: 10_000 },
     // Replica i uses development accounts 10 + S·i ...: at most 3 keys each stays within the 20 funded accounts.
@@ -163,15 +167,24 @@ async function main(argv: string[]): Promise<number> {
     const faults = { relayerKills: [] as Array<{ replica: number; atMessage: number; backInMs: number }>, mirrorKills: [] as Array<{ atMessage: number; startedMs: number; firstNewDeliveryMs: number }> };
     // The scaling figures come from clean runs; the faults get a run of their own, so
     // restarts and client back-off do not blur the comparison.
-    const phases = [
-      { replicas: 1, faults: false, key: "1" },
-      { replicas: 3, faults: false, key: "3" },
-      ...(num.faults ? [{ replicas: 3, faults: true, key: "3 with faults" }] : []),
-    ];
+    // A warm-up first (not reported), then rounds alternating which replica count goes
+    // first, all with the same message count; the median of each is reported.
+    const phases: Array<{ replicas: number; faults: boolean; key: string; count: number; warmup?: boolean }> = [];
+    if (num.warmup > 0) phases.push({ replicas: 1, faults: false, key: "warm-up", count: num.warmup, warmup: true });
+    for (let r = 0; r < num.rounds; r++) {
+      const pair = [
+        { replicas: 1, faults: false, key: "1", count: num.messages },
+        { replicas: 3, faults: false, key: "3", count: num.messages },
+      ];
+      phases.push(...(r % 2 === 0 ? pair : pair.reverse()));
+    }
+    if (num.faults) phases.push({ replicas: 3, faults: true, key: "3 with faults", count: num.messages });
+    const runs: Record<string, Array<{ deliveredPerSecond: number }>> = { "1": [], "3": [] };
     let faultRun: unknown = null;
-    for (const { replicas, faults: withFaults, key } of phases) {
-      const messages = await presign(setup.authors, setup.location, setup.channel, num.messages, nonceStart, setup.timestamp);
-      nonceStart += Math.ceil(num.messages / setup.authors.length) + 1;
+    for (const { replicas, faults: withFaults, key, count, warmup } of phases) {
+      const messages = await presign(setup.authors, setup.location, setup.channel, count, nonceStart, setup.timestamp);
+      nonceStart += Math.ceil(count / setup.authors.length) + 1;
+      const [, , seqBefore] = await setup.registry.channelInfo(setup.channel);
       const digests = messages.map((m: SignedMessage) => digestOf(setup.location, m));
       allPosted.push(...digests);
       relayers.length = 0;
@@ -260,6 +273,11 @@ async function main(argv: string[]): Promise<number> {
       const lastDelivery = Math.max(...digests.map((d) => firstSeenAt.get(d) ?? 0));
       const seconds = (lastDelivery - started) / 1000;
       const delivered = digests.filter((d) => firstSeenAt.has(d)).length;
+      // The count reported must be the chain's: the channel grew by exactly the confirmed messages.
+      const [, , seqAfter] = await setup.registry.channelInfo(setup.channel);
+      if (seqAfter - seqBefore !== BigInt(outcomes.confirmed)) {
+        throw new Error(`${key}: the clients saw ${outcomes.confirmed} confirmed but the channel grew by ${seqAfter - seqBefore}`);
+      }
       const bench = process.cpuUsage(cpu0.bench);
       const cpu = {
         relayers: relayers.map((r, i) => r.cpu() - cpu0.relayers[i]),
@@ -286,11 +304,14 @@ async function main(argv: string[]): Promise<number> {
         },
       };
       if (withFaults) faultRun = { replicas, ...result };
-      else results[key] = result;
+      else if (!warmup) runs[key].push(result);
       progress(`  ${key}: ${delivered}/${messages.length} delivered in ${round2(seconds)} s = ${round2(delivered / seconds)}/s; relayer CPU per message ${perMessageMs(cpu.relayers.reduce((a, b) => a + b, 0))} ms (per process ${cpu.relayers.map(perMessageMs).join(", ")}), node ${perMessageMs(cpu.node)} ms, mirror ${perMessageMs(cpu.mirror)} ms`);
       haproxy.kill("SIGKILL");
       for (const r of relayers) if (r.running) await r.kill9();
     }
+
+    const median = <T extends { deliveredPerSecond: number }>(list: T[]) => [...list].sort((a, b) => a.deliveredPerSecond - b.deliveredPerSecond)[Math.floor((list.length - 1) / 2)];
+    for (const key of ["1", "3"]) results[key] = { ...median(runs[key]), rounds: runs[key].map((r) => r.deliveredPerSecond) };
 
     // Exactly once: every posted message in Kafka once, and the audit of chain and Kafka.
     await new Promise((r) => setTimeout(r, 1000));
