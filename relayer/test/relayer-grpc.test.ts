@@ -8,12 +8,13 @@
 import { getBytes } from "ethers";
 import { expect } from "chai";
 import http from "node:http";
+import http2 from "node:http2";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { buildApp, type RelayerApp, type RelayerConfig } from "@chainmail/relayer";
-import { ErrorInfoSchema, health, MessageOutcome_Status as Status, reflection, RelayerService, RetryInfoSchema, PostMessagesRequestSchema, type SubscribeResponse } from "@chainmail/protocol/grpc";
+import { ErrorInfoSchema, health, MessageOutcome_Status as Status, reflection, RelayerService, RetryInfoSchema, PostMessagesRequestSchema, SubscribeRequestSchema, type SubscribeResponse } from "@chainmail/protocol/grpc";
 import { MESSAGE_POSTED_TOPIC, messagePostedOffsets, type SignedMessage } from "@chainmail/protocol";
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
@@ -255,6 +256,31 @@ describe("relayer gRPC door (real hardhat node, generated client)", function () 
     await waitFor("the cancelled Subscribe counted", async () => /grpc_requests_total\{method="chainmail\.v1\.RelayerService\/Subscribe",code="Canceled"\} [1-9]/.test(await (await fetch(`${r.httpUrl}/metrics`)).text()));
     const beyond = await refusal(r.client.subscribe({ channel: "general", fromSeq: seq + 100n })[Symbol.asyncIterator]().next());
     expect([beyond.code, beyond.reason]).to.deep.equal([Code.InvalidArgument, "InvalidRequest"]);
+  });
+
+  it("a Subscribe whose deadline passes ends with DEADLINE_EXCEEDED, never OK (the stream did not complete)", async function () {
+    // A bare HTTP/2 client that sends grpc-timeout but keeps no timer of its own, so the
+    // status it reads is the server's (a generated client would report its own deadline).
+    const session = http2.connect(r.url);
+    try {
+      const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { channel: "general", fromSeq: 1n }));
+      const frame = Buffer.alloc(5 + body.length);
+      frame.writeUInt32BE(body.length, 1);
+      frame.set(body, 5);
+      const stream = session.request({ ":method": "POST", ":path": "/chainmail.v1.RelayerService/Subscribe", "content-type": "application/grpc+proto", te: "trailers", "grpc-timeout": "300m" });
+      const status = new Promise<string | undefined>((resolve, reject) => {
+        stream.on("trailers", (t) => resolve(String(t["grpc-status"])));
+        stream.on("error", reject);
+        stream.on("close", () => resolve(undefined));
+      });
+      let received = 0;
+      stream.on("data", (chunk: Buffer) => (received += chunk.length));
+      stream.end(frame);
+      expect(await status).to.equal(String(Code.DeadlineExceeded));
+      expect(received, "the channel's messages came before the deadline").to.be.greaterThan(0);
+    } finally {
+      session.close();
+    }
   });
 });
 

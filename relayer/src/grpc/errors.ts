@@ -72,3 +72,12 @@ export function connectErrorOf(error: unknown): ConnectError {
   }
   return new ConnectError(r.message, r.code, undefined, details as ConstructorParameters<typeof ConnectError>[3], error);
 }
+
+/**
+ * The status of a stream stopped by its call's signal: the deadline passed
+ * (DEADLINE_EXCEEDED) or the client left (CANCELLED). Never OK, which would tell the
+ * client the stream had completed.
+ */
+export function abortedCall(signal: AbortSignal): ConnectError {
+  return ConnectError.from(signal.reason, Code.Canceled);
+}

@@ -4,6 +4,7 @@
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { health, RelayerService } from "@chainmail/protocol/grpc";
+import { abortedCall } from "./errors.js";
 
 const { Health, HealthCheckResponse_ServingStatus: Status } = health;
 
@@ -28,7 +29,8 @@ export function healthService(stopping: AbortSignal): ServiceImpl<typeof Health>
         if (!ctx.signal.aborted) yield { status: Status.NOT_SERVING };
       }
       // Watch stays open until the client leaves.
-      await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+      if (!ctx.signal.aborted) await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+      throw abortedCall(ctx.signal);
     },
     list() {
       return { statuses: Object.fromEntries(known.map((service) => [service, { status: status() }])) };

@@ -15,7 +15,7 @@ import { followChannel } from "../follow.js";
 import type { Services } from "../services.js";
 import { channelDeliveries, messageDeliveries, subscribeTeam, unsubscribeTeam, type SubscriptionCaller } from "../teams.js";
 import { channelDeliveriesProto, messageDeliveriesProto, outcomeProto, postedProto, signedJsonOf, subscriptionProto } from "./convert.js";
-import { refusalOf } from "./errors.js";
+import { abortedCall, refusalOf } from "./errors.js";
 
 /** The client's address (for the per-client rate limit), set from the transport. */
 export const CLIENT_ADDRESS = createContextKey<string>("unknown");
@@ -135,7 +135,7 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
         if (ended) break;
         await sleep();
       }
-      if (ctx.signal.aborted) return;
+      if (ctx.signal.aborted) throw abortedCall(ctx.signal);
       await reading;
       if (readError) throw readError;
     },
@@ -161,7 +161,8 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
         metrics.grpcStreamMessages.inc({ method: "Subscribe" });
         yield { message: postedProto(m) };
       }
-      if (stopping.aborted && !ctx.signal.aborted) {
+      if (ctx.signal.aborted) throw abortedCall(ctx.signal);
+      if (stopping.aborted) {
         const e = shuttingDown();
         throw new ApiError(503, e.code, `The relayer is shutting down; subscribe again (here or to another relayer) with from_seq ${next}.`, e.headers);
       }
