@@ -238,15 +238,23 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
                 unchecked {
                     --count;
                 }
+                // The common case (a good message signed with ECDSA) in one pass of assembly,
+                // straight from calldata to the log; anything else is decoded and goes
+                // through _check, which names the reason or asks the author's wallet.
+                (bool fast, uint256 next) = _postFast(current, p, end, c, x);
+                if (fast) {
+                    p = next;
+                    dirty = true;
+                    unchecked {
+                        ++posted;
+                    }
+                    continue;
+                }
                 p = _fromPacked(m, p, end, start);
                 // Each message's scratch memory (hashing, event encoding) is dead after it;
                 // reuse it so memory cost stays linear in the batch size.
                 uint256 scratch = _freeMemoryPointer();
-                // The common case (a good message signed with ECDSA) in one pass of assembly;
-                // anything else goes through _check, which names the reason or asks the wallet.
-                (bool ok, bytes32 digest) = _quickCheck(m, c, x);
-                Reason reason = Reason.None;
-                if (!ok) (reason, digest) = _check(m, c, x);
+                (Reason reason, bytes32 digest) = _check(m, c, x);
                 if (reason == Reason.None) {
                     _seal(m, digest, c);
                     dirty = true;
@@ -326,59 +334,136 @@ contract MessageRegistry is IMessageRegistry, AccessControlDefaultAdminRules, Pa
         x.domain = _domainSeparatorV4();
     }
 
-    /// @dev True only if every check of _check passes and the signature is a canonical
-    /// 65-byte ECDSA signature by the author; false says nothing (then _check decides).
-    /// Also fills m.nonceSlot/nonceBits for _seal when true.
-    function _quickCheck(Msg memory m, Channel memory c, Ctx memory x) private view returns (bool ok, bytes32 digest) {
-        digest = _digestOf(m, x.domain);
-        uint256 bit = uint256(1) << (m.nonce & 0xff);
+    /// @dev Posts the packed message at calldata position `p` if it is the common case: well
+    /// formed, inside the batch, passing every check of _check, with a canonical 65-byte
+    /// ECDSA signature by its author. Then it marks the nonce, advances `c` and logs exactly
+    /// what _seal logs, and returns where the next message starts. Otherwise it returns
+    /// false having changed nothing, and the caller decodes the message for _check.
+    /// Why a second path: no Msg in memory, and the body is copied once, to its place in
+    /// the log, where it is also hashed; about 330 gas a message less than decoding it for
+    /// _check and _seal (`pnpm bench:gas`). A test holds the two paths to the same logs.
+    function _postFast(bytes32 channel, uint256 p, uint256 end, Channel memory c, Ctx memory x) private returns (bool ok, uint256 next) {
+        bytes32 typehash = MESSAGE_TYPEHASH;
+        bytes32 topic = MessagePosted.selector;
+        // Why the odd reads through memory below: the optimizer, short of stack slots inside
+        // postBatch's loop, recomputes a value derived from calldata at every use (calldata
+        // cannot change), which cost more than all the rest; a value read from memory it keeps.
         assembly ("memory-safe") {
-            let bodyLength := mload(add(m, 0xe0))
-            let ts := mload(add(m, 0x60))
-            // c: head, seq, exists, open; x: maxBodyBytes, maxAge, maxFutureSkew, knownTypes, domain, role, membersSlot;
-            // m: channel, author, contentType, timestamp, replyTo, nonce, bodyOffset, bodyLength, sigOffset, sigLength, nonceSlot, nonceBits.
-            ok := and(mload(add(c, 0x40)), mload(add(c, 0x60)))
-            ok := and(ok, and(iszero(iszero(bodyLength)), iszero(gt(bodyLength, mload(x)))))
-            ok := and(ok, and(shr(mload(add(m, 0x40)), mload(add(x, 0x60))), 1))
-            ok := and(ok, iszero(gt(ts, add(timestamp(), mload(add(x, 0x40))))))
-            ok := and(ok, iszero(lt(add(ts, mload(add(x, 0x20))), timestamp())))
-            ok := and(ok, iszero(gt(mload(add(m, 0x80)), mload(add(c, 0x20)))))
-            ok := and(ok, eq(mload(add(m, 0x120)), 65))
-            let author := mload(add(m, 0x20))
+            // c: head, seq, exists, open; x: maxBodyBytes, maxAge, maxFutureSkew, knownTypes, domain, role, membersSlot.
+            // The packed layout: author 20, contentType 1, timestamp 8, R 1, replyTo R, N 1,
+            // nonce N, body length 4, signature length 2, body, signature.
+            // Free memory, which stays free: two words for where the signature and the body
+            // start, then the log in _seal's layout (110 + R + N bytes of header, then the
+            // body, copied once and hashed in place), then hashing scratch.
+            let ptr := add(mload(0x40), 0x40)
+            let s := 0
+            {
+                calldatacopy(sub(ptr, 0x20), add(p, 29), 1)
+                let rlen := byte(0, mload(sub(ptr, 0x20)))
+                let q := add(add(p, 30), rlen)
+                calldatacopy(sub(ptr, 0x20), q, 1)
+                let nlen := byte(0, mload(sub(ptr, 0x20)))
+                q := add(add(q, 1), nlen)
+                calldatacopy(sub(ptr, 0x40), q, 4)
+                let blen := shr(224, mload(sub(ptr, 0x40)))
+                next := add(add(add(q, 6), blen), 65)
+                // Lengths are at most 255, 2^32 and 65 here, so no sum overflows.
+                ok := and(and(iszero(gt(rlen, MAX_REPLY_TO_LENGTH)), iszero(gt(nlen, MAX_NONCE_LENGTH))), eq(shr(240, calldataload(add(q, 4))), 65))
+                ok := and(ok, iszero(gt(next, end)))
+                ok := and(ok, and(iszero(iszero(blen)), iszero(gt(blen, mload(x)))))
+                if ok {
+                    let bodyAt := add(ptr, add(110, add(rlen, nlen)))
+                    s := add(bodyAt, blen)
+                    mstore(sub(ptr, 0x40), sub(next, 65))
+                    mstore(sub(ptr, 0x20), bodyAt)
+                    calldatacopy(bodyAt, add(q, 6), blen)
+                    // The struct's words; replyTo and nonce are right-aligned big-endian.
+                    mstore(add(s, 0x60), keccak256(bodyAt, blen))
+                    mstore(add(s, 0xc0), shr(sub(256, shl(3, rlen)), calldataload(add(p, 30))))
+                    mstore(add(s, 0xe0), shr(sub(256, shl(3, nlen)), calldataload(sub(q, nlen))))
+                }
+            }
+            let author := shr(96, calldataload(p))
+            if ok {
+                let ts := shr(192, calldataload(add(p, 21)))
+                let ct := byte(0, calldataload(add(p, 20)))
+                mstore(s, typehash)
+                mstore(add(s, 0x20), channel)
+                mstore(add(s, 0x40), author)
+                mstore(add(s, 0x80), ct)
+                mstore(add(s, 0xa0), ts)
+                ok := and(mload(add(c, 0x40)), mload(add(c, 0x60)))
+                ok := and(ok, and(shr(ct, mload(add(x, 0x60))), 1))
+                ok := and(ok, iszero(gt(ts, add(timestamp(), mload(add(x, 0x40))))))
+                ok := and(ok, iszero(lt(add(ts, mload(add(x, 0x20))), timestamp())))
+                ok := and(ok, iszero(gt(mload(add(s, 0xc0)), mload(add(c, 0x20)))))
+            }
             if ok {
                 mstore(0x00, author)
                 mstore(0x20, mload(add(x, 0xc0)))
-                ok := and(sload(keccak256(0x00, 0x40)), 0xff)
+                ok := and(and(sload(keccak256(0x00, 0x40)), 0xff), iszero(iszero(author)))
+            }
+            let digest := 0
+            if ok {
+                let structHash := keccak256(s, 0x100)
+                // Past the struct's words: the nonce stays at s + 0xe0 for later.
+                let t := add(s, 0x100)
+                mstore(t, shl(240, 0x1901))
+                mstore(add(t, 0x02), mload(add(x, 0x80)))
+                mstore(add(t, 0x22), structHash)
+                digest := keccak256(t, 0x42)
+                let sig := mload(sub(ptr, 0x40))
+                let v := byte(0, calldataload(add(sig, 0x40)))
+                let sv := calldataload(add(sig, 0x20))
+                ok := and(iszero(gt(sv, HALF_N)), or(eq(v, 27), eq(v, 28)))
+                if ok {
+                    mstore(t, digest)
+                    mstore(add(t, 0x20), v)
+                    mstore(add(t, 0x40), calldataload(sig))
+                    mstore(add(t, 0x60), sv)
+                    mstore(0x00, 0)
+                    // ecrecover leaves 0x00 as zero for an invalid signature; author is not zero here.
+                    // Two statements: Yul evaluates arguments right to left, so a one-liner would read 0x00 before the call.
+                    ok := staticcall(gas(), 0x01, t, 0x80, 0x00, 0x20)
+                    ok := and(ok, eq(mload(0x00), author))
+                }
             }
             if ok {
-                let nonce := mload(add(m, 0xa0))
+                // The nonce last, so that its word is written only once everything else passed.
+                let nonce := mload(add(s, 0xe0))
                 mstore(0x00, author)
                 mstore(0x20, _nonceBitmap.slot)
                 mstore(0x20, keccak256(0x00, 0x40))
                 mstore(0x00, shr(8, nonce))
                 let slot := keccak256(0x00, 0x40)
                 let bits := sload(slot)
+                let bit := shl(and(nonce, 0xff), 1)
                 ok := iszero(and(bits, bit))
-                mstore(add(m, 0x140), slot)
-                mstore(add(m, 0x160), or(bits, bit))
+                if ok {
+                    sstore(slot, or(bits, bit))
+                }
             }
             if ok {
-                let sig := mload(add(m, 0x100))
-                let s := calldataload(add(sig, 0x20))
-                let v := byte(0, calldataload(add(sig, 0x40)))
-                ok := and(iszero(gt(s, HALF_N)), or(eq(v, 27), eq(v, 28)))
-                if ok {
-                    let ptr := mload(0x40)
-                    mstore(ptr, digest)
-                    mstore(add(ptr, 0x20), v)
-                    mstore(add(ptr, 0x40), calldataload(sig))
-                    mstore(add(ptr, 0x60), s)
-                    mstore(0x00, 0)
-                    // ecrecover leaves 0x00 as zero for an invalid signature; author is never zero here (a member).
-                    // Two statements: Yul evaluates arguments right to left, so a one-liner would read 0x00 before the call.
-                    ok := staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20)
-                    ok := and(ok, and(eq(mload(0x00), author), iszero(iszero(author))))
-                }
+                // head_n = keccak256(abi.encode(head_{n-1}, digest_n, n)); 2^64 messages in
+                // one channel would take a million a second for 580,000 years.
+                let seq := add(mload(add(c, 0x20)), 1)
+                mstore(s, mload(c))
+                mstore(add(s, 0x20), digest)
+                mstore(add(s, 0x40), seq)
+                let head := keccak256(s, 0x60)
+                mstore(c, head)
+                mstore(add(c, 0x20), seq)
+                // The header's contentType, timestamp, R, replyTo, N and nonce are the batch's
+                // bytes from contentType on, as they stand: 11 + R + N bytes.
+                let bodyAt := mload(sub(ptr, 0x20))
+                calldatacopy(ptr, add(p, 20), sub(bodyAt, add(ptr, 99)))
+                // head 32, signature length 2, signature 65 right before the body; the
+                // 32-byte writes end inside the signature, which is copied last.
+                mstore(sub(bodyAt, 99), head)
+                mstore(sub(bodyAt, 67), shl(240, 65))
+                calldatacopy(sub(bodyAt, 65), mload(sub(ptr, 0x40)), 65)
+                log4(ptr, sub(s, ptr), topic, channel, seq, author)
+                next := add(mload(sub(ptr, 0x40)), 65)
             }
         }
     }

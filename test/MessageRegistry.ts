@@ -320,6 +320,32 @@ describe("MessageRegistry", function () {
       expect(await registry.isNonceUsed(alice.address, first.nonce + 1000n)).to.equal(false);
     });
 
+    it("postBatch logs exactly what post logs, for every shape of message (its fast path and _seal agree)", async function () {
+      const signAll = async (f: Awaited<ReturnType<typeof deployFixture>>) => [
+        await f.messages.sign(f.alice, { nonce: 1n }),
+        await f.messages.sign(f.bob, { replyTo: 1n, contentType: 2, nonce: (1n << 128n) - 1n, body: bodyFromText('{"ok":true}') }),
+        await f.messages.sign(f.alice, { nonce: 0n, contentType: 3, body: "0x00" }),
+        await f.messages.sign(f.bob, { replyTo: 3n, nonce: MaxUint256, body: hexlify(randomBytes(4096)) }),
+        await f.messages.sign(f.alice, { replyTo: 4n, nonce: 0x0100n, body: bodyFromText("x") }),
+      ];
+      const shape = (logs: readonly { topics: readonly string[]; data: string }[]) =>
+        logs.filter((l) => l.topics[0] === MESSAGE_POSTED_TOPIC).map((l) => ({ topics: [...l.topics], data: l.data }));
+
+      const one = await networkHelpers.loadFixture(deployFixture);
+      const signed = await signAll(one);
+      const byPost: ReturnType<typeof shape> = [];
+      for (const m of signed) byPost.push(...shape((await (await one.registry.connect(one.relayer).post(toCallArgument(m))).wait())!.logs));
+
+      const two = await networkHelpers.loadFixture(deployFixture);
+      const receipt = (await (await two.registry.connect(two.relayer).postBatch(packBatch(signed))).wait())!;
+      expect(receipt.logs.filter((l) => l.topics[0] !== MESSAGE_POSTED_TOPIC), "nothing rejected").to.deep.equal([]);
+      expect(shape(receipt.logs)).to.deep.equal(byPost);
+      expect(byPost).to.have.length(signed.length);
+      const info = await two.registry.channelInfo(GENERAL);
+      expect(info.seq).to.equal(BigInt(signed.length));
+      for (const m of signed) expect(await two.registry.isNonceUsed(m.author, m.nonce)).to.equal(true);
+    });
+
     it("refuses a packed batch that ends inside a run or a message, or has an empty run, whole (MalformedBatch), and posts nothing", async function () {
       const { registry, messages, alice, bob } = await networkHelpers.loadFixture(deployFixture);
       const [m1, m2] = [await messages.sign(alice), await messages.sign(bob)];
