@@ -27,6 +27,9 @@ for (const source of Object.values(input.sources)) {
   if (source.content === undefined && source.urls) source.content = read(source.urls[0]);
   delete source.urls;
 }
+// The project's compiler settings (hardhat.config.ts): the registry needs the IR pipeline
+// (legacy code generation runs out of stack slots in postBatch).
+input.settings = { ...input.settings, viaIR: true, evmVersion: "cancun", optimizer: { enabled: true, runs: 10_000 } };
 const findImports = (file) => {
   try {
     return { contents: read(file) };
