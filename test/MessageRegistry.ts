@@ -595,6 +595,104 @@ describe("MessageRegistry", function () {
       });
     }
 
+    it("postBatch judges a random mix exactly as post does, message by message (fast path and _check agree)", async function () {
+      // A seeded mix of good messages and every kind of bad one, through postBatch in one
+      // transaction and through post one at a time from the same state: the same messages
+      // must land with byte-identical logs and the others be refused for the same reason.
+      // mulberry32, seeded: the same mix on every run.
+      let seed = 0x5eed1234;
+      const random = (n: number) => {
+        seed = (seed + 0x6d2b79f5) >>> 0;
+        let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return (((t ^ (t >>> 14)) >>> 0) % n);
+      };
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const wallet = await ethers.deployContract("TestERC1271Wallet", [f.alice.address]);
+      const walletAddress = await wallet.getAddress();
+      await f.registry.connect(f.channelAdmin).grantRole(memberRoleOf(GENERAL), walletAddress);
+      const closed = channelId("closed");
+      await f.registry.createChannel(closed, f.channelAdmin.address);
+      await f.registry.connect(f.channelAdmin).grantRole(memberRoleOf(closed), f.alice.address);
+      await f.registry.connect(f.channelAdmin).closeChannel(closed);
+      const snapshot = await networkHelpers.takeSnapshot();
+      const now = BigInt(await networkHelpers.time.latest());
+      const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+      const kinds = [
+        "good", "good", "good", "good", "wallet", "forged", "high-s", "bad-v", "short-signature", "non-member",
+        "expired", "future", "empty", "oversize", "content-type", "unknown-channel", "closed-channel", "reply-ahead",
+      ] as const;
+      // Each kind three times and 20 more good ones, shuffled.
+      const order: (typeof kinds)[number][] = [...kinds, ...kinds, ...kinds, ...Array<"good">(20).fill("good")];
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = random(i + 1);
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      const mix: { kind: (typeof kinds)[number]; message: SignedMessage }[] = [];
+      for (const kind of order) {
+        const author = random(2) ? f.alice : f.bob;
+        const body = kind === "empty" ? "0x" : hexlify(randomBytes(kind === "oversize" ? 4097 : 1 + random(300)));
+        const base = {
+          body,
+          contentType: kind === "content-type" ? 9 : 1 + random(3),
+          timestamp: kind === "expired" ? now - 3700n : kind === "future" ? now + 1000n : now - BigInt(random(100)),
+          // Small nonces repeat now and then (NonceUsed); some are 16 bytes, as the SDK's.
+          nonce: random(4) === 0 ? (BigInt(random(1 << 30)) << 96n) | BigInt(random(256)) : BigInt(random(12)),
+          replyTo: kind === "reply-ahead" ? 1000n : BigInt(random(3)),
+          channel: kind === "unknown-channel" ? channelId("nowhere") : kind === "closed-channel" ? closed : GENERAL,
+        };
+        let message: SignedMessage;
+        if (kind === "wallet") message = await signMessage(f.alice, f.location, { ...(await f.messages.sign(f.alice, base)), author: walletAddress });
+        else if (kind === "non-member") message = await f.messages.sign(f.mallory, base);
+        else if (kind === "forged") message = { ...(await f.messages.sign(f.bob, base)), author: f.alice.address };
+        else message = await f.messages.sign(kind === "closed-channel" ? f.alice : author, base);
+        const sig = message.signature;
+        if (kind === "high-s") {
+          const s = BigInt("0x" + sig.slice(66, 130));
+          message = { ...message, signature: sig.slice(0, 66) + (n - s).toString(16).padStart(64, "0") + (sig.endsWith("1b") ? "1c" : "1b") };
+        }
+        if (kind === "bad-v") message = { ...message, signature: sig.slice(0, 130) + (random(2) ? "00" : "1d") };
+        if (kind === "short-signature") message = { ...message, signature: sig.slice(0, 130) };
+        mix.push({ kind, message });
+      }
+      const reasonOf = (error: unknown) => {
+        const data = (error as { data?: string }).data;
+        const parsed = data ? f.registry.interface.parseError(data) : null;
+        if (!parsed) throw error;
+        const reason = parsed.name === "ChannelIsClosed" ? Reason.ChannelClosed : Reason[parsed.name as keyof typeof Reason];
+        if (reason === undefined) throw new Error(`post reverted with ${parsed.name}, not a Reason`);
+        return reason;
+      };
+
+      const oneByOne: unknown[] = [];
+      for (const { message } of mix) {
+        try {
+          await f.registry.post.staticCall(toCallArgument(message));
+        } catch (error) {
+          oneByOne.push(["rejected", reasonOf(error)]);
+          continue;
+        }
+        const log = (await (await f.registry.post(toCallArgument(message))).wait())!.logs.find((l) => l.topics[0] === MESSAGE_POSTED_TOPIC)!;
+        oneByOne.push(["posted", [...log.topics], log.data]);
+      }
+
+      await snapshot.restore();
+      const receipt = (await (await f.registry.postBatch(packBatch(mix.map((m) => m.message)))).wait())!;
+      const batched = receipt.logs.map((log) => {
+        if (log.topics[0] === MESSAGE_POSTED_TOPIC) return ["posted", [...log.topics], log.data];
+        const e = f.registry.interface.parseLog(log)!;
+        expect(e.name).to.equal("MessageRejected");
+        return ["rejected", Number(e.args.reason)];
+      });
+      const brief = (xs: unknown[]) => xs.map((x, i) => `${i} ${mix[i]?.kind}: ${(x as unknown[])[0]} ${(x as unknown[])[0] === "posted" ? ((x as string[][])[1][2]).slice(-4) : (x as unknown[])[1]}`);
+      expect(brief(batched)).to.deep.equal(brief(oneByOne));
+      expect(batched).to.deep.equal(oneByOne);
+      // Enough of it lands, and both kinds of signature (ECDSA by the fast path, the wallet's by _check).
+      const posted = batched.map((b, i) => (b[0] === "posted" ? mix[i].kind : null)).filter((k) => k !== null);
+      expect(posted.length).to.be.greaterThan(20);
+      expect(posted).to.include.members(["good", "wallet"]);
+    });
+
     it("names the allowed bounds in the time errors", async function () {
       const f = await networkHelpers.loadFixture(deployFixture);
       const future = await f.messages.sign(f.alice, { timestamp: 10n ** 12n });
