@@ -8,6 +8,9 @@ import { Wallet, Signature, toBeHex } from "ethers";
 import { channelId, memberRoleOf, reasonSentence, signMessage, MESSAGE_POSTED_TOPIC, decodeMessagePosted } from "@chainmail/protocol";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
 import { waitFor } from "@chainmail/testkit";
+import { createChannelWithMembers } from "@chainmail/testkit";
+import { digestOf } from "@chainmail/protocol";
+import { MessageProbe } from "../src/probe.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
 
 describe("relayer routes (app.inject, real hardhat node)", function () {
@@ -242,6 +245,28 @@ describe("relayer routes (app.inject, real hardhat node)", function () {
   });
 
   describe("pre-check modes", function () {
+    it("the probe answers membership per item's channel when one call mixes channels (the role is asked once per run of a channel)", async function () {
+      // "side" has authors[0] as its only member; "general" has authors 0..3, not the outsider.
+      const side = await createChannelWithMembers(f.deployed.registry, `probe-side-${Date.now()}`, f.admin, [f.authors[0].address]);
+      const asked: Array<[string, Wallet]> = [
+        [f.channel, f.authors[0]],
+        [side, f.authors[0]],
+        [side, f.authors[1]],
+        [f.channel, f.authors[1]],
+        [f.channel, f.outsider],
+        [side, f.authors[0]],
+      ];
+      const items = [];
+      for (const [channel, author] of asked) {
+        const m = await f.sign(author, "probe", { channel });
+        items.push({ digest: digestOf(f.location, m), signature: m.signature, author: m.author, nonce: m.nonce, channel });
+      }
+      const answers = await new MessageProbe(app.services.chain.rpc, f.location.address).run(items);
+      expect(answers.map((a) => a.member)).to.deep.equal([true, true, false, true, false, true]);
+      expect(answers.map((a) => a.signer)).to.deep.equal(asked.map(([, a]) => a.address));
+      expect(answers.every((a) => !a.nonceUsed)).to.equal(true);
+    });
+
     it("uses the batched probe by default, and the per-message mode refuses the same things", async function () {
       expect(app.services.checker.mode).to.equal("probe");
       const calls = await buildApp(f.config({ precheckMode: "calls" }), { defaultMetrics: false });
