@@ -15,6 +15,7 @@ import { REPO_ROOT } from "@chainmail/testkit";
 import { encodeArguments, MessageProbe, type ProbeItem } from "../src/probe.js";
 import type { RpcClient } from "@chainmail/chain";
 import { RateLimiter } from "../src/rate-limit.js";
+import { onAbort } from "../src/core.js";
 import { messageGasBound } from "../src/submitter/index.js";
 import { encodePostBatch, groupByChannel } from "../src/submitter/calldata.js";
 import { signRawTransaction } from "../src/submitter/rawtx.js";
@@ -160,6 +161,23 @@ describe("hand-made encodings equal ethers'", function () {
       expect(ours.hash).to.equal(Transaction.from(theirs).hash);
       expect(ours.hash).to.equal(keccak256(theirs));
     }
+  });
+});
+
+describe("waiting on a call's signal", function () {
+  it("runs each waiter still registered once when the signal aborts, none that was cancelled, and at once after the abort", function () {
+    const controller = new AbortController();
+    const ran: number[] = [];
+    const cancels = Array.from({ length: 5000 }, (_, i) => onAbort(controller.signal, () => ran.push(i)));
+    for (let i = 0; i < 5000; i += 2) cancels[i]();
+    expect(ran).to.deep.equal([]);
+    controller.abort();
+    expect(ran).to.have.length(2500);
+    expect(ran.every((i) => i % 2 === 1)).to.equal(true);
+    controller.abort();
+    expect(ran).to.have.length(2500);
+    onAbort(controller.signal, () => ran.push(-1));
+    expect(ran.at(-1)).to.equal(-1);
   });
 });
 
