@@ -69,7 +69,8 @@ interface Waiting {
 export class MessageProbe {
   private waiting: Waiting[] = [];
   private timer?: ReturnType<typeof setTimeout>;
-  private inFlight = 0;
+  /** Calls not yet answered, by when they were sent (performance.now()). */
+  private readonly outstanding = new Set<{ sentAt: number }>();
   /** What the probe did, for tests and metrics: eth_calls made and items asked. */
   readonly stats = { calls: 0, items: 0 };
 
@@ -85,6 +86,11 @@ export class MessageProbe {
      * call costs about as much as four items on top of its items.
      */
     private readonly maxInFlight = 2,
+    /**
+     * A call out longer than this no longer holds the others back: a node that lost a
+     * request must not stall every pre-check until the RPC timeout.
+     */
+    private readonly stallMs = 1000,
   ) {}
 
   /** One question, answered together with the others that arrive within the window. */
@@ -99,12 +105,23 @@ export class MessageProbe {
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    // All calls out: the questions wait for one to come back (see maxInFlight).
-    while (this.inFlight < this.maxInFlight && this.waiting.length > 0) this.send(this.waiting.splice(0, this.maxBatch));
+    const now = performance.now();
+    let busy = 0;
+    let firstStale = Infinity;
+    for (const call of this.outstanding) {
+      if (now - call.sentAt < this.stallMs) {
+        busy++;
+        firstStale = Math.min(firstStale, call.sentAt + this.stallMs);
+      }
+    }
+    for (; busy < this.maxInFlight && this.waiting.length > 0; busy++) this.send(this.waiting.splice(0, this.maxBatch));
+    // Held back: an answer flushes again, or, if none comes, the first call to turn stale.
+    if (this.waiting.length > 0) this.timer = setTimeout(() => this.flush(), Math.max(this.windowMs, firstStale - now));
   }
 
   private send(batch: Waiting[]): void {
-    this.inFlight++;
+    const call = { sentAt: performance.now() };
+    this.outstanding.add(call);
     this.stats.calls++;
     this.stats.items += batch.length;
     this.run(batch.map((w) => w.item))
@@ -113,7 +130,7 @@ export class MessageProbe {
         (error: unknown) => batch.forEach((w) => w.reject(error)),
       )
       .finally(() => {
-        this.inFlight--;
+        this.outstanding.delete(call);
         // What gathered meanwhile has waited at least a call's time: it goes now.
         this.flush();
       });

@@ -241,6 +241,28 @@ describe("probe bytecode", function () {
     expect(probe.stats).to.deep.equal({ calls: 3, items: 32 });
   });
 
+  it("a probe call the node never answers holds the next questions back only until it counts as stalled", async function () {
+    const calls: string[] = [];
+    const rpc = {
+      call: (_method: string, [{ data }]: [{ data: string }]) => {
+        calls.push(data);
+        // The first call is lost (never answered); later ones are answered at once.
+        if (calls.length === 1) return new Promise(() => undefined);
+        const args = data.slice(MESSAGE_PROBE_BYTECODE.length);
+        return Promise.resolve(AbiCoder.defaultAbiCoder().encode(["uint256[]"], [Array.from({ length: parseInt(args.slice(128, 192), 16) }, () => 0n)]));
+      },
+    } as unknown as RpcClient;
+    const probe = new MessageProbe(rpc, Wallet.createRandom().address, 200, 1, 1, 100);
+    const item = () => ({ digest: hexlify(randomBytes(32)), signature: "0x" + "11".repeat(65), author: Wallet.createRandom().address, nonce: 1n, channel: hexlify(randomBytes(32)) });
+    void probe.check(item());
+    for (let i = 0; i < 100 && calls.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const started = performance.now();
+    const answer = await probe.check(item());
+    expect(answer.signer).to.equal(null);
+    expect(performance.now() - started).to.be.at.least(90);
+    expect(calls).to.have.length(2);
+  });
+
   it("the per-message gas bound grows with the body", function () {
     const base = { channel: "0x" + "00".repeat(32), author: Wallet.createRandom().address, contentType: 1, timestamp: 0n, replyTo: 0n, nonce: 0n, signature: "0x" };
     expect(messageGasBound({ ...base, body: "0x" + "ab".repeat(4096) })).to.be.greaterThan(messageGasBound({ ...base, body: "0xab" }));
