@@ -16,7 +16,7 @@ interface IRegistryViews {
  * digest (the node's native ecrecover), whether the author's nonce is used, and
  * whether the author is a member of the channel.
  * @dev Result word per message: bits 0..159 the recovered signer (0 if none),
- * bit 160 nonce used, bit 161 member.
+ * bit 160 nonce used, bit 161 member (clear, not asked, for an item whose channel is zero).
  */
 contract MessageProbe {
     struct Item {
@@ -40,11 +40,15 @@ contract MessageProbe {
             Item memory it = items[i];
             uint256 word = uint256(uint160(ecrecover(it.digest, it.v, it.r, it.s)));
             if (registry.isNonceUsed(it.author, it.nonce)) word |= uint256(1) << 160;
-            if (i == 0 || it.channel != roleChannel) {
-                roleChannel = it.channel;
-                role = registry.memberRole(it.channel);
+            // Channel zero: the relayer knows the author is a member (its cache, which
+            // follows RoleRevoked) and does not ask; the member bit stays clear.
+            if (it.channel != bytes32(0)) {
+                if (it.channel != roleChannel) {
+                    roleChannel = it.channel;
+                    role = registry.memberRole(it.channel);
+                }
+                if (registry.hasRole(role, it.author)) word |= uint256(1) << 161;
             }
-            if (registry.hasRole(role, it.author)) word |= uint256(1) << 161;
             out[i] = word;
         }
         bytes memory encoded = abi.encode(out);
