@@ -183,6 +183,9 @@ async function runGrpcOnce(label: string, node: RunningNode, registryAddress: st
   let confirmed = 0;
   let other = 0;
   const notConfirmedBy: Record<string, number> = {};
+  const load0 = os.loadavg()[0];
+  const nodeCpu0 = nodeCpuSeconds(node);
+  const selfCpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: streams }, async (_, s) => {
@@ -206,8 +209,11 @@ async function runGrpcOnce(label: string, node: RunningNode, registryAddress: st
     }),
   );
   const wall = (performance.now() - t0) / 1000;
+  const nodeCpu = nodeCpuSeconds(node) - nodeCpu0;
+  const self = process.cpuUsage(selfCpu0);
   await app.close();
   latencies.sort((a, b) => a - b);
+  const selfSeconds = (self.user + self.system) / 1e6;
   const result = {
     messages: messages.length,
     streams,
@@ -218,8 +224,16 @@ async function runGrpcOnce(label: string, node: RunningNode, registryAddress: st
     confirmedPerSecond: Math.round(confirmed / wall),
     p50ConfirmMs: Math.round(percentile(latencies, 50)),
     p99ConfirmMs: Math.round(percentile(latencies, 99)),
+    // The same per-process CPU accounting as the HTTP runs (this process: relayer and gRPC clients).
+    cpu: {
+      nodeUtilisation: Math.round((nodeCpu / wall) * 100) / 100,
+      relayerUtilisation: Math.round((selfSeconds / wall) * 100) / 100,
+      nodeMsPerMessage: Math.round((nodeCpu * 1000 / Math.max(confirmed, 1)) * 100) / 100,
+      relayerMsPerMessage: Math.round((selfSeconds * 1000 / Math.max(confirmed, 1)) * 100) / 100,
+    },
+    loadAverage: [Math.round(load0 * 100) / 100, Math.round(os.loadavg()[0] * 100) / 100],
   };
-  progress(`  ${label}: ${confirmed}/${messages.length} confirmed in ${result.wallSeconds} s: ${result.confirmedPerSecond} confirmed/s, p50/p99 ${result.p50ConfirmMs}/${result.p99ConfirmMs} ms${other > 0 ? `; not confirmed: ${JSON.stringify(notConfirmedBy)}` : ""}`);
+  progress(`  ${label}: ${confirmed}/${messages.length} confirmed in ${result.wallSeconds} s: ${result.confirmedPerSecond} confirmed/s, p50/p99 ${result.p50ConfirmMs}/${result.p99ConfirmMs} ms; CPU node ${result.cpu.nodeUtilisation} cores (${result.cpu.nodeMsPerMessage} ms/msg), relayer+clients ${result.cpu.relayerUtilisation} cores (${result.cpu.relayerMsPerMessage} ms/msg); load average ${result.loadAverage.join(" -> ")}${other > 0 ? `; not confirmed: ${JSON.stringify(notConfirmedBy)}` : ""}`);
   return result;
 }
 
@@ -302,6 +316,7 @@ async function benchChain(kind: ChainKind, f: Flags) {
         chainNode: micros(subject.cpu.nodeMsPerMessage),
         relayerAndClients: micros(subject.cpu.relayerMsPerMessage),
         chainNodeChainOnly: only.nodeCpuMicrosPerMessage,
+        ...(grpc ? { grpcChainNode: micros(grpc.cpu.nodeMsPerMessage), grpcRelayerAndClients: micros(grpc.cpu.relayerMsPerMessage) } : {}),
       },
       stages: subject.stages,
       rounds: { batched: batcheds, baseline: baselines },
@@ -388,7 +403,10 @@ async function main(argv: string[]): Promise<number> {
         ["stage means ms", Object.entries(c.stages).map(([k, v]) => `${k} ${v.meanMs}`).join(", ")],
       ];
       for (const [a, v] of rows) process.stdout.write(`  ${a.padEnd(40)} ${v}\n`);
-      if (c.grpc) process.stdout.write(`  ${"gRPC streaming confirmed/s (median)".padEnd(40)} ${c.grpc.confirmedPerSecond} (${c.grpc.rounds.map((r) => r.confirmedPerSecond).join(", ")}), p99 ${c.grpc.p99ConfirmMs} ms: ${c.grpcOverHttp}x HTTP batched\n`);
+      if (c.grpc) {
+        process.stdout.write(`  ${"gRPC streaming confirmed/s (median)".padEnd(40)} ${c.grpc.confirmedPerSecond} (${c.grpc.rounds.map((r) => r.confirmedPerSecond).join(", ")}), p99 ${c.grpc.p99ConfirmMs} ms: ${c.grpcOverHttp}x HTTP batched\n`);
+        process.stdout.write(`  ${"gRPC CPU µs/msg: node / relayer+clients".padEnd(40)} ${c.cpuMicrosPerMessage.grpcChainNode} / ${c.cpuMicrosPerMessage.grpcRelayerAndClients}\n`);
+      }
     }
     process.stdout.write(`every run's confirmed count matched the chain (channel seq); ${f.n} messages per run, ${f.rounds} round(s) alternating order, after a ${f.warmup}-message warm-up\n`);
   }

@@ -34,6 +34,19 @@ export class TtlCache<V> {
     return promise;
   }
 
+  /** The cached value, if any and fresh; never loads. */
+  peek(key: string): V | undefined {
+    const hit = this.entries.get(key);
+    return hit && hit.expires > Date.now() ? hit.value : undefined;
+  }
+
+  /** Caches a value learnt elsewhere (another lookup answered it). */
+  set(key: string, value: V): void {
+    if (this.ttlMs <= 0) return;
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { value, expires: Date.now() + this.ttlMs });
+  }
+
   delete(key: string): void {
     this.entries.delete(key);
   }

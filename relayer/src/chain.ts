@@ -38,6 +38,7 @@ export class Chain {
   private readonly limitsCache: TtlCache<Limits>;
   private readonly channelCache: TtlCache<ChannelState>;
   private readonly memberCache: TtlCache<boolean>;
+  private readonly roles = new Map<string, string>();
   private readonly contentTypeCache: TtlCache<boolean>;
   private latestBlock = { number: 0, timestamp: 0, fetchedAt: 0 };
   private membershipWatcher?: ReturnType<typeof setInterval>;
@@ -154,6 +155,26 @@ export class Chain {
   isMember(channel: string, author: string): Promise<boolean> {
     const role = memberRoleOf(channel);
     return this.memberCache.get(`${role}:${author}`, () => this.registry.hasRole(role, author));
+  }
+
+  /** Whether the cache holds `author` as a member of `channel` (fresh, and not revoked since: see startMembershipWatcher). */
+  knownMember(channel: string, author: string): boolean {
+    return this.memberCache.peek(`${this.roleOf(channel)}:${author}`) === true;
+  }
+
+  /** Remembers a membership answer another lookup (the probe) got from the chain. */
+  rememberMember(channel: string, author: string, member: boolean): void {
+    this.memberCache.set(`${this.roleOf(channel)}:${author}`, member);
+  }
+
+  /** memberRoleOf, remembered: a keccak per message is a measurable share of the relayer's CPU. */
+  private roleOf(channel: string): string {
+    let role = this.roles.get(channel);
+    if (role === undefined) {
+      if (this.roles.size >= 10_000) this.roles.clear();
+      this.roles.set(channel, (role = memberRoleOf(channel)));
+    }
+    return role;
   }
 
   isContentTypeKnown(code: number): Promise<boolean> {

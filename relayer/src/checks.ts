@@ -13,6 +13,8 @@ import type { MessageProbe } from "./probe.js";
 import type { PendingMessage, Submitter } from "./submitter/index.js";
 
 const UINT64_MAX = (1n << 64n) - 1n;
+/** A probe item with this channel asks no membership (see MessageProbe.sol). */
+const ZERO_CHANNEL = "0x" + "00".repeat(32);
 const UINT256_MAX = (1n << 256n) - 1n;
 
 /** JSON (validated by the schema) -> protocol message; range checks the schema cannot express. */
@@ -72,7 +74,14 @@ export class PreChecker {
   /** Signer, nonce and membership: batched on the node, or one by one. `check` has already refused non-canonical signatures. */
   private async askChain(message: SignedMessage, digest: string): Promise<ChainAnswers> {
     if (this.probe) {
-      return this.probe.check({ digest, signature: message.signature, author: message.author, nonce: message.nonce, channel: message.channel });
+      // A membership the cache holds is not asked again (the same cache, following
+      // RoleRevoked, as the per-message mode): on Hardhat's node, about a sixth of an
+      // item's cost.
+      const known = this.chain.knownMember(message.channel, message.author);
+      const answers = await this.probe.check({ digest, signature: message.signature, author: message.author, nonce: message.nonce, channel: known ? ZERO_CHANNEL : message.channel });
+      if (known) return { ...answers, member: true };
+      if (answers.member) this.chain.rememberMember(message.channel, message.author, true);
+      return answers;
     }
     const signer = recoverAuthor(this.chain.location, message);
     if (signer !== message.author) return { signer, nonceUsed: false, member: false };

@@ -86,17 +86,16 @@ export async function postSigned(services: Services, json: SignedMessageJson, op
   if (options.waitMs === undefined || options.signal?.aborted) return pending;
   const waitMs = Math.min(options.waitMs, config.waitTimeoutMs);
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
+  let forget: (() => void) | undefined;
   const settlement = await Promise.race([
     entry.settled,
     new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), waitMs);
-      onAbort = () => resolve(undefined);
-      options.signal?.addEventListener("abort", onAbort, { once: true });
+      if (options.signal) forget = onAbort(options.signal, () => resolve(undefined));
     }),
   ]);
   clearTimeout(timer);
-  if (onAbort) options.signal?.removeEventListener("abort", onAbort);
+  forget?.();
   if (!settlement) return pending;
   // The submitter gave up for now, but the journal keeps the message and tries again.
   if (settlement.status === "failed" && settlement.code !== ErrorCodes.ShuttingDown && services.intake?.has(settlement.digest)) return pending;
@@ -104,6 +103,31 @@ export async function postSigned(services: Services, json: SignedMessageJson, op
     throw new ApiError(503, settlement.code, settlement.message, { "retry-after": "1" }, { digest: settlement.digest });
   }
   return settlement;
+}
+
+const abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Runs `fn` when `signal` aborts; returns the function that cancels that. Every message
+ * of a gRPC stream waits on the stream's one signal: an EventTarget listener each made
+ * removing one cost a walk of thousands (measured: ~10 µs a message), a Set does not.
+ */
+export function onAbort(signal: AbortSignal, fn: () => void): () => void {
+  let waiters = abortWaiters.get(signal);
+  if (!waiters) {
+    const set = (waiters = new Set());
+    abortWaiters.set(signal, set);
+    signal.addEventListener("abort", () => {
+      for (const waiter of set) waiter();
+      set.clear();
+    }, { once: true });
+  }
+  if (signal.aborted) {
+    fn();
+    return () => undefined;
+  }
+  waiters.add(fn);
+  return () => waiters.delete(fn);
 }
 
 /** Queues a checked message; with a journal, only once it is on disk (what makes the 202 durable). */

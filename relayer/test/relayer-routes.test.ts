@@ -8,6 +8,9 @@ import { Wallet, Signature, toBeHex } from "ethers";
 import { channelId, memberRoleOf, reasonSentence, signMessage, MESSAGE_POSTED_TOPIC, decodeMessagePosted } from "@chainmail/protocol";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
 import { waitFor } from "@chainmail/testkit";
+import { createChannelWithMembers } from "@chainmail/testkit";
+import { digestOf } from "@chainmail/protocol";
+import { MessageProbe } from "../src/probe.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
 
 describe("relayer routes (app.inject, real hardhat node)", function () {
@@ -242,6 +245,46 @@ describe("relayer routes (app.inject, real hardhat node)", function () {
   });
 
   describe("pre-check modes", function () {
+    it("the probe answers membership per item's channel when one call mixes channels (the role is asked once per run of a channel)", async function () {
+      // "side" has authors[0] as its only member; "general" has authors 0..3, not the outsider.
+      const side = await createChannelWithMembers(f.deployed.registry, `probe-side-${Date.now()}`, f.admin, [f.authors[0].address]);
+      const asked: Array<[string, Wallet]> = [
+        [f.channel, f.authors[0]],
+        [side, f.authors[0]],
+        [side, f.authors[1]],
+        [f.channel, f.authors[1]],
+        [f.channel, f.outsider],
+        [side, f.authors[0]],
+      ];
+      const items = [];
+      for (const [channel, author] of asked) {
+        const m = await f.sign(author, "probe", { channel });
+        items.push({ digest: digestOf(f.location, m), signature: m.signature, author: m.author, nonce: m.nonce, channel });
+      }
+      // Channel zero: membership not asked (the relayer's cache knows it), the rest answered.
+      items.push({ ...items[0], channel: "0x" + "00".repeat(32) });
+      const answers = await new MessageProbe(app.services.chain.rpc, f.location.address).run(items);
+      expect(answers.map((a) => a.member)).to.deep.equal([true, true, false, true, false, true, false]);
+      expect(answers.map((a) => a.signer)).to.deep.equal([...asked.map(([, a]) => a.address), f.authors[0].address]);
+      expect(answers.every((a) => !a.nonceUsed)).to.equal(true);
+    });
+
+    it("a member whose role is revoked is refused NotMember by the pre-check within a few seconds, though the probe no longer asks about known members", async function () {
+      const name = `revoked-${Date.now()}`;
+      const channel = await createChannelWithMembers(f.deployed.registry, name, f.admin, [f.authors[3].address]);
+      const post = async (text: string) => app.inject({ method: "POST", url: "/v1/messages?wait=true", payload: toJson(await f.sign(f.authors[3], text, { channel })) });
+      const first = await post("while a member");
+      expect(JSON.parse(first.body).status, first.body).to.equal("confirmed");
+      expect(app.services.chain.knownMember(channel, f.authors[3].address)).to.equal(true);
+      await (await f.deployed.registry.connect(f.admin).revokeRole(memberRoleOf(channel), f.authors[3].address)).wait();
+      let tries = 0;
+      await waitFor("the revoked member refused by the pre-check", async () => {
+        const r = await post(`after the revocation ${tries++}`);
+        return r.statusCode === 403 && JSON.parse(r.body).code === "NotMember" ? true : undefined;
+      }, { timeoutMs: 15_000, intervalMs: 200 });
+      expect(app.services.chain.knownMember(channel, f.authors[3].address)).to.equal(false);
+    });
+
     it("uses the batched probe by default, and the per-message mode refuses the same things", async function () {
       expect(app.services.checker.mode).to.equal("probe");
       const calls = await buildApp(f.config({ precheckMode: "calls" }), { defaultMetrics: false });

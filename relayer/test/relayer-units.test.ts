@@ -12,8 +12,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { MESSAGE_PROBE_BYTECODE } from "@chainmail/protocol";
 import { REPO_ROOT } from "@chainmail/testkit";
-import { encodeArguments, type ProbeItem } from "../src/probe.js";
+import { encodeArguments, MessageProbe, type ProbeItem } from "../src/probe.js";
+import type { RpcClient } from "@chainmail/chain";
 import { RateLimiter } from "../src/rate-limit.js";
+import { onAbort } from "../src/core.js";
 import { messageGasBound } from "../src/submitter/index.js";
 import { encodePostBatch, groupByChannel } from "../src/submitter/calldata.js";
 import { signRawTransaction } from "../src/submitter/rawtx.js";
@@ -162,6 +164,23 @@ describe("hand-made encodings equal ethers'", function () {
   });
 });
 
+describe("waiting on a call's signal", function () {
+  it("runs each waiter still registered once when the signal aborts, none that was cancelled, and at once after the abort", function () {
+    const controller = new AbortController();
+    const ran: number[] = [];
+    const cancels = Array.from({ length: 5000 }, (_, i) => onAbort(controller.signal, () => ran.push(i)));
+    for (let i = 0; i < 5000; i += 2) cancels[i]();
+    expect(ran).to.deep.equal([]);
+    controller.abort();
+    expect(ran).to.have.length(2500);
+    expect(ran.every((i) => i % 2 === 1)).to.equal(true);
+    controller.abort();
+    expect(ran).to.have.length(2500);
+    onAbort(controller.signal, () => ran.push(-1));
+    expect(ran.at(-1)).to.equal(-1);
+  });
+});
+
 describe("probe bytecode", function () {
   it("the probe bytecode the relayer runs is what Hardhat compiled from MessageProbe.sol", function () {
     const artifact = path.join(REPO_ROOT, "artifacts/contracts/probe/MessageProbe.sol/MessageProbe.json");
@@ -177,6 +196,71 @@ describe("probe bytecode", function () {
     }
     expect(encodeArguments(author.address, items)).to.equal(encodeArgumentsReference(author.address, items));
     expect(encodeArguments(author.address, [])).to.equal(encodeArgumentsReference(author.address, []));
+  });
+
+  it("while its calls are out, the probe's questions gather for the next call: fewer, larger eth_calls, each answer to its question", async function () {
+    // A fake node (unit test): holds each eth_call until released, answers each item's author as its signer.
+    const calls: Array<{ authors: string[]; release: () => void }> = [];
+    const rpc = {
+      call: (_method: string, [{ data }]: [{ data: string }]) => {
+        const args = data.slice(MESSAGE_PROBE_BYTECODE.length);
+        const count = parseInt(args.slice(128, 192), 16);
+        const authors = Array.from({ length: count }, (_, i) => "0x" + args.slice(192 + i * 448 + 256 + 24, 192 + i * 448 + 320));
+        return new Promise((resolve) => {
+          calls.push({ authors, release: () => resolve(AbiCoder.defaultAbiCoder().encode(["uint256[]"], [authors.map((a) => BigInt(a))])) });
+        });
+      },
+    } as unknown as RpcClient;
+    const probe = new MessageProbe(rpc, Wallet.createRandom().address, 200, 1, 2);
+    const ask = (i: number) => {
+      const author = Wallet.createRandom();
+      const digest = hexlify(randomBytes(32));
+      return { author: author.address, answer: probe.check({ digest, signature: author.signingKey.sign(digest).serialized, author: author.address, nonce: BigInt(i), channel: hexlify(randomBytes(32)) }) };
+    };
+    const until = async (n: number) => {
+      for (let i = 0; i < 200 && calls.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(calls.length).to.equal(n);
+    };
+    const first = ask(0);
+    await until(1);
+    const second = ask(1);
+    await until(2);
+    // Both calls are out: these 30 wait, whatever the window, and then go as one call.
+    const gathered = Array.from({ length: 30 }, (_, i) => ask(2 + i));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls.length).to.equal(2);
+    calls[0].release();
+    expect((await first.answer).signer).to.equal(first.author);
+    await until(3);
+    expect(calls[2].authors).to.have.length(30);
+    calls[1].release();
+    calls[2].release();
+    expect((await second.answer).signer).to.equal(second.author);
+    const answers = await Promise.all(gathered.map((g) => g.answer));
+    expect(answers.map((a) => a.signer)).to.deep.equal(gathered.map((g) => g.author));
+    expect(probe.stats).to.deep.equal({ calls: 3, items: 32 });
+  });
+
+  it("a probe call the node never answers holds the next questions back only until it counts as stalled", async function () {
+    const calls: string[] = [];
+    const rpc = {
+      call: (_method: string, [{ data }]: [{ data: string }]) => {
+        calls.push(data);
+        // The first call is lost (never answered); later ones are answered at once.
+        if (calls.length === 1) return new Promise(() => undefined);
+        const args = data.slice(MESSAGE_PROBE_BYTECODE.length);
+        return Promise.resolve(AbiCoder.defaultAbiCoder().encode(["uint256[]"], [Array.from({ length: parseInt(args.slice(128, 192), 16) }, () => 0n)]));
+      },
+    } as unknown as RpcClient;
+    const probe = new MessageProbe(rpc, Wallet.createRandom().address, 200, 1, 1, 100);
+    const item = () => ({ digest: hexlify(randomBytes(32)), signature: "0x" + "11".repeat(65), author: Wallet.createRandom().address, nonce: 1n, channel: hexlify(randomBytes(32)) });
+    void probe.check(item());
+    for (let i = 0; i < 100 && calls.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const started = performance.now();
+    const answer = await probe.check(item());
+    expect(answer.signer).to.equal(null);
+    expect(performance.now() - started).to.be.at.least(90);
+    expect(calls).to.have.length(2);
   });
 
   it("the per-message gas bound grows with the body", function () {
