@@ -1,8 +1,9 @@
-/** Small helpers several relayer suites share: reading a refused gRPC call (and the CLI runner, from the testkit). */
+/** Small helpers several relayer suites share: reading a refused gRPC call, summing a metric (and the CLI runner, from the testkit). */
 import { expect } from "chai";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema, RetryInfoSchema } from "@chainmail/protocol/grpc";
 import { runChainmail } from "@chainmail/testkit";
+import type { RelayerApp } from "@chainmail/relayer";
 
 /** Runs `chainmail ARGS` as a user would. */
 export const runCli = (args: string[]) => runChainmail(args);
@@ -21,4 +22,11 @@ export async function refusal(call: Promise<unknown>): Promise<{ code: Code; rea
     return { code: e.code, reason: info.reason, message: e.rawMessage, retryMs };
   }
   throw new Error("the call was not refused");
+}
+
+/** The sum of a metric's series (every label set) in the relayer's /metrics. */
+export async function metric(app: RelayerApp, name: string): Promise<number> {
+  const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
+  const lines = text.split("\n").filter((l) => l.startsWith(name) && !l.startsWith("#"));
+  return lines.reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
 }

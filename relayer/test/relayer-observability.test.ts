@@ -8,14 +8,7 @@ import { Wallet } from "ethers";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
 import { createLogger } from "@chainmail/runtime";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
-
-async function metric(app: RelayerApp, name: string): Promise<number> {
-  const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith(name))
-    .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
-}
+import { metric } from "./helpers.js";
 
 describe("relayer observability: batch failures in the log", function () {
   let f: Fixture;

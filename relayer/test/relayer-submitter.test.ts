@@ -12,12 +12,7 @@ import { createLogger } from "@chainmail/runtime";
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
-
-async function metric(app: RelayerApp, name: string): Promise<number> {
-  const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
-  const lines = text.split("\n").filter((l) => l.startsWith(name) && !l.startsWith("#"));
-  return lines.reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
-}
+import { metric } from "./helpers.js";
 
 describe("submitter: nonces and stuck transactions on a real node", function () {
   let f: Fixture;

@@ -10,16 +10,9 @@ import { expect } from "chai";
 import { buildApp, type RelayerApp } from "@chainmail/relayer";
 import { startGethNode } from "@chainmail/testkit";
 import { startFixture, toJson, type Fixture } from "../fixture.js";
+import { metric } from "../helpers.js";
 
 const TX_GAS_CAP = 16_777_216n;
-
-async function metric(app: RelayerApp, name: string): Promise<number> {
-  const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith(name))
-    .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
-}
 
 describe("batch gas on geth with future forks (messages cost twice the bound)", function () {
   this.timeout(240_000);
