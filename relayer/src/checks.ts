@@ -49,6 +49,7 @@ export type CheckResult =
   | { kind: "pending"; digest: string; entry: PendingMessage };
 
 interface ChainAnswers {
+  /** Who signed (checksummed or lowercase: compare case-blind), or null for nobody. */
   signer: string | null;
   nonceUsed: boolean;
   member: boolean;
@@ -141,12 +142,12 @@ export class PreChecker {
       this.chain.chainNow(),
       this.chain.channel(message.channel),
     ]);
-    if (answers.signer !== message.author) {
+    if (answers.signer?.toLowerCase() !== message.author.toLowerCase()) {
       throw reasonError(
         "BadSignature",
         answers.signer === null
           ? "It recovers to no address."
-          : `It recovers to ${answers.signer}; check that you signed for chain ${this.chain.location.chainId} and registry ${this.chain.location.address} (GET /v1/info).`,
+          : `It recovers to ${getAddress(answers.signer)}; check that you signed for chain ${this.chain.location.chainId} and registry ${this.chain.location.address} (GET /v1/info).`,
       );
     }
     admit?.();

@@ -5,7 +5,6 @@
  * relayer cannot afford a JavaScript ecrecover (milliseconds each) plus two eth_calls
  * per message; the node does ecrecover natively and one call covers a whole batch.
  */
-import { AbiCoder, getAddress } from "ethers";
 import type { RpcClient } from "@chainmail/chain";
 import { MESSAGE_PROBE_BYTECODE } from "@chainmail/protocol";
 
@@ -18,7 +17,7 @@ export interface ProbeItem {
 }
 
 export interface ProbeAnswer {
-  /** Who signed the digest (checksummed), or null if the signature recovers to nobody. */
+  /** Who signed the digest (lowercase hex), or null if the signature recovers to nobody. */
   signer: string | null;
   nonceUsed: boolean;
   member: boolean;
@@ -51,10 +50,17 @@ export function encodeArguments(registry: string, items: ProbeItem[]): string {
 }
 
 
-/** abi.decode(result, (uint256[])). */
-function decodeWords(result: string): bigint[] {
-  const [words] = AbiCoder.defaultAbiCoder().decode(["uint256[]"], result) as unknown as [bigint[]];
-  return words;
+/**
+ * abi.decode(result, (uint256[])) by hand (offset, length, then the words): about 6 µs a
+ * word less than the generic coder, on the pre-check's hot path. A test holds the two equal.
+ */
+export function decodeWords(result: string): bigint[] {
+  const hex = result.startsWith("0x") ? result.slice(2) : result;
+  const word = (i: number) => BigInt("0x" + hex.slice(64 * i, 64 * i + 64));
+  if (hex.length < 128 || hex.length % 64 !== 0 || word(0) !== 32n) throw new Error(`The probe's answer is not an ABI-encoded uint256[] (${hex.length / 2} bytes).`);
+  const length = Number(word(1));
+  if (hex.length !== 64 * (2 + length)) throw new Error(`The probe's answer claims ${length} words in ${hex.length / 2} bytes.`);
+  return Array.from({ length }, (_, i) => word(2 + i));
 }
 const NONCE_BIT = 1n << 160n;
 const MEMBER_BIT = 1n << 161n;
@@ -144,7 +150,9 @@ export class MessageProbe {
     return words.map((w) => {
       const address = w & ADDRESS_MASK;
       return {
-        signer: address === 0n ? null : getAddress("0x" + address.toString(16).padStart(40, "0")),
+        // Lowercase: the checksum costs a keccak (about 14 µs) and the check compares
+        // addresses case-blind; it is written out only in a refusal.
+        signer: address === 0n ? null : "0x" + address.toString(16).padStart(40, "0"),
         nonceUsed: (w & NONCE_BIT) !== 0n,
         member: (w & MEMBER_BIT) !== 0n,
       };

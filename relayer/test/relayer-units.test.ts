@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { MESSAGE_PROBE_BYTECODE } from "@chainmail/protocol";
 import { REPO_ROOT } from "@chainmail/testkit";
-import { encodeArguments, MessageProbe, type ProbeItem } from "../src/probe.js";
+import { decodeWords, encodeArguments, MessageProbe, type ProbeItem } from "../src/probe.js";
 import type { RpcClient } from "@chainmail/chain";
 import { RateLimiter } from "../src/rate-limit.js";
 import { onAbort } from "../src/core.js";
@@ -198,6 +198,17 @@ describe("probe bytecode", function () {
     expect(encodeArguments(author.address, [])).to.equal(encodeArgumentsReference(author.address, []));
   });
 
+  it("decodes the probe's answer as the generic ABI coder does, and refuses one that is not a uint256[]", function () {
+    const coder = AbiCoder.defaultAbiCoder();
+    for (const words of [[], [0n], [1n << 255n, 0n, (1n << 161n) | 0xabcdefn, 12345678901234567890n]]) {
+      expect(decodeWords(coder.encode(["uint256[]"], [words]))).to.deep.equal(words);
+    }
+    const two = coder.encode(["uint256[]"], [[1n, 2n]]);
+    expect(() => decodeWords(two.slice(0, -64))).to.throw(/claims 2 words/);
+    expect(() => decodeWords("0x")).to.throw(/not an ABI-encoded uint256\[\]/);
+    expect(() => decodeWords(coder.encode(["uint256", "uint256"], [64n, 0n]))).to.throw(/not an ABI-encoded uint256\[\]/);
+  });
+
   it("while its calls are out, the probe's questions gather for the next call: fewer, larger eth_calls, each answer to its question", async function () {
     // A fake node (unit test): holds each eth_call until released, answers each item's author as its signer.
     const calls: Array<{ authors: string[]; release: () => void }> = [];
@@ -230,14 +241,14 @@ describe("probe bytecode", function () {
     await new Promise((r) => setTimeout(r, 20));
     expect(calls.length).to.equal(2);
     calls[0].release();
-    expect((await first.answer).signer).to.equal(first.author);
+    expect((await first.answer).signer).to.equal(first.author.toLowerCase());
     await until(3);
     expect(calls[2].authors).to.have.length(30);
     calls[1].release();
     calls[2].release();
-    expect((await second.answer).signer).to.equal(second.author);
+    expect((await second.answer).signer).to.equal(second.author.toLowerCase());
     const answers = await Promise.all(gathered.map((g) => g.answer));
-    expect(answers.map((a) => a.signer)).to.deep.equal(gathered.map((g) => g.author));
+    expect(answers.map((a) => a.signer)).to.deep.equal(gathered.map((g) => g.author.toLowerCase()));
     expect(probe.stats).to.deep.equal({ calls: 3, items: 32 });
   });
 
