@@ -45,6 +45,20 @@ async function errorOf(promise: Promise<unknown>): Promise<RelayerError> {
   throw new Error("expected a RelayerError, got a result");
 }
 
+/** A message "hi" in "general", signed by a fresh key for the fake relayers' registry. */
+async function signedHi() {
+  const author = Wallet.createRandom();
+  return signMessage(author, { chainId: 31337n, address: INFO.registry }, {
+    channel: channelId("general"),
+    author: author.address,
+    body: bodyFromText("hi"),
+    contentType: 1,
+    timestamp: BigInt(Math.floor(Date.now() / 1000)),
+    replyTo: 0n,
+    nonce: randomNonce(),
+  });
+}
+
 describe("client SDK: answers are checked against the API's schemas", function () {
   const servers: Server[] = [];
   after(() => servers.forEach((s) => s.close()));
@@ -67,16 +81,7 @@ describe("client SDK: answers are checked against the API's schemas", function (
   });
 
   it("refuses a 'confirmed' answer that lacks what confirmation means (seq, head, transaction)", async function () {
-    const author = Wallet.createRandom();
-    const signed = await signMessage(author, { chainId: 31337n, address: INFO.registry }, {
-      channel: channelId("general"),
-      author: author.address,
-      body: bodyFromText("hi"),
-      contentType: 1,
-      timestamp: BigInt(Math.floor(Date.now() / 1000)),
-      replyTo: 0n,
-      nonce: randomNonce(),
-    });
+    const signed = await signedHi();
     const url = await start(() => ({ status: 200, body: { status: "confirmed", digest: "0x" + "11".repeat(32) } }));
     const error = await errorOf(submitSigned(url, signed, { retry: { timeoutMs: 1_000 } }));
     expect(error.code).to.equal("BadResponse");
@@ -92,16 +97,7 @@ describe("client SDK: answers are checked against the API's schemas", function (
   });
 
   it("fails over on 503 to the next relayer, not on a 4xx; /v1/info is read once per relayer", async function () {
-    const author = Wallet.createRandom();
-    const signed = await signMessage(author, { chainId: 31337n, address: INFO.registry }, {
-      channel: channelId("general"),
-      author: author.address,
-      body: bodyFromText("hi"),
-      contentType: 1,
-      timestamp: BigInt(Math.floor(Date.now() / 1000)),
-      replyTo: 0n,
-      nonce: randomNonce(),
-    });
+    const signed = await signedHi();
     const asked: string[] = [];
     const confirmed = { status: "confirmed", digest: "0x" + "11".repeat(32), channel: channelId("general"), seq: "1", head: "0x" + "22".repeat(32), transactionHash: "0x" + "33".repeat(32), blockNumber: 5, logIndex: 0 };
     const down = await start((p) => (asked.push(`down ${p}`), { status: 503, body: { code: "ChainUnavailable", message: "Down." } }));
