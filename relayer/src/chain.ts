@@ -40,7 +40,8 @@ export class Chain {
   private readonly memberCache: TtlCache<boolean>;
   private readonly roles = new Map<string, string>();
   private readonly contentTypeCache: TtlCache<boolean>;
-  private latestBlock = { number: 0, timestamp: 0, fetchedAt: 0 };
+  /** The latest block, asked at most once a second however many checks want it at once. */
+  private readonly latestBlockCache = new TtlCache<{ number: number; timestamp: number }>(1000);
   private membershipWatcher?: ReturnType<typeof setInterval>;
   private membershipCursor = 0;
 
@@ -91,8 +92,7 @@ export class Chain {
       throw new Error(`The contract at CHAINMAIL_REGISTRY=${config.registryAddress} is not a MessageRegistry.`);
     }
     const chain = new Chain(config, rpc, provider, chainId, deploymentBlock);
-    await chain.refreshBlock();
-    chain.membershipCursor = chain.latestBlock.number;
+    chain.membershipCursor = (await chain.latestBlock()).number;
     return chain;
   }
 
@@ -123,9 +123,12 @@ export class Chain {
     this.membershipCursor = latest;
   }
 
-  async refreshBlock(): Promise<void> {
-    const block = await this.provider.getBlock("latest");
-    if (block) this.latestBlock = { number: block.number, timestamp: block.timestamp, fetchedAt: Date.now() };
+  private latestBlock(): Promise<{ number: number; timestamp: number }> {
+    return this.latestBlockCache.get("latest", async () => {
+      const block = await this.rpc.block("latest");
+      if (!block) throw new Error("The node has no latest block.");
+      return { number: block.number, timestamp: block.timestamp };
+    });
   }
 
   /**
@@ -133,8 +136,7 @@ export class Chain {
    * wall clock and the latest block (a dev chain may run ahead of the wall clock).
    */
   async chainNow(): Promise<number> {
-    if (Date.now() - this.latestBlock.fetchedAt > 1000) await this.refreshBlock();
-    return Math.max(Math.floor(Date.now() / 1000), this.latestBlock.timestamp);
+    return Math.max(Math.floor(Date.now() / 1000), (await this.latestBlock()).timestamp);
   }
 
   limits(): Promise<Limits> {

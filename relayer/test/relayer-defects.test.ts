@@ -350,6 +350,32 @@ describe("relayer under fire: issue 13's defects (real hardhat node)", function 
   });
 
   describe("bounded lookups", function () {
+    it("many pre-checks at once, the cached block stale: the node is asked for its latest block once, not once each", async function () {
+      const a = await start();
+      const chain = a.services.chain;
+      let asked = 0;
+      const rpcCall = chain.rpc.call.bind(chain.rpc);
+      chain.rpc.call = ((method: string, ...rest: unknown[]) => {
+        if (method === "eth_getBlockByNumber") asked++;
+        return (rpcCall as (...args: unknown[]) => unknown)(method, ...rest);
+      }) as typeof chain.rpc.call;
+      const providerSend = chain.provider.send.bind(chain.provider);
+      chain.provider.send = ((method: string, params: unknown[]) => {
+        if (method === "eth_getBlockByNumber") asked++;
+        return providerSend(method, params);
+      }) as typeof chain.provider.send;
+      const realNow = Date.now;
+      // A quiet second later: the block read at start-up is stale for all of them.
+      Date.now = () => realNow() + 5_000;
+      try {
+        const nows = await Promise.all(Array.from({ length: 20 }, () => chain.chainNow()));
+        expect(new Set(nows).size).to.be.at.most(2); // the same block time; the wall clock may tick once
+      } finally {
+        Date.now = realNow;
+      }
+      expect(asked).to.equal(1);
+    });
+
     it("an unknown digest does not cost a full-history eth_getLogs on every lookup", async function () {
       const a = await start({ indexLookbackBlocks: 1 });
       const rpc = a.services.chain.rpc;
