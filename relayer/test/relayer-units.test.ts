@@ -17,6 +17,7 @@ import type { RpcClient } from "@chainmail/chain";
 import { RateLimiter } from "../src/rate-limit.js";
 import { onAbort } from "../src/core.js";
 import { messageGasBound } from "../src/submitter/index.js";
+import { GasSizer, type GasSizerSource } from "../src/submitter/gas-sizing.js";
 import { encodePostBatch, groupByChannel } from "../src/submitter/calldata.js";
 import { signRawTransaction } from "../src/submitter/rawtx.js";
 import { minimalLength, packBatch, registryInterface } from "@chainmail/protocol";
@@ -272,6 +273,50 @@ describe("probe bytecode", function () {
     expect(answer.signer).to.equal(null);
     expect(performance.now() - started).to.be.at.least(90);
     expect(calls).to.have.length(2);
+  });
+
+});
+
+describe("gas sizing", function () {
+  it("a new relayer's first batches, planned together, make one eth_estimateGas and all learn from it; a failed one lets the next ask", async function () {
+    let estimates = 0;
+    let release!: (gas: bigint | Error) => void;
+    const source: GasSizerSource = {
+      blockGasLimit: async () => 30_000_000n,
+      estimate: () => {
+        estimates++;
+        return new Promise((resolve, reject) => (release = (gas) => (gas instanceof Error ? reject(gas) : resolve(gas))));
+      },
+    };
+    const bounds = Array.from({ length: 10 }, () => 20_000);
+    const encode = () => new Uint8Array(4);
+    const failing = new GasSizer(source, 16_000_000);
+    const first = failing.plan([20_000], encode);
+    const second = failing.plan([20_000], encode);
+    const settled = async () => {
+      for (let i = 0; i < 100 && estimates < 1; i++) await new Promise((r) => setTimeout(r, 1));
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    await settled();
+    expect(estimates, "the second batch waits for the first's estimate").to.equal(1);
+    release(new Error("execution reverted"));
+    expect(await first.then(() => "planned", (e: Error) => e.message)).to.equal("execution reverted");
+    for (let i = 0; i < 100 && estimates < 2; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(estimates, "the waiting batch asks for itself").to.equal(2);
+    release(100_000n);
+    expect((await second).take).to.equal(1);
+
+    estimates = 0;
+    const sizer = new GasSizer(source, 16_000_000);
+    const plans = Array.from({ length: 8 }, () => sizer.plan(bounds, encode));
+    await settled();
+    expect(estimates).to.equal(1);
+    release(260_000n);
+    const answered = await Promise.all(plans);
+    expect(estimates).to.equal(1);
+    for (const plan of answered) expect(plan).to.deep.equal(answered[0]);
+    expect(answered[0].take).to.equal(10);
+    expect(answered[0].gasLimit > 260_000n, "above the estimate, with the margin").to.equal(true);
   });
 
   it("the per-message gas bound grows with the body", function () {

@@ -44,6 +44,8 @@ export class GasSizer {
   /** Gas used per unit of bound; undefined until measured (then the node estimates). */
   private ratio?: number;
   private readonly recent: number[] = [];
+  /** The estimate being asked, if any. */
+  private asking?: Promise<GasPlan>;
   private blockLimit = { value: Number.MAX_SAFE_INTEGER, at: 0 };
 
   constructor(
@@ -89,8 +91,22 @@ export class GasSizer {
    */
   async plan(bounds: number[], encode: (take: number) => Uint8Array): Promise<GasPlan> {
     await this.refreshCap().catch(() => undefined); // a stale cap is still a cap
+    // Batches planned while one is being estimated wait for its lesson rather than each
+    // asking: a new relayer's first burst (every lane, every slot) would otherwise make
+    // the node run that many full batches twice.
+    while (this.ratio === undefined && this.asking) await this.asking.catch(() => undefined);
     const sum = (take: number) => bounds.slice(0, take).reduce((a, b) => a + b, 0);
     if (this.ratio !== undefined) return { take: bounds.length, gasLimit: BigInt(Math.min(this.cap, this.limitOf(sum(bounds.length), this.ratio))) };
+    const asking = this.planByEstimate(bounds, encode, sum);
+    this.asking = asking;
+    try {
+      return await asking;
+    } finally {
+      if (this.asking === asking) this.asking = undefined;
+    }
+  }
+
+  private async planByEstimate(bounds: number[], encode: (take: number) => Uint8Array, sum: (take: number) => number): Promise<GasPlan> {
     let take = bounds.length;
     for (;;) {
       let estimate: number;
