@@ -2,7 +2,8 @@
  * `pnpm bench:relayer [--json] [--chain hardhat|geth|both] [--messages N] [--rounds R] ...`:
  * relayer throughput, measured honestly. On each chain it deploys a registry, then
  *
- * 1. warms up (a short batched run, not counted: JIT, connections, caches);
+ * 1. warms up (a short batched run, not counted: JIT, connections, caches; with
+ *    --transport grpc, a short gRPC run too);
  * 2. runs the baseline (batch size 1) and the subject (batched) with the SAME number of
  *    pre-signed messages, --rounds times, alternating which goes first (baseline first
  *    in odd rounds, batched first in even ones), and reports the median round of each;
@@ -272,7 +273,8 @@ async function benchChain(kind: ChainKind, f: Flags) {
     const setup = await setUpBenchRegistry(node, "bench", f.authorCount);
     const { authors, location, timestamp, channel } = setup;
     const runs = 2 * f.rounds;
-    progress(`[${kind}] pre-signing ${f.warmup + (runs + 1 + (f.transport === "grpc" ? f.rounds : 0)) * f.n} messages...`);
+    const grpc = f.transport === "grpc";
+    progress(`[${kind}] pre-signing ${(grpc ? 2 : 1) * f.warmup + (runs + 1 + (grpc ? f.rounds : 0)) * f.n} messages...`);
     let nonceBase = 0;
     const next = async (count: number) => {
       const messages = await presign(authors, location, channel, count, nonceBase, timestamp);
@@ -285,16 +287,20 @@ async function benchChain(kind: ChainKind, f: Flags) {
     const chainOnlyMessages = await next(f.n);
     // gRPC runs in every round beside HTTP's batched run, with its own messages of the same count.
     const grpcSets = [];
-    if (f.transport === "grpc") for (let i = 0; i < f.rounds; i++) grpcSets.push(await next(f.n));
+    if (grpc) for (let i = 0; i < f.rounds; i++) grpcSets.push(await next(f.n));
+    const grpcWarmup = grpc ? await next(f.warmup) : [];
     const signerKeys = Array.from({ length: f.signerCount }, (_, i) => devPrivateKey(10 + i));
 
     progress(`[${kind}] warm-up: ${f.warmup} messages, batch ${f.batch} (not counted)`);
     await runOnce("warm-up", node, setup, signerKeys, f.batch, warmup, f.concurrency, f.inflight);
+    // gRPC's code paths (Connect, protobuf, the stream adapter) get their own warm-up:
+    // otherwise its first round pays the compiler's warm-up that HTTP's did not.
+    if (grpc) await runGrpcOnce("warm-up gRPC", node, setup.address, signerKeys, f.batch, grpcWarmup, f.streams, f.inflight);
     const baselines: RunResult[] = [];
     const batcheds: RunResult[] = [];
     const grpcs: GrpcResult[] = [];
     for (let r = 0; r < f.rounds; r++) {
-      const runsOfRound: Array<"baseline" | "batched" | "grpc"> = f.transport === "grpc" ? ["baseline", "batched", "grpc"] : ["baseline", "batched"];
+      const runsOfRound: Array<"baseline" | "batched" | "grpc"> = grpc ? ["baseline", "batched", "grpc"] : ["baseline", "batched"];
       // Alternate which goes first (and, with gRPC, rotate): no run always meets a fresher chain.
       const order = runsOfRound.map((_, i) => runsOfRound[(i + r) % runsOfRound.length]);
       for (const which of order) {
@@ -310,7 +316,7 @@ async function benchChain(kind: ChainKind, f: Flags) {
     progress(`[${kind}] chain-only: ${f.n} pre-signed messages straight to postBatch, batches of ${f.batch}, ${f.signerCount} senders, ${f.inflight} in flight each`);
     const only: ChainOnlyResult = await chainOnly(node, setup, signerKeys, chainOnlyMessages, f.batch, f.inflight);
     const subject = median(batcheds, (r) => r.confirmedPerSecond);
-    const grpc = grpcs.length > 0 ? { ...median(grpcs, (r) => r.confirmedPerSecond), rounds: grpcs } : undefined;
+    const grpcResult = grpcs.length > 0 ? { ...median(grpcs, (r) => r.confirmedPerSecond), rounds: grpcs } : undefined;
     const baseline = median(baselines, (r) => r.confirmedPerSecond);
     return {
       chain: CHAIN_DESCRIPTION[kind],
@@ -328,16 +334,16 @@ async function benchChain(kind: ChainKind, f: Flags) {
         chainNode: micros(subject.cpu.nodeMsPerMessage),
         relayerAndClients: micros(subject.cpu.relayerMsPerMessage),
         chainNodeChainOnly: only.nodeCpuMicrosPerMessage,
-        ...(grpc ? { grpcChainNode: micros(grpc.cpu.nodeMsPerMessage), grpcRelayerAndClients: micros(grpc.cpu.relayerMsPerMessage) } : {}),
+        ...(grpcResult ? { grpcChainNode: micros(grpcResult.cpu.nodeMsPerMessage), grpcRelayerAndClients: micros(grpcResult.cpu.relayerMsPerMessage) } : {}),
       },
       stages: subject.stages,
       rounds: { batched: batcheds, baseline: baselines },
       chainOnly: only,
-      ...(grpc
+      ...(grpcResult
         ? {
-            grpc,
+            grpc: grpcResult,
             http: { confirmedPerSecond: subject.confirmedPerSecond, p99ConfirmMs: subject.p99ConfirmMs },
-            grpcOverHttp: Math.round((grpc.confirmedPerSecond / subject.confirmedPerSecond) * 100) / 100,
+            grpcOverHttp: Math.round((grpcResult.confirmedPerSecond / subject.confirmedPerSecond) * 100) / 100,
             // Each round's gRPC run over the same round's HTTP batched run: medians of two
             // rounds can pair a fast run of one with a slow run of the other.
             grpcOverHttpByRound: grpcs.map((g, i) => Math.round((g.confirmedPerSecond / batcheds[i].confirmedPerSecond) * 100) / 100),
