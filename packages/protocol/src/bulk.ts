@@ -14,6 +14,7 @@
 import { getAddress, type Log } from "ethers";
 import { MESSAGE_POSTED_TOPIC, minimalLength } from "./registry.js";
 import type { PostedMessage } from "./registry.js";
+import type { SignedMessage } from "./messages.js";
 import { digestOfWords, digestPrefix } from "./digest.js";
 import type { RegistryLocation } from "./messages.js";
 
@@ -42,6 +43,9 @@ function hexToBytes(hex: string): Uint8Array {
 function toHex(bytes: Uint8Array): string {
   return "0x" + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
+
+const ADDRESS_TOPIC = /^0x0{24}[0-9a-fA-F]{40}$/;
+const UINT64_TOPIC = /^0x0{48}[0-9a-fA-F]{16}$/;
 
 function zeroes(bytes: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
@@ -150,6 +154,56 @@ export class MessagePostedDecoder {
       digest: toHex(p.digest),
       digestBytes: p.digest,
       signatureBytes: p.signature,
+    };
+  }
+
+  /**
+   * A log of a message the caller already knows, recognised without hashing: `find` is
+   * asked for the message the log names (its author, lowercase, and nonce), and the log
+   * must carry that message byte for byte (every field the digest covers, and the
+   * signature). Then the PostedMessage is what `decode` would return, with the digest the
+   * caller knows and the author spelt as the caller's message spells it. Undefined for any other log: decode that in full. Why: the relayer
+   * settling its own batch knows each message's digest, and recomputing it from the log
+   * (three keccaks and a checksum) was a tenth of its CPU per message.
+   */
+  recognise<T extends { message: SignedMessage; digest: string }>(log: BulkLog, find: (author: string, nonce: bigint) => T | undefined): { known: T; posted: PostedMessage } | undefined {
+    if (log.topics.length !== 4 || log.topics[0].toLowerCase() !== MESSAGE_POSTED_TOPIC) return undefined;
+    if (!ADDRESS_TOPIC.test(log.topics[3]) || !UINT64_TOPIC.test(log.topics[2])) return undefined;
+    let data: Uint8Array;
+    let at: ReturnType<typeof messagePostedOffsets>;
+    try {
+      data = hexToBytes(log.data);
+      at = messagePostedOffsets(data);
+    } catch {
+      return undefined;
+    }
+    const nonce = at.nonceLength === 0 ? 0n : BigInt(toHex(data.subarray(at.nonce, at.nonce + at.nonceLength)));
+    const known = find("0x" + log.topics[3].slice(26).toLowerCase(), nonce);
+    if (!known) return undefined;
+    const seq = BigInt(log.topics[2]);
+    const head = toHex(data.subarray(at.head, at.head + 32));
+    const expected = encodeMessagePosted({ ...known.message, seq, head });
+    if (expected.data !== log.data.toLowerCase() || expected.topics.some((topic, i) => topic !== log.topics[i].toLowerCase())) return undefined;
+    const m = known.message;
+    return {
+      known,
+      posted: {
+        channel: m.channel.toLowerCase(),
+        author: m.author,
+        body: m.body.toLowerCase(),
+        contentType: m.contentType,
+        timestamp: m.timestamp,
+        replyTo: m.replyTo,
+        nonce: m.nonce,
+        signature: m.signature.toLowerCase(),
+        seq,
+        head,
+        digest: known.digest.toLowerCase(),
+        blockNumber: Number(log.blockNumber),
+        blockHash: log.blockHash,
+        transactionHash: log.transactionHash,
+        logIndex: Number(log.index ?? log.logIndex ?? 0),
+      },
     };
   }
 

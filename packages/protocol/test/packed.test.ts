@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { hexlify, randomBytes, Wallet } from "ethers";
-import { decodeMessagePosted, digestOf, encodeMessagePosted, GENESIS_HEAD, minimalLength, packBatch } from "../src/index.js";
+import { decodeMessagePosted, digestOf, encodeMessagePosted, GENESIS_HEAD, MessagePostedDecoder, minimalLength, packBatch } from "../src/index.js";
 
 describe("protocol: compact replyTo and nonce in the packed batch and log", function () {
   const registry = { chainId: 31337n, address: Wallet.createRandom().address };
@@ -35,6 +35,48 @@ describe("protocol: compact replyTo and nonce in the packed batch and log", func
         expect(decoded).to.include({ replyTo, nonce, body: message.body, signature, seq: 5n, digest: digestOf(registry, message) });
       }
     }
+  });
+
+  it("recognise: a log carrying the known message byte for byte is what decode returns; any forged field, a wrong seq or author word, or bad hex is not recognised", function () {
+    const decoder = new MessagePostedDecoder(registry);
+    const message = { channel: hexlify(randomBytes(32)), author: Wallet.createRandom().address, body: hexlify(randomBytes(40)), contentType: 2, timestamp: 1_800_000_000n, replyTo: 7n, nonce: 300n, signature: hexlify(randomBytes(65)) };
+    const known = { message, digest: digestOf(registry, message) };
+    const meta = { blockNumber: 9, blockHash: "0x" + "11".repeat(32), transactionHash: "0x" + "22".repeat(32), logIndex: 3 };
+    const asked: Array<[string, bigint]> = [];
+    const find = (author: string, nonce: bigint) => (asked.push([author, nonce]), known);
+    const fields = { ...message, seq: 12n, head: hexlify(randomBytes(32)) };
+    const genuine = { ...encodeMessagePosted(fields), ...meta };
+    const recognised = decoder.recognise(genuine, find);
+    expect(recognised?.known).to.equal(known);
+    expect(recognised?.posted).to.deep.equal(decoder.decode(genuine));
+    expect(asked).to.deep.equal([[message.author.toLowerCase(), 300n]]);
+    expect(decoder.recognise(genuine, () => undefined)).to.equal(undefined);
+
+    const flip = (hex: string) => hex.slice(0, -1) + (hex.endsWith("0") ? "1" : "0");
+    const forgeries: Record<string, Partial<typeof fields>> = {
+      channel: { channel: flip(message.channel) },
+      author: { author: Wallet.createRandom().address },
+      body: { body: flip(message.body) },
+      "a longer body": { body: message.body + "00" },
+      contentType: { contentType: 3 },
+      timestamp: { timestamp: message.timestamp + 1n },
+      replyTo: { replyTo: 8n },
+      signature: { signature: flip(message.signature) },
+    };
+    for (const [what, change] of Object.entries(forgeries)) {
+      expect(decoder.recognise({ ...encodeMessagePosted({ ...fields, ...change }), ...meta }, find), what).to.equal(undefined);
+    }
+    // Another nonce is another message: find is asked for it, and here knows none.
+    expect(decoder.recognise({ ...encodeMessagePosted({ ...fields, nonce: 301n }), ...meta }, (a, n) => (n === 300n ? known : undefined))).to.equal(undefined);
+    const topics = genuine.topics;
+    const malformed = [
+      { ...genuine, topics: [topics[0], topics[1], "0x01" + topics[2].slice(4), topics[3]] },
+      { ...genuine, topics: [topics[0], topics[1], topics[2], "0x01" + topics[3].slice(4)] },
+      { ...genuine, topics: topics.slice(0, 3) },
+      { ...genuine, data: genuine.data.slice(0, 60) },
+      { ...genuine, data: genuine.data.replace(/.$/, "z") },
+    ];
+    for (const log of malformed) expect(decoder.recognise(log, find)).to.equal(undefined);
   });
 
   it("packBatch writes the same compact fields and refuses values over their type", function () {

@@ -319,16 +319,19 @@ export class Submitter {
   /** One outcome per message from the receipt's MessagePosted/MessageRejected logs. */
   private async settleFromReceipt(batch: PendingMessage[], receipt: RawReceipt): Promise<void> {
     const byDigest = new Map(batch.map((e) => [e.digest, e]));
+    const byAuthorNonce = new Map(batch.map((e) => [`${e.message.author.toLowerCase()}:${e.message.nonce}`, e]));
     const settled = new Set<PendingMessage>();
     const registry = this.chain.location.address.toLowerCase();
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== registry) continue;
       if (log.topics[0] === MESSAGE_POSTED_TOPIC) {
-        // The digest recomputed from the log finds the message the client signed. Not
-        // author and nonce: were two messages with one nonce ever in a batch, a map by
-        // nonce would keep only one, and the one that landed would be sent again.
-        const posted = this.decoder.decode(log);
-        const entry = byDigest.get(posted.digest.toLowerCase());
+        // Our message, recognised byte for byte: its digest is the one the pre-check
+        // computed. Any other log is decoded in full and found by the digest recomputed
+        // from it: were two messages with one nonce ever in a batch, the map by nonce
+        // keeps only one, and the one that landed must not be sent again.
+        const recognised = this.decoder.recognise(log, (author, nonce) => byAuthorNonce.get(`${author}:${nonce}`));
+        const posted = recognised?.posted ?? this.decoder.decode(log);
+        const entry = recognised?.known ?? byDigest.get(posted.digest.toLowerCase());
         if (!entry || settled.has(entry)) continue;
         const outcome = confirmedFrom(posted);
         this.index.record(outcome, posted.author, posted.nonce);
