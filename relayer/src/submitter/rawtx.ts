@@ -4,11 +4,21 @@
  * signature. The same encodings (EIP-1559 type 2, and legacy EIP-155 for zero-gas
  * chains), built once on bytes; a test holds them byte-equal to ethers' output.
  */
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import createKeccakHash from "keccak";
 import type { SigningKey } from "ethers";
 import type { Fees } from "./fees.js";
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * keccak256 from the `keccak` package (native where its prebuilt binding loads, its own
+ * JavaScript otherwise): a signed batch is hashed twice, over its whole calldata, and on
+ * 36 kB that is about 0.12 ms natively against 1.4 ms for @noble/hashes (measured), a
+ * tenth of the relayer's CPU per message.
+ */
+function keccak_256(bytes: Uint8Array): Buffer {
+  return createKeccakHash("keccak256").update(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).digest();
+}
 
 function lengthPrefix(length: number, offset: number): Buffer {
   if (length < 56) return Buffer.from([offset + length]);
