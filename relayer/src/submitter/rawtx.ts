@@ -4,6 +4,7 @@
  * signature. The same encodings (EIP-1559 type 2, and legacy EIP-155 for zero-gas
  * chains), built once on bytes; a test holds them byte-equal to ethers' output.
  */
+/// <reference path="./keccak.d.ts" />
 import createKeccakHash from "keccak";
 import type { SigningKey } from "ethers";
 import type { Fees } from "./fees.js";
