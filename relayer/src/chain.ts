@@ -155,7 +155,7 @@ export class Chain {
   }
 
   isMember(channel: string, author: string): Promise<boolean> {
-    const role = memberRoleOf(channel);
+    const role = this.roleOf(channel);
     return this.memberCache.get(`${role}:${author}`, () => this.registry.hasRole(role, author));
   }
 
