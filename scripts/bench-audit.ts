@@ -28,11 +28,10 @@ import {
   audit,
   ChainLogSource,
   MemoryLogSource,
-  recoveryBackend,
   WorkerPreparer,
   type RawLog,
-  type RecoveryBackendName,
 } from "@chainmail/audit";
+import { recoveryBackend, type RecoveryBackendName } from "@chainmail/protocol/signatures";
 import {
   bodyFromText,
   channelId,

@@ -5,7 +5,6 @@ export * from "./chain-source.js";
 export * from "./kafka.js";
 export * from "./membership.js";
 export * from "./prepare.js";
-export * from "./signatures.js";
 export * from "./verifier.js";
 export * from "./report.js";
 export * from "./run.js";

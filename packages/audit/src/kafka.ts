@@ -19,7 +19,7 @@ import {
   signedMessageOf,
   type MessageEvent,
 } from "@chainmail/protocol";
-import { recoverHex, type RecoverSigner } from "./signatures.js";
+import { recoverHex, type RecoverSigner } from "@chainmail/protocol/signatures";
 import { position, type AuditedMessage, type Discrepancy, type KafkaReport } from "./types.js";
 import { ChainMailError } from "@chainmail/protocol";
 

@@ -2,7 +2,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { MessagePostedDecoder } from "@chainmail/protocol";
 import { packBatch, prepareBatch, unpackLogs } from "./prepare.js";
-import { recoveryBackend, type RecoveryBackendName } from "./signatures.js";
+import { recoveryBackend, type RecoveryBackendName } from "@chainmail/protocol/signatures";
 
 const { registry, backend } = workerData as { registry: { chainId: bigint; address: string }; backend: RecoveryBackendName };
 const decoder = new MessagePostedDecoder(registry);

@@ -8,7 +8,7 @@ import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { headLinks, MessagePostedDecoder, type RegistryLocation } from "@chainmail/protocol";
 import type { RawLog } from "./log-source.js";
-import { recoveryBackend, type RecoveryBackendName, type RecoverSigner } from "./signatures.js";
+import { recoveryBackend, type RecoveryBackendName, type RecoverSigner } from "@chainmail/protocol/signatures";
 
 export interface PreparedMessage {
   ok: true;

@@ -10,7 +10,7 @@ import { ChainMailError, channelId } from "@chainmail/protocol";
 import { KafkaTopicReader } from "./kafka.js";
 import type { AuditLogSource } from "./log-source.js";
 import { exportMessages, summaryText, toJson, type ExportFormat } from "./report.js";
-import type { RecoveryBackendName } from "./signatures.js";
+import type { RecoveryBackendName } from "@chainmail/protocol/signatures";
 import { audit } from "./verifier.js";
 import type { Checkpoint } from "./anchor.js";
 import { MESSAGE_PROOF_FORMAT, messageProofText, verifyMessageProof, type MessageProof } from "./message-proof.js";

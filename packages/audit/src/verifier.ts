@@ -11,7 +11,7 @@ import { compareWithKafka, type KafkaEventReader } from "./kafka.js";
 import type { AuditLogSource, ChannelState, RawLog } from "./log-source.js";
 import { MembershipHistory } from "./membership.js";
 import { createPreparer, type PreparedMessage, type Preparer } from "./prepare.js";
-import { defaultRecoveryBackend, recoveryBackend, type RecoveryBackendName } from "./signatures.js";
+import { defaultRecoveryBackend, recoveryBackend, type RecoveryBackendName } from "@chainmail/protocol/signatures";
 import {
   position,
   DISCREPANCY_KINDS,

@@ -1,22 +1,20 @@
 /**
  * Unit tests of the audit's building blocks (no chain): the protocol's bulk decoder is
- * byte-for-byte the reference decoder, the three secp256k1 backends accept and refuse the
- * same signatures as the protocol's recoverAuthor, and membership honours log order
+ * byte-for-byte the reference decoder, and membership honours log order
  * inside a block.
  */
 import { expect } from "chai";
-import { AbiCoder, Signature, Wallet, zeroPadValue } from "ethers";
+import { AbiCoder, Wallet, zeroPadValue } from "ethers";
 import {
   MembershipHistory,
   packBatch,
   packLogs,
   prepareBatch,
-  recoverHex,
-  recoveryBackend,
   unpackBatch,
   unpackLogs,
   type RawLog,
 } from "@chainmail/audit";
+import { recoveryBackend } from "@chainmail/protocol/signatures";
 import { messagePostedOffsets, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC } from "@chainmail/protocol";
 import {
   bodyFromText,
@@ -103,31 +101,6 @@ describe("audit building blocks", function () {
       ["author topic not an address", { ...good, topics: [...good.topics.slice(0, 3), "0xff" + good.topics[3].slice(4)] }],
     ];
     for (const [what, log] of cases) expect(() => decoder.decode(log), what).to.throw(MalformedLogError);
-  });
-
-  it("every recovery backend agrees with the protocol's recoverAuthor, refusals included", async function () {
-    const backends = (["native", "noble", "ethers"] as const).map((name) => [name, recoveryBackend(name)] as const);
-    const m = await signed(5);
-    const digest = digestOf(registry, m);
-    const sig = Signature.from(m.signature);
-    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-    const variants: Record<string, string> = {
-      valid: m.signature,
-      // (r, n - s, flipped v) recovers the same key: what ecrecover accepts and OpenZeppelin refuses.
-      "high s (malleable twin)": sig.r + (n - BigInt(sig.s)).toString(16).padStart(64, "0") + (sig.v === 27 ? "1c" : "1b"),
-      "v flipped": m.signature.slice(0, 130) + (sig.v === 27 ? "1c" : "1b"),
-      "v = 29": m.signature.slice(0, 130) + "1d",
-      "r = 0": "0x" + "00".repeat(32) + m.signature.slice(66),
-      "64 bytes": m.signature.slice(0, 130),
-      "other key": (await signMessage(new Wallet("0x" + "43".repeat(32)), registry, m)).signature,
-    };
-    for (const [what, signature] of Object.entries(variants)) {
-      const reference = recoverAuthor(registry, { ...m, signature });
-      for (const [name, recover] of backends) {
-        expect(recoverHex(recover, digest, signature), `${name}: ${what}`).to.equal(reference === null ? null : reference.toLowerCase());
-      }
-    }
-    expect(recoverAuthor(registry, m)).to.equal(author.address);
   });
 
   it("worker framing: logs and prepared batches survive the trip, and a hostile field cannot break the framing", async function () {

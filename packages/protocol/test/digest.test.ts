@@ -3,8 +3,9 @@
  * random inputs: the digest, the next head and the canonical-signature rule.
  */
 import { expect } from "chai";
-import { getBytes, hexlify, randomBytes, Wallet } from "ethers";
+import { getBytes, hexlify, randomBytes, Signature, Wallet } from "ethers";
 import { digestOf, GENESIS_HEAD, isCanonicalSignature, isCanonicalSignatureBytes, nextHead, randomNonce, recoverAuthor, signMessage } from "../src/index.js";
+import { recoverHex, recoveryBackend } from "../src/signatures.js";
 import { digestOfReference, isCanonicalSignatureReference, nextHeadReference, recoverAuthorReference } from "./reference.js";
 
 describe("protocol: digest, next head and signature rule equal their references", function () {
@@ -109,5 +110,33 @@ describe("protocol: digest, next head and signature rule equal their references"
       }
       expect(recoverAuthor(registry, signed)).to.equal(author.address);
     }
+  });
+
+  it("every recovery backend agrees with recoverAuthor, refusals included", async function () {
+    const registry = { chainId: 31337n, address: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
+    const author = new Wallet("0x" + "42".repeat(32));
+    const backends = (["native", "noble", "ethers"] as const).map((name) => [name, recoveryBackend(name)] as const);
+    const m = await signMessage(author, registry, { channel: hexlify(randomBytes(32)), author: author.address, body: "0x0102", contentType: 1, timestamp: 5n, replyTo: 0n, nonce: randomNonce() });
+    const digest = digestOf(registry, m);
+    const sig = Signature.from(m.signature);
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const variants: Record<string, string> = {
+      valid: m.signature,
+      // (r, n - s, flipped v) recovers the same key: what ecrecover accepts and OpenZeppelin refuses.
+      "high s (malleable twin)": sig.r + (n - BigInt(sig.s)).toString(16).padStart(64, "0") + (sig.v === 27 ? "1c" : "1b"),
+      "v flipped": m.signature.slice(0, 130) + (sig.v === 27 ? "1c" : "1b"),
+      "v = 29": m.signature.slice(0, 130) + "1d",
+      "r = 0": "0x" + "00".repeat(32) + m.signature.slice(66),
+      "64 bytes": m.signature.slice(0, 130),
+      "not hex": m.signature.slice(0, 128) + "zz1b",
+      "other key": (await signMessage(new Wallet("0x" + "43".repeat(32)), registry, m)).signature,
+    };
+    for (const [what, signature] of Object.entries(variants)) {
+      const reference = recoverAuthor(registry, { ...m, signature });
+      for (const [name, recover] of backends) {
+        expect(recoverHex(recover, digest, signature), `${name}: ${what}`).to.equal(reference === null ? null : reference.toLowerCase());
+      }
+    }
+    expect(recoverHex(recoveryBackend("native"), digest, m.signature)).to.equal(author.address.toLowerCase());
   });
 });

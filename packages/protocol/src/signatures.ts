@@ -18,7 +18,7 @@ import { createRequire } from "node:module";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { hexlify, recoverAddress } from "ethers";
-import { isCanonicalSignatureBytes } from "@chainmail/protocol";
+import { isCanonicalSignatureBytes } from "./digest.js";
 
 export type RecoveryBackendName = "native" | "noble" | "ethers";
 
