@@ -12,24 +12,34 @@ interface IRegistryViews {
  * @title MessageProbe
  * @notice Never deployed. The relayer runs this contract's creation code in an
  * `eth_call` without a `to` address; the constructor's `return` is the call's result.
- * One call answers three pre-checks for a whole batch of messages: who signed the
- * digest (the node's native ecrecover), whether the author's nonce is used, and
- * whether the author is a member of the channel.
- * @dev Result word per message: bits 0..159 the recovered signer (0 if none),
- * bit 160 nonce used, bit 161 member (clear, not asked, for an item whose channel is zero).
+ * One call answers the pre-checks that need the chain for a whole batch of messages:
+ * whether the author's nonce is used, whether the author is a member of the channel,
+ * and, when the relayer cannot recover signers cheaply itself, who signed the digest
+ * (the node's native ecrecover).
+ * @dev `signatures` is empty (the relayer recovered the signers with libsecp256k1) or
+ * has one entry per item. Result word per item: bits 0..159 the recovered signer (0 if
+ * none, or not asked), bit 160 nonce used, bit 161 member (clear, not asked, for an item
+ * whose channel is zero).
  */
 contract MessageProbe {
     struct Item {
-        bytes32 digest;
-        bytes32 r;
-        bytes32 s;
-        uint8 v;
         address author;
         uint256 nonce;
         bytes32 channel;
     }
 
-    constructor(IRegistryViews registry, Item[] memory items) {
+    struct Signed {
+        bytes32 digest;
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+    }
+
+    error SignatureCountMismatch(uint256 items, uint256 signatures);
+
+    constructor(IRegistryViews registry, Item[] memory items, Signed[] memory signatures) {
+        bool recover = signatures.length != 0;
+        if (recover && signatures.length != items.length) revert SignatureCountMismatch(items.length, signatures.length);
         uint256[] memory out = new uint256[](items.length);
         // A batch is mostly one channel: its member role is asked once per run of items
         // in the same channel, not once per item (an external call is about a seventh of
@@ -38,7 +48,11 @@ contract MessageProbe {
         bytes32 role;
         for (uint256 i = 0; i < items.length; ++i) {
             Item memory it = items[i];
-            uint256 word = uint256(uint160(ecrecover(it.digest, it.v, it.r, it.s)));
+            uint256 word;
+            if (recover) {
+                Signed memory sig = signatures[i];
+                word = uint256(uint160(ecrecover(sig.digest, sig.v, sig.r, sig.s)));
+            }
             if (registry.isNonceUsed(it.author, it.nonce)) word |= uint256(1) << 160;
             // Channel zero: the relayer knows the author is a member (its cache, which
             // follows RoleRevoked) and does not ask; the member bit stays clear.

@@ -13,6 +13,7 @@ import { RelayerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
 import { OutcomeIndex } from "./outcomes.js";
 import { MessageProbe } from "./probe.js";
+import { loadNative, recoveryBackend, type RecoverSigner } from "@chainmail/protocol/signatures";
 import { createLogger, type Logger } from "@chainmail/runtime";
 import { RateLimiter } from "./rate-limit.js";
 import { clientErrorHandler, frameworkErrors, installHttpGuards, parseJsonBody } from "./guards.js";
@@ -34,10 +35,24 @@ export interface BuildOptions {
   defaultMetrics?: boolean;
   /** The logger; default: ChainMail's one logger (pino) at the configured level. */
   logger?: Logger;
+  /**
+   * Where the pre-check recovers signers: "here" (libsecp256k1, the default where its
+   * prebuilt binary loads) or "node" (the probe's ecrecover; the fallback, and for tests).
+   */
+  recoverSigners?: "here" | "node";
 }
 
 /** The HTTP API's Fastify instance, with the gRPC door's (HTTP/2, its own port) as `grpc`; closing the first closes both. */
 export type RelayerApp = FastifyInstance & { services: Services; grpc: FastifyInstance };
+
+/** libsecp256k1 when it loads and is wanted; else the node's ecrecover (probe) or, per message, ethers'. */
+function signerRecovery(wanted: "here" | "node" | undefined, probing: boolean, logger: Logger): RecoverSigner | undefined {
+  if (wanted === "node") return undefined;
+  if (loadNative()) return recoveryBackend("native");
+  if (wanted === "here") throw new Error("recoverSigners: \"here\" needs libsecp256k1 (npm package secp256k1), whose binary does not load on this platform.");
+  logger.warn(`libsecp256k1 does not load on this platform: signers are recovered ${probing ? "by the node's ecrecover (probe)" : "in JavaScript (slow)"}.`);
+  return undefined;
+}
 
 export async function buildApp(config: RelayerConfig, options: BuildOptions = {}): Promise<RelayerApp> {
   const logger = options.logger ?? createLogger({ name: "chainmail-relayer", level: config.logLevel });
@@ -68,7 +83,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     chain,
     index,
     submitter,
-    checker: new PreChecker(chain, index, submitter, probe),
+    checker: new PreChecker(chain, index, submitter, probe, signerRecovery(options.recoverSigners, probe !== undefined, logger)),
     metrics,
     authorLimiter: new RateLimiter(config.rateLimitAuthorPerSecond, config.rateLimitAuthorBurst),
     clientLimiter: new RateLimiter(config.rateLimitClientPerSecond, config.rateLimitClientBurst),

@@ -53,9 +53,10 @@ export interface RelayerConfig {
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
   /**
-   * "probe": signature, nonce and membership checks of concurrent requests are answered
-   * together by one eth_call (the node's native ecrecover); "calls": per message, in
-   * JavaScript and with one eth_call each (slower; for nodes that cannot run the probe).
+   * "probe": nonce and membership checks of concurrent requests are answered together by
+   * one eth_call; "calls": one eth_call each (slower; for nodes that cannot run the
+   * probe). In both, signers are recovered in the relayer with libsecp256k1 where its
+   * binary loads; elsewhere by the probe (the node's ecrecover) or, per call, by ethers.
    */
   precheckMode: "probe" | "calls";
   /** A batch is cut before its gas bound would pass this (stays under block and tx caps). */
@@ -155,7 +156,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "log-chunk-blocks": { env: "CHAINMAIL_LOG_CHUNK_BLOCKS", value: "N", default: String(CONFIG_DEFAULTS.logChunkBlocks), description: "blocks per eth_getLogs request" },
   "shutdown-timeout-ms": { env: "CHAINMAIL_SHUTDOWN_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.shutdownTimeoutMs), description: "longest graceful shutdown waits for in-flight transactions" },
   "log-level": { env: "CHAINMAIL_LOG_LEVEL", value: "LEVEL", default: CONFIG_DEFAULTS.logLevel, description: `pino log level (${LOG_LEVELS.join(", ")})` },
-  "precheck-mode": { env: "CHAINMAIL_PRECHECK_MODE", value: "MODE", default: CONFIG_DEFAULTS.precheckMode, description: "probe (one batched eth_call, the node's native ecrecover) or calls (per message; used automatically if the node cannot run the probe)" },
+  "precheck-mode": { env: "CHAINMAIL_PRECHECK_MODE", value: "MODE", default: CONFIG_DEFAULTS.precheckMode, description: "probe (one batched eth_call for nonces and memberships) or calls (per message; used automatically if the node cannot run the probe)" },
   "kafka-brokers": { env: "KAFKA_BROKERS", value: "HOST:PORT,...", default: "(none: no subscriptions or deliveries)", description: "Kafka brokers for team subscriptions and delivery confirmation" },
   "messages-topic": { env: "CHAINMAIL_MESSAGES_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.messagesTopic, description: "the mirror's message topic (deliveries are read there)" },
   "subscriptions-topic": { env: "CHAINMAIL_SUBSCRIPTIONS_TOPIC", value: "NAME", default: CONFIG_DEFAULTS.subscriptionsTopic, description: "compacted topic holding the teams' subscriptions" },

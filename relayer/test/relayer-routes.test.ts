@@ -38,10 +38,10 @@ describe("relayer routes (app.inject, real hardhat node)", function () {
     expect(await f.node.provider.getTransactionCount(relayerAddress, "pending")).to.equal(before, "a refused message must not cost gas");
   }
 
-  function expectError(response: { statusCode: number; body: string }, status: number, code: string) {
-    expect(response.statusCode, response.body).to.equal(status);
+  function expectError(response: { statusCode: number; body: string }, status: number, code: string, what = "") {
+    expect(response.statusCode, `${what} ${response.body}`).to.equal(status);
     const json = JSON.parse(response.body);
-    expect(json.code).to.equal(code);
+    expect(json.code, what).to.equal(code);
     expect(json.message).to.be.a("string").and.match(/\.$/);
     expect(response.body).not.to.match(/\bat .*\.(ts|js):\d+/, "no stack trace");
   }
@@ -262,14 +262,19 @@ describe("relayer routes (app.inject, real hardhat node)", function () {
       const items = [];
       for (const [channel, author] of asked) {
         const m = await f.sign(author, "probe", { channel });
-        items.push({ digest: digestOf(f.location, m), signature: m.signature, author: m.author, nonce: m.nonce, channel });
+        items.push({ author: m.author, nonce: m.nonce, channel, signed: { digest: digestOf(f.location, m), signature: m.signature } });
       }
       // Channel zero: membership not asked (the relayer's cache knows it), the rest answered.
       items.push({ ...items[0], channel: "0x" + "00".repeat(32) });
-      const answers = await new MessageProbe(app.services.chain.rpc, f.location.address).run(items);
+      const probe = new MessageProbe(app.services.chain.rpc, f.location.address);
+      const answers = await probe.run(items);
       expect(answers.map((a) => a.member)).to.deep.equal([true, true, false, true, false, true, false]);
       expect(answers.map((a) => a.signer)).to.deep.equal([...asked.map(([, a]) => a.address.toLowerCase()), f.authors[0].address.toLowerCase()]);
       expect(answers.every((a) => !a.nonceUsed)).to.equal(true);
+      // Without signatures (the relayer recovered the signers) the node answers the same, and no signer.
+      const unsigned = await probe.run(items.map(({ signed: _, ...it }) => it));
+      expect(unsigned.map((a) => a.member)).to.deep.equal([true, true, false, true, false, true, false]);
+      expect(unsigned.every((a) => a.signer === undefined && !a.nonceUsed)).to.equal(true);
     });
 
     it("a member whose role is revoked is refused NotMember by the pre-check within a few seconds, though the probe no longer asks about known members", async function () {
@@ -288,25 +293,57 @@ describe("relayer routes (app.inject, real hardhat node)", function () {
       expect(app.services.chain.knownMember(channel, f.authors[3].address)).to.equal(false);
     });
 
-    it("uses the batched probe by default, and the per-message mode refuses the same things", async function () {
+    it("by default signers are recovered here and the rest asked of the probe; every other way (the node's ecrecover, per message) refuses the same things", async function () {
       expect(app.services.checker.mode).to.equal("probe");
-      const calls = await buildApp(f.config({ precheckMode: "calls" }), { defaultMetrics: false });
+      expect(app.services.checker.signerRecovery).to.equal("here");
+      const ways = [
+        { config: { precheckMode: "calls" as const }, options: {}, mode: "calls", recovery: "here" },
+        { config: {}, options: { recoverSigners: "node" as const }, mode: "probe", recovery: "node" },
+        { config: { precheckMode: "calls" as const }, options: { recoverSigners: "node" as const }, mode: "calls", recovery: "ethers" },
+      ];
+      for (const way of ways) {
+        const other = await buildApp(f.config(way.config), { defaultMetrics: false, ...way.options });
+        try {
+          expect([other.services.checker.mode, other.services.checker.signerRecovery]).to.deep.equal([way.mode, way.recovery]);
+          const inject = (payload: unknown) => other.inject({ method: "POST", url: "/v1/messages?wait=true", payload: payload as string });
+          const good = await f.sign(f.authors[2], `checked by ${way.mode}/${way.recovery}`);
+          await noTransaction(async () => {
+            const forged = await signMessage(f.outsider, f.location, { ...good });
+            expectError(await inject(toJson({ ...forged, author: f.authors[2].address })), 422, "BadSignature", way.recovery);
+            expectError(await inject(toJson(await f.sign(f.outsider, "outsider"))), 403, "NotMember", way.recovery);
+          });
+          const ok = await inject(toJson(good));
+          expect(JSON.parse(ok.body).status, way.recovery).to.equal("confirmed");
+          await noTransaction(async () => {
+            expectError(await inject(toJson(await f.sign(f.authors[2], "reused", { nonce: good.nonce }))), 409, "NonceUsed", way.recovery);
+          });
+        } finally {
+          await other.close();
+        }
+      }
+    });
+
+    it("a forged signature is refused before the probe asks the node about it (signers recovered here)", async function () {
+      const rpc = app.services.chain.rpc;
+      const probed: unknown[] = [];
+      const call = rpc.call.bind(rpc);
+      rpc.call = ((method: string, params: unknown[]) => {
+        // The probe's eth_call has no `to` (it runs MessageProbe's creation code); the
+        // shared, cached reads (limits, channel, content types) have one.
+        if (method === "eth_call" && !(params[0] as { to?: string }).to) probed.push(params);
+        return call(method, params);
+      }) as typeof rpc.call;
       try {
-        expect(calls.services.checker.mode).to.equal("calls");
-        const inject = (payload: unknown) => calls.inject({ method: "POST", url: "/v1/messages?wait=true", payload: payload as string });
-        const good = await f.sign(f.authors[2], "checked one by one");
-        await noTransaction(async () => {
+        for (let i = 0; i < 5; i++) {
+          const good = await f.sign(f.authors[1], `forged ${i}`);
           const forged = await signMessage(f.outsider, f.location, { ...good });
-          expectError(await inject(toJson({ ...forged, author: f.authors[2].address })), 422, "BadSignature");
-          expectError(await inject(toJson(await f.sign(f.outsider, "outsider"))), 403, "NotMember");
-        });
-        const ok = await inject(toJson(good));
-        expect(JSON.parse(ok.body).status).to.equal("confirmed");
-        await noTransaction(async () => {
-          expectError(await inject(toJson(await f.sign(f.authors[2], "reused", { nonce: good.nonce }))), 409, "NonceUsed");
-        });
+          expectError(await app.inject({ method: "POST", url: "/v1/messages", payload: toJson({ ...forged, author: f.authors[1].address }) }), 422, "BadSignature");
+        }
+        expect(probed, "forgeries").to.deep.equal([]);
+        await post(toJson(await f.sign(f.authors[1], "a genuine one after them")));
+        expect(probed, "a genuine message is probed").to.have.length(1);
       } finally {
-        await calls.close();
+        rpc.call = call;
       }
     });
   });

@@ -4,13 +4,13 @@
  * (The fast digest's equality with the reference moved to packages/protocol/test.)
  */
 import { expect } from "chai";
-import { AbiCoder, hexlify, keccak256, randomBytes, Signature, Transaction, Wallet } from "ethers";
+import { AbiCoder, hexlify, Interface, keccak256, randomBytes, Signature, Transaction, Wallet } from "ethers";
 import { randomNonce } from "@chainmail/protocol";
 import { ConfigError, loadConfig } from "@chainmail/relayer";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { MESSAGE_PROBE_BYTECODE } from "@chainmail/protocol";
+import { MESSAGE_PROBE_BYTECODE, MessageProbe__factory } from "@chainmail/protocol";
 import { REPO_ROOT } from "@chainmail/testkit";
 import { decodeWords, encodeArguments, MessageProbe, type ProbeItem } from "../src/probe.js";
 import type { RpcClient } from "@chainmail/chain";
@@ -22,15 +22,14 @@ import { encodePostBatch, groupByChannel } from "../src/submitter/calldata.js";
 import { signRawTransaction } from "../src/submitter/rawtx.js";
 import { minimalLength, packBatch, registryInterface } from "@chainmail/protocol";
 
-const ITEM_TUPLE = "tuple(bytes32 digest, bytes32 r, bytes32 s, uint8 v, address author, uint256 nonce, bytes32 channel)[]";
-
-/** The generic ABI encoding of the probe's arguments: the reference encodeArguments is held equal to. */
+/** The generic ABI encoding of the probe's constructor arguments, from its compiled ABI: the reference encodeArguments is held equal to. */
 function encodeArgumentsReference(registry: string, items: ProbeItem[]): string {
-  const encoded = items.map((it) => {
-    const sig = Signature.from(it.signature);
-    return [it.digest, sig.r, sig.s, sig.v, it.author, it.nonce, it.channel];
+  const signatures = items.flatMap((it) => {
+    if (!it.signed) return [];
+    const sig = Signature.from(it.signed.signature);
+    return [[it.signed.digest, sig.r, sig.s, sig.v]];
   });
-  return AbiCoder.defaultAbiCoder().encode(["address", ITEM_TUPLE], [registry, encoded]).slice(2);
+  return new Interface(MessageProbe__factory.abi).encodeDeploy([registry, items.map((it) => [it.author, it.nonce, it.channel]), signatures]).slice(2);
 }
 
 const KEY = "0x" + "11".repeat(32);
@@ -188,15 +187,18 @@ describe("probe bytecode", function () {
     expect(MESSAGE_PROBE_BYTECODE).to.equal(JSON.parse(readFileSync(artifact, "utf8")).bytecode);
   });
 
-  it("the probe's hand-made argument encoding equals the generic ABI encoding", async function () {
+  it("the probe's hand-made argument encoding equals the generic ABI encoding, with signatures and without; it refuses to ask for some signers only", async function () {
     const author = Wallet.createRandom();
-    const items = [];
+    const signed: ProbeItem[] = [];
     for (let i = 0; i < 20; i++) {
       const digest = hexlify(randomBytes(32));
-      items.push({ digest, signature: author.signingKey.sign(digest).serialized, author: author.address, nonce: i % 2 ? randomNonce() : BigInt(i), channel: hexlify(randomBytes(32)) });
+      signed.push({ author: author.address, nonce: i % 2 ? randomNonce() : BigInt(i), channel: hexlify(randomBytes(32)), signed: { digest, signature: author.signingKey.sign(digest).serialized } });
     }
-    expect(encodeArguments(author.address, items)).to.equal(encodeArgumentsReference(author.address, items));
+    const unsigned = signed.map(({ signed: _, ...it }) => it);
+    expect(encodeArguments(author.address, signed)).to.equal(encodeArgumentsReference(author.address, signed));
+    expect(encodeArguments(author.address, unsigned)).to.equal(encodeArgumentsReference(author.address, unsigned));
     expect(encodeArguments(author.address, [])).to.equal(encodeArgumentsReference(author.address, []));
+    expect(() => encodeArguments(author.address, [...unsigned.slice(0, 3), signed[3]])).to.throw(/all its signers or none, not 1 of 4/);
   });
 
   it("decodes the probe's answer as the generic ABI coder does, and refuses one that is not a uint256[]", function () {
@@ -216,8 +218,9 @@ describe("probe bytecode", function () {
     const rpc = {
       call: (_method: string, [{ data }]: [{ data: string }]) => {
         const args = data.slice(MESSAGE_PROBE_BYTECODE.length);
-        const count = parseInt(args.slice(128, 192), 16);
-        const authors = Array.from({ length: count }, (_, i) => "0x" + args.slice(192 + i * 448 + 256 + 24, 192 + i * 448 + 320));
+        const count = parseInt(args.slice(192, 256), 16);
+        // Items start after the registry, two offsets and the length: 3 words each, the author first.
+        const authors = Array.from({ length: count }, (_, i) => "0x" + args.slice(256 + i * 192 + 24, 256 + i * 192 + 64));
         return new Promise((resolve) => {
           calls.push({ authors, release: () => resolve(AbiCoder.defaultAbiCoder().encode(["uint256[]"], [authors.map((a) => BigInt(a))])) });
         });
@@ -227,7 +230,7 @@ describe("probe bytecode", function () {
     const ask = (i: number) => {
       const author = Wallet.createRandom();
       const digest = hexlify(randomBytes(32));
-      return { author: author.address, answer: probe.check({ digest, signature: author.signingKey.sign(digest).serialized, author: author.address, nonce: BigInt(i), channel: hexlify(randomBytes(32)) }) };
+      return { author: author.address, answer: probe.check({ author: author.address, nonce: BigInt(i), channel: hexlify(randomBytes(32)), signed: { digest, signature: author.signingKey.sign(digest).serialized } }) };
     };
     const until = async (n: number) => {
       for (let i = 0; i < 200 && calls.length < n; i++) await new Promise((r) => setTimeout(r, 5));
@@ -261,11 +264,11 @@ describe("probe bytecode", function () {
         // The first call is lost (never answered); later ones are answered at once.
         if (calls.length === 1) return new Promise(() => undefined);
         const args = data.slice(MESSAGE_PROBE_BYTECODE.length);
-        return Promise.resolve(AbiCoder.defaultAbiCoder().encode(["uint256[]"], [Array.from({ length: parseInt(args.slice(128, 192), 16) }, () => 0n)]));
+        return Promise.resolve(AbiCoder.defaultAbiCoder().encode(["uint256[]"], [Array.from({ length: parseInt(args.slice(192, 256), 16) }, () => 0n)]));
       },
     } as unknown as RpcClient;
     const probe = new MessageProbe(rpc, Wallet.createRandom().address, 200, 1, 1, 100);
-    const item = () => ({ digest: hexlify(randomBytes(32)), signature: "0x" + "11".repeat(65), author: Wallet.createRandom().address, nonce: 1n, channel: hexlify(randomBytes(32)) });
+    const item = () => ({ author: Wallet.createRandom().address, nonce: 1n, channel: hexlify(randomBytes(32)), signed: { digest: hexlify(randomBytes(32)), signature: "0x" + "11".repeat(65) } });
     void probe.check(item());
     for (let i = 0; i < 100 && calls.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     const started = performance.now();
