@@ -16,6 +16,7 @@ import { decodeWords, encodeArguments, MessageProbe, type ProbeItem } from "../s
 import type { RpcClient } from "@chainmail/chain";
 import { RateLimiter } from "../src/rate-limit.js";
 import { onAbort } from "../src/core.js";
+import { parseSignedMessage } from "../src/checks.js";
 import { messageGasBound } from "../src/submitter/index.js";
 import { GasSizer, type GasSizerSource } from "../src/submitter/gas-sizing.js";
 import { encodePostBatch, groupByChannel } from "../src/submitter/calldata.js";
@@ -161,6 +162,26 @@ describe("hand-made encodings equal ethers'", function () {
       expect(ours.hash).to.equal(Transaction.from(theirs).hash);
       expect(ours.hash).to.equal(keccak256(theirs));
     }
+  });
+});
+
+describe("parsing a signed message's author", function () {
+  it("keeps each author's checksummed form, and refuses a wrong checksum every time, even for an address it knows", function () {
+    const json = (author: string) => ({ channel: "0x" + "11".repeat(32), author, body: "0x01", contentType: 1, timestamp: "1", replyTo: "0", nonce: "1", signature: "0x" + "22".repeat(65) });
+    const address = Wallet.createRandom().address;
+    const lower = address.toLowerCase();
+    // One letter's case flipped: the same address, a wrong EIP-55 checksum.
+    const at = [...address].findIndex((c, i) => i > 1 && /[a-f]/i.test(c));
+    const wrong = address.slice(0, at) + (address[at] === address[at].toLowerCase() ? address[at].toUpperCase() : address[at].toLowerCase()) + address.slice(at + 1);
+    for (let i = 0; i < 2; i++) {
+      expect(parseSignedMessage(json(address)).author).to.equal(address);
+      expect(parseSignedMessage(json(lower)).author).to.equal(address);
+      expect(() => parseSignedMessage(json(wrong))).to.throw(/checksum is wrong/);
+    }
+    // Past the memo's bound, the first ones still parse (they are looked up again).
+    for (let i = 0; i < 10_050; i++) parseSignedMessage(json("0x" + i.toString(16).padStart(40, "0")));
+    expect(parseSignedMessage(json(lower)).author).to.equal(address);
+    expect(() => parseSignedMessage(json(wrong))).to.throw(/checksum is wrong/);
   });
 });
 
