@@ -6,7 +6,8 @@
 import type { BlockRef, JsonRpcCaller, RpcClient } from "./client.js";
 import { detectClient } from "./client-kind.js";
 
-export type Finality = "auto" | "finalized" | "safe" | "latest";
+export const FINALITIES = ["auto", "finalized", "safe", "latest"] as const;
+export type Finality = (typeof FINALITIES)[number];
 
 export class FinalityResolver {
   private resolved: Exclude<Finality, "auto"> | null;

@@ -4,7 +4,8 @@
  * when another instance with the same transactional id fences it.
  */
 import { isAddress } from "ethers";
-import { Mirror, type Finality } from "@chainmail/mirror";
+import { FINALITIES } from "@chainmail/chain";
+import { Mirror } from "@chainmail/mirror";
 import { createLogger, LOG_LEVELS } from "@chainmail/runtime";
 import { ADDRESS, BROKERS, DEFAULT_BROKERS, LOG_LEVEL, readCommand, REGISTRY, refuse, RPC_URL, type Command } from "../options.js";
 
@@ -46,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof read === "number") return read;
   const registry = read.required("registry", ADDRESS);
   read.check("registry", isAddress, ADDRESS);
-  const finality = read.oneOf<Finality>("finality", ["auto", "finalized", "safe", "latest"]) ?? "auto";
+  const finality = read.oneOf("finality", FINALITIES) ?? "auto";
   const level = read.oneOf("log-level", LOG_LEVELS) ?? "info";
   const brokers = read.brokers("brokers", DEFAULT_BROKERS);
   const rpcUrl = read.url("rpc-url") ?? "http://127.0.0.1:8545";
