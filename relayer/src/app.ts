@@ -5,6 +5,7 @@
  * plugin. Closing the app drains the submitter before the server stops.
  */
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { FinalityResolver } from "@chainmail/chain";
 import { Chain } from "./chain.js";
 import { PreChecker } from "./checks.js";
 import type { RelayerConfig } from "./config.js";
@@ -54,17 +55,31 @@ function signerRecovery(wanted: "here" | "node" | undefined, probing: boolean, l
   return undefined;
 }
 
+/** Settles what "auto" means on this node now, so the start-up log says which rule is in force and a tag the node refuses fails the start, not the first Subscribe. */
+async function resolveFinality(finality: FinalityResolver, chain: Chain, config: RelayerConfig): Promise<void> {
+  const latest = await chain.rpc.block("latest");
+  if (!latest) throw new Error("The node has no latest block.");
+  try {
+    await finality.safeTip(latest);
+  } catch (error) {
+    throw new Error(`CHAINMAIL_SUBSCRIBE_FINALITY is ${config.subscribeFinality}, but the node refuses that block tag (${(error as Error).message}); use auto or latest.`);
+  }
+}
+
 export async function buildApp(config: RelayerConfig, options: BuildOptions = {}): Promise<RelayerApp> {
   const logger = options.logger ?? createLogger({ name: "chainmail-relayer", level: config.logLevel });
   const chain = await Chain.connect(config);
   const metrics = new RelayerMetrics(options.defaultMetrics ?? true);
   const index = new OutcomeIndex(chain, config.outcomeIndexSize, config.logChunkBlocks);
+  const finality = new FinalityResolver(chain.rpc, config.subscribeFinality, config.subscribeConfirmations);
   try {
     await index.rebuild(config.indexLookbackBlocks);
+    await resolveFinality(finality, chain, config);
   } catch (error) {
     chain.close();
     throw error;
   }
+  logger.info(`Subscribe sends messages up to the ${finality.inUse} block`);
   const submitter = new Submitter(chain, index, config, metrics, logger);
   await submitter.fees.resolveMode();
   const zeroGas = await submitter.fees.zeroGasVerdict().catch(() => undefined);
@@ -82,6 +97,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     config,
     chain,
     index,
+    finality,
     submitter,
     checker: new PreChecker(chain, index, submitter, probe, signerRecovery(options.recoverSigners, probe !== undefined, logger)),
     metrics,

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { getAddress, isAddress, Wallet } from "ethers";
+import { FINALITIES, type Finality } from "@chainmail/chain";
 import { InputError, LOG_LEVELS, OptionReader, type LogLevel, type OptionSpecs } from "@chainmail/runtime";
 
 export type GasMode = "auto" | "eip1559" | "legacy" | "zero";
@@ -49,6 +50,14 @@ export interface RelayerConfig {
   indexLookbackBlocks: number;
   /** Blocks per eth_getLogs request. */
   logChunkBlocks: number;
+  /**
+   * The newest block `Subscribe` sends messages from, as the mirror's `--finality`: a
+   * message in a block that could still be replaced is held back, so a subscriber never
+   * receives one that then vanishes from the chain.
+   */
+  subscribeFinality: Finality;
+  /** Depth below the head when that rule is `latest` (or `auto` on a node without finalized/safe). */
+  subscribeConfirmations: number;
   /** Graceful shutdown waits at most this long for in-flight transactions. */
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
@@ -109,6 +118,8 @@ export const CONFIG_DEFAULTS = {
   outcomeIndexSize: 200_000,
   indexLookbackBlocks: 100_000,
   logChunkBlocks: 10_000,
+  subscribeFinality: "auto" as Finality,
+  subscribeConfirmations: 0,
   shutdownTimeoutMs: 20_000,
   logLevel: "info" as LogLevel,
   precheckMode: "probe" as "probe" | "calls",
@@ -154,6 +165,8 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "outcome-index-size": { env: "CHAINMAIL_OUTCOME_INDEX_SIZE", value: "N", default: String(CONFIG_DEFAULTS.outcomeIndexSize), description: "outcomes kept in memory (digest -> outcome)" },
   "index-lookback-blocks": { env: "CHAINMAIL_INDEX_LOOKBACK_BLOCKS", value: "N", default: String(CONFIG_DEFAULTS.indexLookbackBlocks), description: "blocks of logs read at start to rebuild the index" },
   "log-chunk-blocks": { env: "CHAINMAIL_LOG_CHUNK_BLOCKS", value: "N", default: String(CONFIG_DEFAULTS.logChunkBlocks), description: "blocks per eth_getLogs request" },
+  "subscribe-finality": { env: "CHAINMAIL_SUBSCRIBE_FINALITY", value: "MODE", default: CONFIG_DEFAULTS.subscribeFinality, description: "newest block Subscribe sends messages from: auto (finalized, else safe, else latest - confirmations), finalized, safe or latest" },
+  "subscribe-confirmations": { env: "CHAINMAIL_SUBSCRIBE_CONFIRMATIONS", value: "N", default: String(CONFIG_DEFAULTS.subscribeConfirmations), description: "depth below the head Subscribe keeps when its finality is latest" },
   "shutdown-timeout-ms": { env: "CHAINMAIL_SHUTDOWN_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.shutdownTimeoutMs), description: "longest graceful shutdown waits for in-flight transactions" },
   "log-level": { env: "CHAINMAIL_LOG_LEVEL", value: "LEVEL", default: CONFIG_DEFAULTS.logLevel, description: `pino log level (${LOG_LEVELS.join(", ")})` },
   "precheck-mode": { env: "CHAINMAIL_PRECHECK_MODE", value: "MODE", default: CONFIG_DEFAULTS.precheckMode, description: "probe (one batched eth_call for nonces and memberships) or calls (per message; used automatically if the node cannot run the probe)" },
@@ -243,6 +256,7 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
   const gasMode = read.oneOf("gas-mode", ["auto", "eip1559", "legacy", "zero"] as const) ?? CONFIG_DEFAULTS.gasMode;
   const logLevel = read.oneOf("log-level", LOG_LEVELS) ?? CONFIG_DEFAULTS.logLevel;
   const precheckMode = read.oneOf("precheck-mode", ["probe", "calls"] as const) ?? CONFIG_DEFAULTS.precheckMode;
+  const subscribeFinality = read.oneOf("subscribe-finality", FINALITIES) ?? CONFIG_DEFAULTS.subscribeFinality;
   const minBalance = read.check("min-signer-balance-wei", (v) => /^\d+$/.test(v), "a whole number of wei");
   const minSignerBalanceWei = minBalance !== undefined ? BigInt(minBalance) : CONFIG_DEFAULTS.minSignerBalanceWei;
 
@@ -271,6 +285,8 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
     outcomeIndexSize: integer("outcome-index-size", CONFIG_DEFAULTS.outcomeIndexSize, 100),
     indexLookbackBlocks: integer("index-lookback-blocks", CONFIG_DEFAULTS.indexLookbackBlocks, 0),
     logChunkBlocks: integer("log-chunk-blocks", CONFIG_DEFAULTS.logChunkBlocks, 1),
+    subscribeFinality,
+    subscribeConfirmations: integer("subscribe-confirmations", CONFIG_DEFAULTS.subscribeConfirmations, 0, 10_000),
     shutdownTimeoutMs: integer("shutdown-timeout-ms", CONFIG_DEFAULTS.shutdownTimeoutMs, 0, 600_000),
     logLevel,
     precheckMode,

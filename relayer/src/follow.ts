@@ -45,8 +45,9 @@ export interface FollowOptions {
 const seqTopic = (seq: bigint) => zeroPadValue(toBeHex(seq), 32);
 
 /**
- * Yields `channel`'s messages with seq >= `fromSeq` in seq order, then new ones as they
- * land, until `signal` aborts. `fromSeq` may be at most the channel's last seq + 1.
+ * Yields `channel`'s messages with seq >= `fromSeq` in seq order, then new ones once
+ * their block is final by `services.finality` (as the mirror's), until `signal` aborts.
+ * `fromSeq` may be at most the channel's last seq + 1.
  */
 export async function* followChannel(services: Services, channel: string, fromSeq: bigint, options: FollowOptions): AsyncGenerator<PostedMessage> {
   const { chain, config } = services;
@@ -76,12 +77,15 @@ export async function* followChannel(services: Services, channel: string, fromSe
   }
   let next = fromSeq;
   while (!options.signal.aborted) {
-    const latest = await chain.rpc.blockNumber();
-    if (latest >= fromBlock) {
+    // Only up to a final block: a message in a block that may still be replaced would
+    // reach the subscriber and then vanish (or change) on the chain.
+    const latest = await chain.rpc.block("latest");
+    const tip = latest ? await services.finality.safeTip(latest) : null;
+    if (tip && tip.number >= fromBlock) {
       const chunks = readLogs(
         chain.rpc,
         { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id] },
-        { fromBlock, toBlock: latest, chunkBlocks: config.logChunkBlocks },
+        { fromBlock, toBlock: tip.number, chunkBlocks: config.logChunkBlocks },
       );
       for await (const chunk of chunks) {
         const messages = chunk.logs.map((log) => decode(decoder, log)).sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));

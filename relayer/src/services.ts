@@ -1,4 +1,5 @@
 /** What the route plugins share: built once by buildApp, passed in as plugin options. */
+import type { FinalityResolver } from "@chainmail/chain";
 import type { Chain } from "./chain.js";
 import type { PreChecker } from "./checks.js";
 import type { RelayerConfig } from "./config.js";
@@ -15,6 +16,8 @@ export interface Services {
   config: RelayerConfig;
   chain: Chain;
   index: OutcomeIndex;
+  /** The newest block Subscribe sends messages from (config.subscribeFinality). */
+  finality: FinalityResolver;
   submitter: Submitter;
   checker: PreChecker;
   metrics: RelayerMetrics;

@@ -15,7 +15,7 @@ import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/p
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { buildApp, type RelayerApp, type RelayerConfig } from "@chainmail/relayer";
 import { ErrorInfoSchema, health, MessageOutcome_Status as Status, reflection, RelayerService, RetryInfoSchema, PostMessagesRequestSchema, SubscribeRequestSchema, type SubscribeResponse } from "@chainmail/protocol/grpc";
-import { MESSAGE_POSTED_TOPIC, messagePostedOffsets, type SignedMessage } from "@chainmail/protocol";
+import { digestOf, MESSAGE_POSTED_TOPIC, messagePostedOffsets, packBatch, type SignedMessage } from "@chainmail/protocol";
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
@@ -389,6 +389,69 @@ describe("Subscribe against a lying chain node", function () {
       expect(got, "nothing unverified was sent").to.deep.equal([]);
     } finally {
       tamper = false;
+      await r.app.close();
+    }
+  });
+});
+
+describe("Subscribe holds back what is not final (real hardhat node, a reorganisation)", function () {
+  let f: Fixture;
+  let proxy: http.Server;
+  // How often the relayer asked the node for its head block: Subscribe's follower asks
+  // at each look, and after the posts nothing else here asks for "latest".
+  let headLooks = 0;
+
+  before(async function () {
+    f = await startFixture();
+    proxy = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", async () => {
+        const calls = [JSON.parse(body)].flat() as Array<{ method: string; params: unknown[] }>;
+        headLooks += calls.filter((c) => c.method === "eth_getBlockByNumber" && c.params[0] === "latest").length;
+        const upstream = await fetch(f.node.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+        res.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  });
+  after(async function () {
+    proxy?.close();
+    await f?.node.stop();
+  });
+
+  it("a message whose block is replaced before it had its confirmations is never sent; the one that replaced it is", async function () {
+    const port = (proxy.address() as { port: number }).port;
+    const r = await startRelayer(f, { rpcUrl: `http://127.0.0.1:${port}`, subscribeFinality: "latest", subscribeConfirmations: 2 });
+    const controller = new AbortController();
+    try {
+      const final = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "final")), wait: true })).outcome!;
+      for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
+      const snapshot = await f.node.provider.send("evm_snapshot", []);
+      const replaced = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[1], "replaced")), wait: true })).outcome!;
+      expect(replaced.status).to.equal(Status.CONFIRMED);
+      await f.node.provider.send("evm_mine", []); // one confirmation of two
+
+      const got: string[] = [];
+      const following = (async () => {
+        for await (const m of r.client.subscribe({ channel: "general", fromSeq: 1n }, { signal: controller.signal })) got.push(`${m.message!.seq}:${m.message!.digest}`);
+      })().catch((error: unknown) => error);
+      await waitFor("the final message", async () => got.length >= 1);
+      const looks = headLooks;
+      await waitFor("two more looks at the head", async () => headLooks >= looks + 2);
+      expect(got, "the message one block short of its confirmations was held back").to.deep.equal([`1:${final.digest}`]);
+
+      // The reorganisation: the replaced block goes, another message takes seq 2.
+      expect(await f.node.provider.send("evm_revert", [snapshot])).to.equal(true);
+      const replacement = await f.sign(f.authors[2], "replacement");
+      await (await f.deployed.registry.connect(f.deployer).postBatch(packBatch([replacement]))).wait();
+      for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
+      await waitFor("the replacement", async () => got.length >= 2);
+      expect(got).to.deep.equal([`1:${final.digest}`, `2:${digestOf(f.location, replacement)}`]);
+      controller.abort();
+      expect(ConnectError.from(await following).code).to.equal(Code.Canceled);
+    } finally {
+      controller.abort();
       await r.app.close();
     }
   });

@@ -43,12 +43,15 @@ describe("relayer configuration", function () {
     expect(config.signerKeys).to.have.length(2);
     expect(config.batchMaxSize).to.equal(1);
     expect(config.port).to.equal(8080);
+    expect([config.subscribeFinality, config.subscribeConfirmations]).to.deep.equal(["auto", 0]);
+    const held = loadConfig({ ...GOOD, CHAINMAIL_SUBSCRIBE_FINALITY: "latest" }, ["--subscribe-confirmations", "12"]);
+    expect([held.subscribeFinality, held.subscribeConfirmations]).to.deep.equal(["latest", 12]);
   });
 
   it("lists every wrong setting, one sentence each, and never echoes a key", function () {
     let error: ConfigError | undefined;
     try {
-      loadConfig({ CHAINMAIL_REGISTRY: "0x12", CHAINMAIL_SIGNER_KEYS: `${KEY},${KEY},0xsecret`, CHAINMAIL_BATCH_WAIT_MS: "-1", CHAINMAIL_GAS_MODE: "cheap", CHAINMAIL_RATE_AUTHOR_PER_S: "1.5" });
+      loadConfig({ CHAINMAIL_REGISTRY: "0x12", CHAINMAIL_SIGNER_KEYS: `${KEY},${KEY},0xsecret`, CHAINMAIL_BATCH_WAIT_MS: "-1", CHAINMAIL_GAS_MODE: "cheap", CHAINMAIL_RATE_AUTHOR_PER_S: "1.5", CHAINMAIL_SUBSCRIBE_FINALITY: "eventually", CHAINMAIL_SUBSCRIBE_CONFIRMATIONS: "-2" });
     } catch (e) {
       error = e as ConfigError;
     }
@@ -61,6 +64,8 @@ describe("relayer configuration", function () {
     expect(problems.some((p) => p.startsWith('CHAINMAIL_BATCH_WAIT_MS is "-1"'))).to.equal(true);
     expect(problems.some((p) => p.startsWith('CHAINMAIL_GAS_MODE is "cheap"'))).to.equal(true);
     expect(problems.some((p) => p.startsWith('CHAINMAIL_RATE_AUTHOR_PER_S is "1.5"'))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('CHAINMAIL_SUBSCRIBE_FINALITY is "eventually"'))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('CHAINMAIL_SUBSCRIBE_CONFIRMATIONS is "-2"'))).to.equal(true);
     for (const p of problems) expect(p).to.match(/\.$/);
     expect(error!.message).not.to.contain("secret");
     expect(error!.message).not.to.contain(KEY.slice(2));
