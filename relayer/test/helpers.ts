@@ -1,4 +1,5 @@
-/** Small helpers several relayer suites share: reading a refused gRPC call, summing a metric (and the CLI runner, from the testkit). */
+/** Small helpers several relayer suites share: reading a refused gRPC call, summing a metric, a JSON-RPC proxy (and the CLI runner, from the testkit). */
+import http from "node:http";
 import { expect } from "chai";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema, RetryInfoSchema } from "@chainmail/protocol/grpc";
@@ -29,4 +30,22 @@ export async function metric(app: RelayerApp, name: string): Promise<number> {
   const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
   const lines = text.split("\n").filter((l) => l.startsWith(name) && !l.startsWith("#"));
   return lines.reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+}
+
+/**
+ * A JSON-RPC proxy in front of `nodeUrl`: the node as the relayer sees it. `answer` gets
+ * each request's body and the node's answer, and returns what the relayer receives
+ * (a lying node rewrites it; a watching test counts the requests).
+ */
+export async function rpcProxy(nodeUrl: string, answer: (request: string, response: string) => string): Promise<{ url: string; close(): void }> {
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", async () => {
+      const upstream = await fetch(nodeUrl, { method: "POST", headers: { "content-type": "application/json" }, body });
+      res.writeHead(upstream.status, { "content-type": "application/json" }).end(answer(body, await upstream.text()));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => server.close() };
 }

@@ -7,7 +7,6 @@
  */
 import { getBytes } from "ethers";
 import { expect } from "chai";
-import http from "node:http";
 import http2 from "node:http2";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -19,7 +18,7 @@ import { digestOf, MESSAGE_POSTED_TOPIC, messagePostedOffsets, packBatch, type S
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
-import { refusal } from "./helpers.js";
+import { refusal, rpcProxy } from "./helpers.js";
 
 type Relayer = Client<typeof RelayerService>;
 
@@ -338,34 +337,25 @@ describe("Subscribe across a relayer restart (real hardhat node)", function () {
 
 describe("Subscribe against a lying chain node", function () {
   let f: Fixture;
-  let proxy: http.Server;
+  let proxy: Awaited<ReturnType<typeof rpcProxy>>;
   let tamper = false;
 
   before(async function () {
     f = await startFixture();
-    // A JSON-RPC proxy that, when told to, flips a byte of each MessagePosted body it returns.
-    proxy = http.createServer((req, res) => {
-      let body = "";
-      req.on("data", (d) => (body += d));
-      req.on("end", async () => {
-        const upstream = await fetch(f.node.url, { method: "POST", headers: { "content-type": "application/json" }, body });
-        let text = await upstream.text();
-        if (tamper && body.includes("eth_getLogs")) {
-          const json = JSON.parse(text);
-          for (const answer of Array.isArray(json) ? json : [json]) {
-            for (const log of answer.result ?? []) {
-              // A hex digit of the head the log claims (after replyTo and the nonce, whose lengths vary).
-              if (log.topics?.[0] !== MESSAGE_POSTED_TOPIC) continue;
-              const i = 2 + 2 * (messagePostedOffsets(getBytes(log.data)).head + 14) + 1;
-              log.data = `${log.data.slice(0, i)}${log.data[i] === "0" ? "1" : "0"}${log.data.slice(i + 1)}`;
-            }
-          }
-          text = JSON.stringify(json);
+    // When told to, the proxy flips a byte of each MessagePosted body the node returns.
+    proxy = await rpcProxy(f.node.url, (request, response) => {
+      if (!tamper || !request.includes("eth_getLogs")) return response;
+      const json = JSON.parse(response);
+      for (const answer of Array.isArray(json) ? json : [json]) {
+        for (const log of answer.result ?? []) {
+          // A hex digit of the head the log claims (after replyTo and the nonce, whose lengths vary).
+          if (log.topics?.[0] !== MESSAGE_POSTED_TOPIC) continue;
+          const i = 2 + 2 * (messagePostedOffsets(getBytes(log.data)).head + 14) + 1;
+          log.data = `${log.data.slice(0, i)}${log.data[i] === "0" ? "1" : "0"}${log.data.slice(i + 1)}`;
         }
-        res.writeHead(upstream.status, { "content-type": "application/json" }).end(text);
-      });
+      }
+      return JSON.stringify(json);
     });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
   });
   after(async function () {
     proxy?.close();
@@ -373,8 +363,7 @@ describe("Subscribe against a lying chain node", function () {
   });
 
   it("an altered message ends the stream with DATA_LOSS and the verifier's finding", async function () {
-    const port = (proxy.address() as { port: number }).port;
-    const r = await startRelayer(f, { rpcUrl: `http://127.0.0.1:${port}` });
+    const r = await startRelayer(f, { rpcUrl: proxy.url });
     try {
       for (let i = 0; i < 3; i++) await r.client.postMessage({ message: toJson(await f.sign(f.authors[i], `true ${i}`)), wait: true });
       tamper = true;
@@ -396,24 +385,18 @@ describe("Subscribe against a lying chain node", function () {
 
 describe("Subscribe holds back what is not final (real hardhat node, a reorganisation)", function () {
   let f: Fixture;
-  let proxy: http.Server;
+  let proxy: Awaited<ReturnType<typeof rpcProxy>>;
   // How often the relayer asked the node for its head block: Subscribe's follower asks
   // at each look, and after the posts nothing else here asks for "latest".
   let headLooks = 0;
 
   before(async function () {
     f = await startFixture();
-    proxy = http.createServer((req, res) => {
-      let body = "";
-      req.on("data", (d) => (body += d));
-      req.on("end", async () => {
-        const calls = [JSON.parse(body)].flat() as Array<{ method: string; params: unknown[] }>;
-        headLooks += calls.filter((c) => c.method === "eth_getBlockByNumber" && c.params[0] === "latest").length;
-        const upstream = await fetch(f.node.url, { method: "POST", headers: { "content-type": "application/json" }, body });
-        res.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
-      });
+    proxy = await rpcProxy(f.node.url, (request, response) => {
+      const calls = [JSON.parse(request)].flat() as Array<{ method: string; params: unknown[] }>;
+      headLooks += calls.filter((c) => c.method === "eth_getBlockByNumber" && c.params[0] === "latest").length;
+      return response;
     });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
   });
   after(async function () {
     proxy?.close();
@@ -421,8 +404,7 @@ describe("Subscribe holds back what is not final (real hardhat node, a reorganis
   });
 
   it("a message whose block is replaced before it had its confirmations is never sent; the one that replaced it is", async function () {
-    const port = (proxy.address() as { port: number }).port;
-    const r = await startRelayer(f, { rpcUrl: `http://127.0.0.1:${port}`, subscribeFinality: "latest", subscribeConfirmations: 2 });
+    const r = await startRelayer(f, { rpcUrl: proxy.url, subscribeFinality: "latest", subscribeConfirmations: 2 });
     const controller = new AbortController();
     try {
       const final = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "final")), wait: true })).outcome!;
