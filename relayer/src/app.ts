@@ -62,6 +62,7 @@ async function resolveFinality(finality: FinalityResolver, chain: Chain, config:
   try {
     await finality.safeTip(latest);
   } catch (error) {
+    if (config.subscribeFinality === "auto") throw error; // auto passes over a refused tag: this is the node failing
     throw new Error(`CHAINMAIL_SUBSCRIBE_FINALITY is ${config.subscribeFinality}, but the node refuses that block tag (${(error as Error).message}); use auto or latest.`);
   }
 }

@@ -439,6 +439,40 @@ describe("Subscribe holds back what is not final (real hardhat node, a reorganis
   });
 });
 
+describe("Subscribe on a node without the finalized and safe tags", function () {
+  let f: Fixture;
+  let proxy: Awaited<ReturnType<typeof rpcProxy>>;
+
+  before(async function () {
+    f = await startFixture();
+    // An older client: "finalized" and "safe" are refused as unknown block tags.
+    proxy = await rpcProxy(f.node.url, (request, response) => {
+      const call = JSON.parse(request) as { id: number; method: string; params: unknown[] };
+      if (call.method !== "eth_getBlockByNumber" || !["finalized", "safe"].includes(call.params[0] as string)) return response;
+      return JSON.stringify({ jsonrpc: "2.0", id: call.id, error: { code: -32602, message: `invalid block tag ${call.params[0]}` } });
+    });
+  });
+  after(async function () {
+    proxy?.close();
+    await f?.node.stop();
+  });
+
+  it("auto falls back to latest - confirmations; finalized asked for explicitly stops the start with a sentence", async function () {
+    const r = await startRelayer(f, { rpcUrl: proxy.url, subscribeConfirmations: 3 });
+    try {
+      expect(r.app.services.finality.inUse).to.equal("latest - 3");
+    } finally {
+      await r.app.close();
+    }
+    let refused: Error | undefined;
+    await buildApp(f.config({ rpcUrl: proxy.url, subscribeFinality: "finalized" }), { defaultMetrics: false }).then(
+      (app) => app.close(),
+      (error: Error) => (refused = error),
+    );
+    expect(refused?.message).to.match(/^CHAINMAIL_SUBSCRIBE_FINALITY is finalized, but the node refuses that block tag \(.*invalid block tag finalized.*\); use auto or latest\.$/);
+  });
+});
+
 describe("Subscribe and posts when the chain is gone", function () {
   it("UNAVAILABLE ChainUnavailable with RetryInfo", async function () {
     const f = await startFixture();
