@@ -56,11 +56,9 @@ function signerRecovery(wanted: "here" | "node" | undefined, probing: boolean, l
 }
 
 /** Settles what "auto" means on this node now, so the start-up log says which rule is in force and a tag the node refuses fails the start, not the first Subscribe. */
-async function resolveFinality(finality: FinalityResolver, chain: Chain, config: RelayerConfig): Promise<void> {
-  const latest = await chain.rpc.block("latest");
-  if (!latest) throw new Error("The node has no latest block.");
+async function resolveFinality(finality: FinalityResolver, config: RelayerConfig): Promise<void> {
   try {
-    await finality.safeTip(latest);
+    await finality.tip();
   } catch (error) {
     if (config.subscribeFinality === "auto") throw error; // auto passes over a refused tag: this is the node failing
     throw new Error(`CHAINMAIL_SUBSCRIBE_FINALITY is ${config.subscribeFinality}, but the node refuses that block tag (${(error as Error).message}); use auto or latest.`);
@@ -75,7 +73,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
   const finality = new FinalityResolver(chain.rpc, config.subscribeFinality, config.subscribeConfirmations);
   try {
     await index.rebuild(config.indexLookbackBlocks);
-    await resolveFinality(finality, chain, config);
+    await resolveFinality(finality, config);
   } catch (error) {
     chain.close();
     throw error;

@@ -79,8 +79,7 @@ export async function* followChannel(services: Services, channel: string, fromSe
   while (!options.signal.aborted) {
     // Only up to a final block: a message in a block that may still be replaced would
     // reach the subscriber and then vanish (or change) on the chain.
-    const latest = await chain.rpc.block("latest");
-    const tip = latest ? await services.finality.safeTip(latest) : null;
+    const tip = await services.finality.tip();
     if (tip && tip.number >= fromBlock) {
       const chunks = readLogs(
         chain.rpc,

@@ -29,6 +29,17 @@ export class FinalityResolver {
     return (this.resolved === "latest" ? `latest - ${this.confirmations}` : (this.resolved ?? "auto")) + this.why;
   }
 
+  /**
+   * The newest block that is safe to act on, asking the node only for what the rule
+   * needs: once finalized or safe is settled, one request (no latest block first), for
+   * a caller that polls and has no latest block of its own.
+   */
+  async tip(): Promise<BlockRef | null> {
+    if (this.resolved === "finalized" || this.resolved === "safe") return this.rpc.block(this.resolved);
+    const latest = await this.rpc.block("latest");
+    return latest ? this.safeTip(latest) : null;
+  }
+
   /** The newest block that is safe to act on, given the node's latest block; null if none yet. */
   async safeTip(latest: BlockRef): Promise<BlockRef | null> {
     if (!this.resolved && !this.clientChecked && this.rpc.call) {

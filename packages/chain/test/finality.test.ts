@@ -39,6 +39,24 @@ describe("chain: finality", function () {
     expect(await tip({}, "auto", 5)).to.deep.equal({ number: 95, used: "latest - 5" });
   });
 
+  it("tip() asks for the latest block only while the rule needs it: once finalized is settled, one request a look", async function () {
+    const asked: string[] = [];
+    const answer = chainAt100({ finalized: 64 });
+    node = await startFakeNode((method: string, params: any[]) => {
+      asked.push(`${method} ${params[0]}`);
+      return answer(method, params);
+    });
+    const resolver = new FinalityResolver(new RpcClient(node.url), "auto", 0);
+    expect((await resolver.tip())?.number).to.equal(64);
+    asked.length = 0;
+    expect((await resolver.tip())?.number).to.equal(64);
+    expect(asked).to.deep.equal(["eth_getBlockByNumber finalized"]);
+    const deep = new FinalityResolver(new RpcClient(node.url), "latest", 3);
+    asked.length = 0;
+    expect((await deep.tip())?.number).to.equal(97);
+    expect(asked).to.deep.equal(["eth_getBlockByNumber latest", "eth_getBlockByNumber 0x61"]);
+  });
+
   it("an explicit mode is used as given; a node without the tag is an error", async function () {
     expect(await tip({ finalized: 64, safe: 96 }, "safe")).to.deep.equal({ number: 96, used: "safe" });
     expect(await tip({ finalized: 64 }, "latest", 0)).to.deep.equal({ number: 100, used: "latest - 0" });
