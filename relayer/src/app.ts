@@ -6,6 +6,7 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { FinalityResolver } from "@chainmail/chain";
+import { FinalHead } from "./final-head.js";
 import { Chain } from "./chain.js";
 import { PreChecker } from "./checks.js";
 import type { RelayerConfig } from "./config.js";
@@ -97,6 +98,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     chain,
     index,
     finality,
+    finalHead: new FinalHead(finality, config.receiptPollMs),
     submitter,
     checker: new PreChecker(chain, index, submitter, probe, signerRecovery(options.recoverSigners, probe !== undefined, logger)),
     metrics,

@@ -159,7 +159,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "gas-mode": { env: "CHAINMAIL_GAS_MODE", value: "MODE", default: CONFIG_DEFAULTS.gasMode, description: "auto, eip1559, legacy or zero (zero-gas-price private chains)" },
   "replace-after-ms": { env: "CHAINMAIL_REPLACE_AFTER_MS", value: "MS", default: String(CONFIG_DEFAULTS.replaceAfterMs), description: "re-send a transaction with a bumped fee after this long" },
   "fee-bump-percent": { env: "CHAINMAIL_FEE_BUMP_PERCENT", value: "N", default: String(CONFIG_DEFAULTS.feeBumpPercent), description: "fee increase per replacement (at least 10)" },
-  "receipt-poll-ms": { env: "CHAINMAIL_RECEIPT_POLL_MS", value: "MS", default: String(CONFIG_DEFAULTS.receiptPollMs), description: "receipt polling interval" },
+  "receipt-poll-ms": { env: "CHAINMAIL_RECEIPT_POLL_MS", value: "MS", default: String(CONFIG_DEFAULTS.receiptPollMs), description: "receipt polling interval; also how often Subscribe looks for a new final block (one look for all streams)" },
   "cache-ttl-ms": { env: "CHAINMAIL_CACHE_TTL_MS", value: "MS", default: String(CONFIG_DEFAULTS.cacheTtlMs), description: "how long membership/channel/limits answers are reused" },
   "min-signer-balance-wei": { env: "CHAINMAIL_MIN_SIGNER_BALANCE_WEI", value: "WEI", default: String(CONFIG_DEFAULTS.minSignerBalanceWei), description: "balance a signer needs for /readyz (ignored when gas is free)" },
   "outcome-index-size": { env: "CHAINMAIL_OUTCOME_INDEX_SIZE", value: "N", default: String(CONFIG_DEFAULTS.outcomeIndexSize), description: "outcomes kept in memory (digest -> outcome)" },

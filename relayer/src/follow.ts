@@ -38,8 +38,6 @@ export class ChainBreakError extends ChainMailError {
 export interface FollowOptions {
   /** Stops following (the client went away, or the relayer is shutting down). */
   signal: AbortSignal;
-  /** How long to wait between looks at the chain's head once caught up. */
-  pollMs: number;
 }
 
 const seqTopic = (seq: bigint) => zeroPadValue(toBeHex(seq), 32);
@@ -47,6 +45,7 @@ const seqTopic = (seq: bigint) => zeroPadValue(toBeHex(seq), 32);
 /**
  * Yields `channel`'s messages with seq >= `fromSeq` in seq order, then new ones once
  * their block is final by `services.finality` (as the mirror's), until `signal` aborts.
+ * Once caught up it waits on `services.finalHead`, the look all streams share.
  * `fromSeq` may be at most the channel's last seq + 1.
  */
 export async function* followChannel(services: Services, channel: string, fromSeq: bigint, options: FollowOptions): AsyncGenerator<PostedMessage> {
@@ -76,29 +75,30 @@ export async function* followChannel(services: Services, channel: string, fromSe
     fromBlock = anchor.blockNumber;
   }
   let next = fromSeq;
+  let seen = -1;
   while (!options.signal.aborted) {
     // Only up to a final block: a message in a block that may still be replaced would
     // reach the subscriber and then vanish (or change) on the chain.
-    const tip = await services.finality.tip();
-    if (tip && tip.number >= fromBlock) {
-      const chunks = readLogs(
-        chain.rpc,
-        { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id] },
-        { fromBlock, toBlock: tip.number, chunkBlocks: config.logChunkBlocks },
-      );
-      for await (const chunk of chunks) {
-        const messages = chunk.logs.map((log) => decode(decoder, log)).sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
-        for (const m of messages) {
-          if (m.seq < next) continue; // before the start (the anchor's block), or already sent
-          check(run, chain.location, m);
-          next = m.seq + 1n;
-          yield m;
-          if (options.signal.aborted) return;
-        }
-        fromBlock = chunk.toBlock + 1;
+    const tip = await services.finalHead.after(seen, options.signal);
+    if (!tip) return;
+    seen = tip.number;
+    if (tip.number < fromBlock) continue;
+    const chunks = readLogs(
+      chain.rpc,
+      { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id] },
+      { fromBlock, toBlock: tip.number, chunkBlocks: config.logChunkBlocks },
+    );
+    for await (const chunk of chunks) {
+      const messages = chunk.logs.map((log) => decode(decoder, log)).sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+      for (const m of messages) {
+        if (m.seq < next) continue; // before the start (the anchor's block), or already sent
+        check(run, chain.location, m);
+        next = m.seq + 1n;
+        yield m;
+        if (options.signal.aborted) return;
       }
+      fromBlock = chunk.toBlock + 1;
     }
-    await pause(options.pollMs, options.signal);
   }
 }
 
@@ -120,16 +120,4 @@ function decode(decoder: MessagePostedDecoder, log: Parameters<MessagePostedDeco
   } catch (error) {
     throw new ChainBreakError("MALFORMED_LOG", BigInt(log.topics[2] ?? 0), (error as Error).message);
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -1,6 +1,7 @@
 /** What the route plugins share: built once by buildApp, passed in as plugin options. */
 import type { FinalityResolver } from "@chainmail/chain";
 import type { Chain } from "./chain.js";
+import type { FinalHead } from "./final-head.js";
 import type { PreChecker } from "./checks.js";
 import type { RelayerConfig } from "./config.js";
 import type { RelayerMetrics } from "./metrics.js";
@@ -18,6 +19,8 @@ export interface Services {
   index: OutcomeIndex;
   /** The newest block Subscribe sends messages from (config.subscribeFinality). */
   finality: FinalityResolver;
+  /** Subscribe's looks at that block, one for all streams. */
+  finalHead: FinalHead;
   submitter: Submitter;
   checker: PreChecker;
   metrics: RelayerMetrics;

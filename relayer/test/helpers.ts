@@ -37,11 +37,17 @@ export async function metric(app: RelayerApp, name: string): Promise<number> {
  * each request's body and the node's answer, and returns what the relayer receives
  * (a lying node rewrites it; a watching test counts the requests).
  */
-export async function rpcProxy(nodeUrl: string, answer: (request: string, response: string) => string): Promise<{ url: string; close(): void }> {
+export async function rpcProxy(
+  nodeUrl: string,
+  answer: (request: string, response: string) => string,
+  /** Holds a request back (it reaches the node only when the promise settles): a slow node, or a test's gate. */
+  hold?: (request: string) => Promise<void> | undefined,
+): Promise<{ url: string; close(): void }> {
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
     req.on("end", async () => {
+      await hold?.(body);
       const upstream = await fetch(nodeUrl, { method: "POST", headers: { "content-type": "application/json" }, body });
       res.writeHead(upstream.status, { "content-type": "application/json" }).end(answer(body, await upstream.text()));
     });

@@ -439,6 +439,65 @@ describe("Subscribe holds back what is not final (real hardhat node, a reorganis
   });
 });
 
+describe("Subscribe streams share one look at the final block (real hardhat node)", function () {
+  let f: Fixture;
+  let proxy: Awaited<ReturnType<typeof rpcProxy>>;
+  // While holding, every look at the finalized block waits here until the test lets it through.
+  let holding = false;
+  const held: Array<() => void> = [];
+
+  before(async function () {
+    f = await startFixture();
+    proxy = await rpcProxy(
+      f.node.url,
+      (_request, response) => response,
+      (request) => {
+        const call = JSON.parse(request) as { method: string; params: unknown[] };
+        if (!holding || call.method !== "eth_getBlockByNumber" || call.params[0] !== "finalized") return undefined;
+        return new Promise<void>((resolve) => held.push(resolve));
+      },
+    );
+  });
+  after(async function () {
+    holding = false;
+    held.splice(0).forEach((release) => release());
+    proxy?.close();
+    await f?.node.stop();
+  });
+
+  it("one look lets every caught-up stream see the new message (three streams, one look let through)", async function () {
+    const r = await startRelayer(f, { rpcUrl: proxy.url });
+    const controller = new AbortController();
+    try {
+      expect(r.app.services.finality.inUse).to.equal("finalized");
+      const first = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "one")), wait: true })).outcome!;
+      const got: bigint[][] = [[], [], []];
+      const streams = got.map((seqs) =>
+        (async () => {
+          for await (const m of r.client.subscribe({ channel: "general", fromSeq: 1n }, { signal: controller.signal })) seqs.push(m.message!.seq);
+        })().catch((error: unknown) => error),
+      );
+      await waitFor("every stream at message 1", async () => got.every((seqs) => seqs.length === 1));
+      holding = true;
+      await waitFor("a look held", async () => held.length >= 1);
+      const second = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[1], "two")), wait: true })).outcome!;
+      expect([first.seq, second.seq]).to.deep.equal([1n, 2n]);
+      held.shift()!(); // one look through; any other stays held
+      await waitFor("every stream at message 2", async () => got.every((seqs) => seqs.length === 2), { timeoutMs: 10_000 });
+      expect(got).to.deep.equal([[1n, 2n], [1n, 2n], [1n, 2n]]);
+      controller.abort();
+      holding = false;
+      held.splice(0).forEach((release) => release());
+      for (const ended of await Promise.all(streams)) expect(ConnectError.from(ended).code).to.equal(Code.Canceled);
+    } finally {
+      controller.abort();
+      holding = false;
+      held.splice(0).forEach((release) => release());
+      await r.app.close();
+    }
+  });
+});
+
 describe("Subscribe on a node without the finalized and safe tags", function () {
   let f: Fixture;
   let proxy: Awaited<ReturnType<typeof rpcProxy>>;

@@ -11,11 +11,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { MESSAGE_PROBE_BYTECODE, MessageProbe__factory } from "@chainmail/protocol";
-import { REPO_ROOT } from "@chainmail/testkit";
+import { REPO_ROOT, waitFor } from "@chainmail/testkit";
 import { decodeWords, encodeArguments, MessageProbe, type ProbeItem } from "../src/probe.js";
 import type { RpcClient } from "@chainmail/chain";
 import { RateLimiter } from "../src/rate-limit.js";
 import { onAbort } from "../src/core.js";
+import { FinalHead } from "../src/final-head.js";
+import type { BlockRef } from "@chainmail/chain";
 import { parseSignedMessage } from "../src/checks.js";
 import { messageGasBound } from "../src/submitter/index.js";
 import { GasSizer, type GasSizerSource } from "../src/submitter/gas-sizing.js";
@@ -204,6 +206,62 @@ describe("waiting on a call's signal", function () {
     expect(ran).to.have.length(2500);
     onAbort(controller.signal, () => ran.push(-1));
     expect(ran.at(-1)).to.equal(-1);
+  });
+});
+
+describe("Subscribe's one look at the final block (FinalHead)", function () {
+  // A node whose answers the test gives: each look waits until the test answers it.
+  function fakeFinality() {
+    const looks: Array<{ answer(number: number | null): void; fail(error: Error): void }> = [];
+    const finality = {
+      tip: () =>
+        new Promise<BlockRef | null>((resolve, reject) =>
+          looks.push({ answer: (n) => resolve(n === null ? null : { number: n, hash: "0x" + n.toString(16).padStart(64, "0"), timestamp: n }), fail: reject }),
+        ),
+    };
+    return { finality, looks };
+  }
+  const numberOf = (tip: BlockRef | null) => tip?.number ?? null;
+
+  it("answers every waiting stream with one look, and looks again only while some wait for a block newer than the last", async function () {
+    const { finality, looks } = fakeFinality();
+    const head = new FinalHead(finality, 5);
+    const signal = new AbortController().signal;
+    const first = Array.from({ length: 20 }, () => head.after(-1, signal).then(numberOf));
+    expect(looks).to.have.length(1);
+    looks[0].answer(7);
+    expect(await Promise.all(first)).to.deep.equal(Array(20).fill(7));
+    // Caught up at 7: a look that finds 7 again answers nobody; the next one, 8, answers all.
+    let answered = 0;
+    const second = Array.from({ length: 20 }, () => head.after(7, signal).then((tip) => (answered++, numberOf(tip))));
+    await waitFor("a look", async () => looks.length === 2, { intervalMs: 1 });
+    looks[1].answer(7);
+    await waitFor("another look", async () => looks.length === 3, { intervalMs: 1 });
+    expect(answered, "no stream is answered by a block it has read").to.equal(0);
+    looks[2].answer(8);
+    expect(await Promise.all(second)).to.deep.equal(Array(20).fill(8));
+    expect(looks, "one look at a time for all twenty").to.have.length(3);
+    // A stream behind the last look is answered from it, without asking the node.
+    expect(numberOf(await head.after(3, signal))).to.equal(8);
+    expect(head.looks).to.equal(3);
+  });
+
+  it("a stream that leaves stops waiting; a failed look fails every stream waiting on it, and the next stream looks again", async function () {
+    const { finality, looks } = fakeFinality();
+    const head = new FinalHead(finality, 1);
+    const leaving = new AbortController();
+    const staying = new AbortController().signal;
+    const left = head.after(-1, leaving.signal);
+    const failing = [head.after(-1, staying), head.after(-1, staying)];
+    leaving.abort();
+    expect(await left).to.equal(null);
+    looks[0].fail(new Error("node gone"));
+    for (const waiting of failing) expect(await waiting.then(() => "answered", (error: Error) => error.message)).to.equal("node gone");
+    const again = head.after(-1, staying);
+    await waitFor("a new look", async () => looks.length === 2, { intervalMs: 1 });
+    looks[1].answer(4);
+    expect(numberOf(await again)).to.equal(4);
+    expect(await head.after(4, AbortSignal.abort())).to.equal(null);
   });
 });
 

@@ -156,7 +156,7 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
     async *subscribe(request, ctx) {
       const signal = AbortSignal.any([ctx.signal, stopping]);
       let next = request.fromSeq > 0n ? request.fromSeq : 1n;
-      for await (const m of followChannel(services, channelOf(request.channel), next, { signal, pollMs: config.receiptPollMs })) {
+      for await (const m of followChannel(services, channelOf(request.channel), next, { signal })) {
         next = m.seq + 1n;
         metrics.grpcStreamMessages.inc({ method: "Subscribe" });
         yield { message: postedProto(m) };
