@@ -18,7 +18,7 @@ export class FinalHead {
   private looking = false;
   private timer?: ReturnType<typeof setTimeout>;
   private readonly waiters = new Set<Waiter>();
-  /** Looks at the node so far, for tests and metrics. */
+  /** Looks at the node so far (tests count them). */
   looks = 0;
 
   constructor(
