@@ -44,6 +44,9 @@ export interface BuildOptions {
   recoverSigners?: "here" | "node";
 }
 
+/** After the drain, how long gRPC calls still open get to finish before their connections are cut. */
+const GRPC_CLOSE_GRACE_MS = 5_000;
+
 /** The HTTP API's Fastify instance, with the gRPC door's (HTTP/2, its own port) as `grpc`; closing the first closes both. */
 export type RelayerApp = FastifyInstance & { services: Services; grpc: FastifyInstance };
 
@@ -174,7 +177,7 @@ export async function buildApp(config: RelayerConfig, options: BuildOptions = {}
     await services.intake?.close(); // what is unsettled stays in the journal for the next start
   });
   app.addHook("onClose", async () => {
-    await grpc.app.close();
+    await grpc.close(GRPC_CLOSE_GRACE_MS);
     await services.teams.close();
     services.load.stop();
     chain.close();

@@ -18,7 +18,8 @@ import { digestOf, MESSAGE_POSTED_TOPIC, messagePostedOffsets, packBatch, type S
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
 import { startFixture, toJson, type Fixture } from "./fixture.js";
-import { refusal, rpcProxy } from "./helpers.js";
+import { metric, refusal, rpcProxy } from "./helpers.js";
+import { STREAM_WINDOW } from "../src/grpc/relayer-service.js";
 
 type Relayer = Client<typeof RelayerService>;
 
@@ -280,6 +281,138 @@ describe("relayer gRPC door (real hardhat node, generated client)", function () 
     } finally {
       session.close();
     }
+  });
+});
+
+describe("a PostMessages producer that never reads its replies (real hardhat node)", function () {
+  let f: Fixture;
+
+  before(async function () {
+    f = await startFixture();
+  });
+  after(async function () {
+    await f?.node.stop();
+  });
+
+  it("the relayer stops reading the stream at its window and takes on no more until the client reads; then every message is answered in order and lands", async function () {
+    this.timeout(300_000);
+    const r = await startRelayer(f);
+    try {
+      const count = 3 * STREAM_WINDOW;
+      const signed: SignedMessage[] = [];
+      for (let i = 0; i < count; i += 256) {
+        signed.push(...(await Promise.all(Array.from({ length: Math.min(256, count - i) }, (_, k) => f.sign(f.authors[(i + k) % 4], `unread ${i + k}`)))));
+      }
+      const seq0 = (await f.deployed.registry.channelInfo(f.channel))[2];
+      async function* requests(): AsyncGenerator<MessageInitShape<typeof PostMessagesRequestSchema>> {
+        for (const m of signed) yield { message: toJson(m), wait: false };
+      }
+      const replies = r.client.postMessages(requests())[Symbol.asyncIterator]();
+      const first = await replies.next(); // the stream runs; the client reads nothing more for now
+      const accepted = () => metric(r.app, "chainmail_relayer_messages_accepted_total");
+      await waitFor("the relayer at its window", async () => (await accepted()) >= STREAM_WINDOW);
+      // Ten messages from another client are confirmed one after the other meanwhile (a
+      // second or so): a relayer that kept reading would have taken the whole stream by
+      // then (it reads thousands a second). Its own connection: on the producer's, the
+      // unread replies hold HTTP/2's connection window.
+      const other = createClient(RelayerService, createGrpcTransport({ baseUrl: r.url }));
+      for (let i = 0; i < 10; i++) {
+        const outcome = (await other.postMessage({ message: toJson(await f.sign(f.authors[i % 4], `meanwhile ${i}`)), wait: true })).outcome!;
+        expect(outcome.status).to.equal(Status.CONFIRMED);
+      }
+      // The window, plus the replies the transport holds (HTTP/2 windows and stream
+      // buffers: about 500 pending replies, measured), and not more.
+      const taken = (await accepted()) - 10;
+      expect(taken, "messages the relayer took from a stream whose client does not read").to.be.within(STREAM_WINDOW, 2 * STREAM_WINDOW);
+
+      const answers = [first.value!];
+      for (let next = await replies.next(); !next.done; next = await replies.next()) answers.push(next.value);
+      expect(answers.map((a) => Number(a.index))).to.deep.equal(signed.map((_, i) => i));
+      expect(answers.every((a) => a.result.case === "outcome" && a.result.value.status !== Status.REJECTED)).to.equal(true);
+      await waitFor("every message on the chain", async () => (await f.deployed.registry.channelInfo(f.channel))[2] === seq0 + BigInt(count) + 10n, { timeoutMs: 120_000 });
+      expect(await accepted()).to.equal(count + 10);
+    } finally {
+      await r.app.close();
+    }
+  });
+});
+
+describe("the gRPC door at shutdown (real hardhat node)", function () {
+  let f: Fixture;
+
+  before(async function () {
+    f = await startFixture();
+  });
+  after(async function () {
+    await f?.node.stop();
+  });
+
+  /** Resolves once `closing` has: a bounded wait with its own sentence. */
+  async function closedWithin(closing: Promise<unknown>, timeoutMs: number): Promise<void> {
+    let closed = false;
+    void closing.then(() => (closed = true));
+    await waitFor("the relayer's close() to resolve", async () => closed, { timeoutMs });
+  }
+
+  it("an open PostMessages stream takes no more messages, answers those it took, then ends UNAVAILABLE naming the index to send again; close() does not wait for its client", async function () {
+    const r = await startRelayer(f, { shutdownTimeoutMs: 5_000 });
+    let release!: () => void;
+    const idle = new Promise<void>((resolve) => (release = resolve));
+    const first = await f.sign(f.authors[0], "before the stop");
+    const second = await f.sign(f.authors[1], "after the stop");
+    async function* requests(): AsyncGenerator<MessageInitShape<typeof PostMessagesRequestSchema>> {
+      yield { message: toJson(first), wait: true };
+      await idle; // a producer keeping its stream open for more
+      yield { message: toJson(second), wait: true };
+    }
+    const replies = r.client.postMessages(requests())[Symbol.asyncIterator]();
+    try {
+      const reply = (await replies.next()).value!;
+      expect(reply.result.case === "outcome" && reply.result.value.status).to.equal(Status.CONFIRMED);
+      const seq = (await f.deployed.registry.channelInfo(f.channel))[2];
+      const closing = r.app.close();
+      const ended = await refusal(replies.next());
+      expect([ended.code, ended.reason]).to.deep.equal([Code.Unavailable, "ShuttingDown"]);
+      expect(ended.message).to.equal("The relayer is shutting down: it took this stream's messages before index 1 and sent their outcomes; send those from index 1 on again, here or to another relayer.");
+      expect(ended.retryMs).to.equal(1000);
+      await closedWithin(closing, 30_000);
+      release();
+      expect((await f.deployed.registry.channelInfo(f.channel))[2], "nothing taken after the stop").to.equal(seq);
+    } finally {
+      release();
+      await r.app.close();
+    }
+  });
+
+  it("a client that never reads its replies cannot hold the shutdown: its connection is cut after the grace, and every message the relayer took is on the chain", async function () {
+    this.timeout(120_000);
+    const r = await startRelayer(f, { shutdownTimeoutMs: 5_000 });
+    const count = 2 * STREAM_WINDOW;
+    const signed: SignedMessage[] = [];
+    for (let i = 0; i < count; i += 256) {
+      signed.push(...(await Promise.all(Array.from({ length: Math.min(256, count - i) }, (_, k) => f.sign(f.authors[(i + k) % 4], `never read ${i + k}`)))));
+    }
+    const seq0 = (await f.deployed.registry.channelInfo(f.channel))[2];
+    async function* requests(): AsyncGenerator<MessageInitShape<typeof PostMessagesRequestSchema>> {
+      for (const m of signed) yield { message: toJson(m), wait: false };
+    }
+    const replies = r.client.postMessages(requests())[Symbol.asyncIterator]();
+    await replies.next();
+    // From the counter itself: /metrics is gone once the relayer has closed.
+    const accepted = async () => (await r.app.services.metrics.accepted.get()).values.reduce((sum, v) => sum + v.value, 0);
+    await waitFor("the relayer at its window", async () => (await accepted()) >= STREAM_WINDOW);
+    const closing = r.app.close();
+    await closedWithin(closing, 60_000);
+    const taken = await accepted();
+    expect(taken, "the relayer took only what it could answer").to.be.below(count);
+    expect((await f.deployed.registry.channelInfo(f.channel))[2] - seq0, "every message taken is on the chain").to.equal(BigInt(taken));
+    let failure: unknown;
+    try {
+      for (let next = await replies.next(); !next.done; next = await replies.next());
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure, "the stream did not complete").to.be.instanceOf(Error);
   });
 });
 

@@ -9,7 +9,7 @@ import { channelId, teamNameProblem } from "@chainmail/protocol";
 import { RelayerService, type PostMessagesResponseSchema, type PostMessagesRequest } from "@chainmail/protocol/grpc";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Logger } from "@chainmail/runtime";
-import { channelMessages, listChannels, messageStatus, postSigned, shuttingDown, validateSignedMessage, type PostOptions } from "../core.js";
+import { channelMessages, listChannels, messageStatus, onAbort, postSigned, shuttingDown, validateSignedMessage, type PostOptions } from "../core.js";
 import { ApiError, ErrorCodes } from "../errors.js";
 import { followChannel } from "../follow.js";
 import type { Services } from "../services.js";
@@ -21,7 +21,7 @@ import { abortedCall, refusalOf } from "./errors.js";
 export const CLIENT_ADDRESS = createContextKey<string>("unknown");
 
 /** Requests of one PostMessages stream being worked on at once; reading waits beyond it (backpressure). */
-const STREAM_WINDOW = 1024;
+export const STREAM_WINDOW = 1024;
 /** How often a stream that waits for the relayer to have room looks again (room freed by other clients wakes nobody). */
 const ROOM_POLL_MS = 20;
 /** A waiting call answers STATUS_PENDING this long before its deadline, rather than DEADLINE_EXCEEDED. */
@@ -72,7 +72,9 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
 
     async *postMessages(requests, ctx) {
       // Each message is checked and queued as soon as it arrives; answers leave in
-      // request order. At most STREAM_WINDOW are open at once.
+      // request order. At most STREAM_WINDOW are open at once. When the relayer stops,
+      // the stream takes no more messages, answers those it took (the drain settles
+      // them), then ends UNAVAILABLE saying from which index to send again.
       type Reply = MessageInitShape<typeof PostMessagesResponseSchema>;
       const open: Array<Promise<Reply>> = [];
       let wake: (() => void) | undefined;
@@ -90,8 +92,17 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
           };
         });
       let ended = false;
+      let stoppedTaking = false;
       let readError: unknown;
       let index = 0n;
+      let forgetStop: () => void = () => undefined;
+      const stopped = new Promise<"stopped">((resolve) => {
+        forgetStop = onAbort(stopping, () => {
+          resolve("stopped");
+          nudge();
+        });
+      });
+      const halted = () => ctx.signal.aborted || stopping.aborted;
       const answer = async (request: PostMessagesRequest, i: bigint): Promise<Reply> => {
         try {
           const json = validateSignedMessage(signedJsonOf(request.message));
@@ -104,15 +115,27 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
         }
       };
       const reading = (async () => {
+        const incoming = requests[Symbol.asyncIterator]();
         try {
-          for await (const request of requests) {
-            while (open.length >= STREAM_WINDOW && !ctx.signal.aborted) await sleep();
+          for (;;) {
+            const pending = incoming.next();
+            pending.catch(() => undefined); // left behind when the relayer stops first
+            const next = await Promise.race([pending, stopped]);
+            if (next === "stopped") {
+              stoppedTaking = true;
+              break;
+            }
+            if (next.done) break;
+            while (open.length >= STREAM_WINDOW && !halted()) await sleep();
             // A stream is backpressure's natural place: while the relayer is full, stop
             // reading (HTTP/2 flow control holds the client) instead of refusing each
             // message Overloaded as a one-shot request must be.
-            while (!services.load.hasRoom && !ctx.signal.aborted) await nap();
-            if (ctx.signal.aborted) return;
-            open.push(answer(request, index++));
+            while (!services.load.hasRoom && !halted()) await nap();
+            if (halted()) {
+              stoppedTaking = !ctx.signal.aborted;
+              break;
+            }
+            open.push(answer(next.value, index++));
             nudge();
           }
         } catch (error) {
@@ -122,22 +145,30 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
           nudge();
         }
       })();
-      while (!ctx.signal.aborted) {
-        const next = open[0];
-        if (next) {
-          const reply = await next;
-          open.shift();
-          nudge();
-          metrics.grpcStreamMessages.inc({ method: "PostMessages" });
-          yield reply;
-          continue;
+      try {
+        while (!ctx.signal.aborted) {
+          const next = open[0];
+          if (next) {
+            const reply = await next;
+            open.shift();
+            nudge();
+            metrics.grpcStreamMessages.inc({ method: "PostMessages" });
+            yield reply;
+            continue;
+          }
+          if (ended) break;
+          await sleep();
         }
-        if (ended) break;
-        await sleep();
+      } finally {
+        forgetStop();
       }
       if (ctx.signal.aborted) throw abortedCall(ctx.signal);
       await reading;
       if (readError) throw readError;
+      if (stoppedTaking) {
+        const e = shuttingDown();
+        throw new ApiError(503, e.code, `The relayer is shutting down: it took this stream's messages before index ${index} and sent their outcomes; send those from index ${index} on again, here or to another relayer.`, e.headers);
+      }
     },
 
     async getMessageStatus(request) {

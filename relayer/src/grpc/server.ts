@@ -6,6 +6,7 @@
  * services beside it. One interceptor turns the core's errors into gRPC statuses and
  * counts every call per method in the relayer's /metrics.
  */
+import type { Http2Session } from "node:http2";
 import Fastify, { type FastifyInstance } from "fastify";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { Code, ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
@@ -84,8 +85,18 @@ function errorsAndMetrics(services: Services, logger: Logger): Interceptor {
 
 export interface GrpcServer {
   app: FastifyInstance;
-  /** Ends Subscribe and Watch streams (a retryable UNAVAILABLE) and turns health to NOT_SERVING. */
+  /**
+   * Ends Subscribe streams (a retryable UNAVAILABLE), stops PostMessages streams taking
+   * new messages (they answer what they took, then end UNAVAILABLE), and turns health
+   * to NOT_SERVING.
+   */
   stop(): void;
+  /**
+   * Closes the door: calls still open get `graceMs` to finish, then their connections are
+   * cut. Without the cut, one client that does not read its replies (or keeps a health
+   * Watch open) would hold the relayer's shutdown for ever.
+   */
+  close(graceMs: number): Promise<void>;
 }
 
 export async function buildGrpcServer(services: Services, logger: Logger): Promise<GrpcServer> {
@@ -104,5 +115,24 @@ export async function buildGrpcServer(services: Services, logger: Logger): Promi
       );
     },
   });
-  return { app, stop: () => stopper.abort() };
+  const sessions = new Set<Http2Session>();
+  app.server.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  return {
+    app,
+    stop: () => stopper.abort(),
+    async close(graceMs) {
+      const cut = setTimeout(() => {
+        if (sessions.size > 0) logger.warn({ connections: sessions.size }, `gRPC calls still open ${graceMs} ms into the shutdown: cutting their connections`);
+        for (const session of sessions) session.destroy();
+      }, graceMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
+    },
+  };
 }
