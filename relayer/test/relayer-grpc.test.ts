@@ -31,6 +31,15 @@ async function startRelayer(f: Fixture, overrides: Partial<RelayerConfig> = {}):
   return { app, client, url, httpUrl };
 }
 
+/** `count` messages signed by the fixture's four authors in turn, 256 at a time. */
+async function signMany(f: Fixture, count: number, text: string): Promise<SignedMessage[]> {
+  const signed: SignedMessage[] = [];
+  for (let i = 0; i < count; i += 256) {
+    signed.push(...(await Promise.all(Array.from({ length: Math.min(256, count - i) }, (_, k) => f.sign(f.authors[(i + k) % 4], `${text} ${i + k}`)))));
+  }
+  return signed;
+}
+
 describe("relayer gRPC door (real hardhat node, generated client)", function () {
   let f: Fixture;
   let r: Awaited<ReturnType<typeof startRelayer>>;
@@ -284,7 +293,7 @@ describe("relayer gRPC door (real hardhat node, generated client)", function () 
   });
 });
 
-describe("a PostMessages producer that never reads its replies (real hardhat node)", function () {
+describe("PostMessages producers that stop reading or stay open, and the relayer's shutdown (real hardhat node)", function () {
   let f: Fixture;
 
   before(async function () {
@@ -295,14 +304,10 @@ describe("a PostMessages producer that never reads its replies (real hardhat nod
   });
 
   it("the relayer stops reading the stream at its window and takes on no more until the client reads; then every message is answered in order and lands", async function () {
-    this.timeout(300_000);
     const r = await startRelayer(f);
     try {
       const count = 3 * STREAM_WINDOW;
-      const signed: SignedMessage[] = [];
-      for (let i = 0; i < count; i += 256) {
-        signed.push(...(await Promise.all(Array.from({ length: Math.min(256, count - i) }, (_, k) => f.sign(f.authors[(i + k) % 4], `unread ${i + k}`)))));
-      }
+      const signed = await signMany(f, count, "unread");
       const seq0 = (await f.deployed.registry.channelInfo(f.channel))[2];
       async function* requests(): AsyncGenerator<MessageInitShape<typeof PostMessagesRequestSchema>> {
         for (const m of signed) yield { message: toJson(m), wait: false };
@@ -334,17 +339,6 @@ describe("a PostMessages producer that never reads its replies (real hardhat nod
     } finally {
       await r.app.close();
     }
-  });
-});
-
-describe("the gRPC door at shutdown (real hardhat node)", function () {
-  let f: Fixture;
-
-  before(async function () {
-    f = await startFixture();
-  });
-  after(async function () {
-    await f?.node.stop();
   });
 
   /** Resolves once `closing` has: a bounded wait with its own sentence. */
@@ -385,13 +379,9 @@ describe("the gRPC door at shutdown (real hardhat node)", function () {
   });
 
   it("a client that never reads its replies cannot hold the shutdown: its connection is cut after the grace, and every message the relayer took is on the chain", async function () {
-    this.timeout(120_000);
     const r = await startRelayer(f, { shutdownTimeoutMs: 5_000 });
     const count = 2 * STREAM_WINDOW;
-    const signed: SignedMessage[] = [];
-    for (let i = 0; i < count; i += 256) {
-      signed.push(...(await Promise.all(Array.from({ length: Math.min(256, count - i) }, (_, k) => f.sign(f.authors[(i + k) % 4], `never read ${i + k}`)))));
-    }
+    const signed = await signMany(f, count, "never read");
     const seq0 = (await f.deployed.registry.channelInfo(f.channel))[2];
     async function* requests(): AsyncGenerator<MessageInitShape<typeof PostMessagesRequestSchema>> {
       for (const m of signed) yield { message: toJson(m), wait: false };
