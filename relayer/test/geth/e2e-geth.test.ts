@@ -11,15 +11,20 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
 import { signedMessageJson } from "@chainmail/client";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { ErrorInfoSchema, MessageOutcome_Status, RelayerService } from "@chainmail/protocol/grpc";
 import { bodyFromText, channelId, randomNonce, signMessage, type SignedMessage } from "@chainmail/protocol";
 import {
   ChainmailProcess,
   createChannelWithMembers,
   deployRegistry,
   devPrivateKey,
+  freePort,
   kafkaBrokers,
   runChainmail,
   startGethNode,
+  waitFor,
   uniqueTopics,
   type RunningGeth,
 } from "@chainmail/testkit";
@@ -37,6 +42,7 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
   let registry: string;
   let chainId: bigint;
   let relayerUrl: string;
+  let grpcPort: number;
   let scratch: string;
   const alice = new Wallet(devPrivateKey(2));
   const bob = new Wallet(devPrivateKey(3));
@@ -53,7 +59,9 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
       },
     });
     scratch = mkdtempSync(path.join(tmpdir(), "chainmail-e2e-geth-"));
+    grpcPort = await freePort();
     relayer = ChainmailProcess.relayer({
+      CHAINMAIL_GRPC_PORT: String(grpcPort),
       CHAINMAIL_RPC_URL: node.url,
       CHAINMAIL_REGISTRY: registry,
       CHAINMAIL_SIGNER_KEYS: SIGNER_KEYS.join(","),
@@ -138,7 +146,40 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
     expect(audited.stdout).to.include("Clean:");
   });
 
-  it("stops cleanly on SIGTERM with nothing in flight (exit code 0)", async function () {
-    expect(await relayer!.stop(30_000), relayer!.log.slice(-2000)).to.equal(0);
+  it("through gRPC on geth: Subscribe sends the messages, checked; at SIGTERM an open Subscribe and an open PostMessages stream end UNAVAILABLE naming where to resume, and the relayer exits 0", async function () {
+    const client = createClient(RelayerService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}` }));
+    const seqs: bigint[] = [];
+    const subscribed = (async () => {
+      for await (const m of client.subscribe({ channel: "general", fromSeq: 1n })) seqs.push(m.message!.seq);
+    })().catch((error: unknown) => ConnectError.from(error));
+    let release!: () => void;
+    const idle = new Promise<void>((resolve) => (release = resolve));
+    const one = await sign(alice, "a producer's stream, left open");
+    async function* requests() {
+      yield { message: signedMessageJson(one), wait: true };
+      await idle;
+    }
+    const replies = client.postMessages(requests())[Symbol.asyncIterator]();
+    try {
+      const first = (await replies.next()).value!;
+      expect(first.result.case === "outcome" && first.result.value.status, first.result.case === "refusal" ? first.result.value.message : "").to.equal(MessageOutcome_Status.CONFIRMED);
+      await waitFor("Subscribe at every message", async () => seqs.length === MESSAGES + 1, { timeoutMs: 60_000 });
+      expect(seqs).to.deep.equal(Array.from({ length: MESSAGES + 1 }, (_, i) => BigInt(i + 1)));
+
+      const stopped = relayer!.stop(30_000);
+      const ended = await replies.next().then(
+        () => undefined,
+        (error: unknown) => ConnectError.from(error),
+      );
+      expect(ended?.code).to.equal(Code.Unavailable);
+      expect(ended?.findDetails(ErrorInfoSchema)[0]?.reason).to.equal("ShuttingDown");
+      expect(ended?.rawMessage).to.include("send those from index 1 on again");
+      const subscribeEnded = await subscribed;
+      expect(subscribeEnded?.code).to.equal(Code.Unavailable);
+      expect(subscribeEnded?.rawMessage).to.include(`from_seq ${MESSAGES + 2}`);
+      expect(await stopped, relayer!.log.slice(-2000)).to.equal(0);
+    } finally {
+      release();
+    }
   });
 });
