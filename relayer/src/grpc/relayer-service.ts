@@ -95,13 +95,14 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
       let stoppedTaking = false;
       let readError: unknown;
       let index = 0n;
-      let forgetStop: () => void = () => undefined;
-      const stopped = new Promise<"stopped">((resolve) => {
-        forgetStop = onAbort(stopping, () => {
-          resolve("stopped");
-          nudge();
-        });
+      // Wakes the read in progress when the relayer stops. Not a Promise.race against one
+      // stream-long promise: each race would leave a reaction on it, one per message.
+      let interrupt: (() => void) | undefined;
+      const forgetStop = onAbort(stopping, () => {
+        interrupt?.();
+        nudge();
       });
+      type Incoming = IteratorResult<PostMessagesRequest> | "stopped";
       const halted = () => ctx.signal.aborted || stopping.aborted;
       const answer = async (request: PostMessagesRequest, i: bigint): Promise<Reply> => {
         try {
@@ -118,9 +119,14 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
         const incoming = requests[Symbol.asyncIterator]();
         try {
           for (;;) {
-            const pending = incoming.next();
-            pending.catch(() => undefined); // left behind when the relayer stops first
-            const next = await Promise.race([pending, stopped]);
+            const next = stopping.aborted
+              ? "stopped"
+              : await new Promise<Incoming>((resolve, reject) => {
+                  interrupt = () => resolve("stopped");
+                  // Left behind when the relayer stops first: its outcome no longer matters.
+                  incoming.next().then(resolve, reject);
+                });
+            interrupt = undefined;
             if (next === "stopped") {
               stoppedTaking = true;
               break;
