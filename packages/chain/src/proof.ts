@@ -53,7 +53,7 @@ export class ProofError extends ChainMailError {
   }
 }
 
-const HEX = /^0x([0-9a-fA-F]{2})*$/;
+const HEX = /^0x(?:[0-9a-fA-F]{2})*$/;
 
 function field(header: RawHeader, name: keyof RawHeader, quantity: boolean): string {
   const value = header[name];

@@ -13,7 +13,7 @@ export const SignedMessageJson = Type.Object(
   {
     channel: Bytes32,
     author: Address,
-    body: Type.String({ pattern: "^0x([0-9a-fA-F]{2})*$", description: "message bytes, 0x-prefixed hex" }),
+    body: Type.String({ pattern: "^0x(?:[0-9a-fA-F]{2})*$", description: "message bytes, 0x-prefixed hex" }),
     contentType: Type.Integer({ minimum: 0, maximum: 255, description: "1 text/plain, 2 application/json, 3 application/octet-stream" }),
     timestamp: Uint64,
     replyTo: Uint64,

@@ -23,7 +23,7 @@ export const DEFAULT_CURSOR_TOPIC = "chainmail.mirror-cursor.v1";
 
 const Hex = (bytes: number, description: string) =>
   Type.String({ pattern: `^0x[0-9a-f]{${bytes * 2}}$`, description });
-const Bytes = (description: string) => Type.String({ pattern: "^0x([0-9a-f]{2})*$", description });
+const Bytes = (description: string) => Type.String({ pattern: "^0x(?:[0-9a-f]{2})*$", description });
 const Address = (description: string) => Type.String({ pattern: "^0x[0-9a-fA-F]{40}$", description });
 const Decimal = (description: string) => Type.String({ pattern: "^(0|[1-9][0-9]*)$", description });
 const Index = (description: string) => Type.Integer({ minimum: 0, description });

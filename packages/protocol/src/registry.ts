@@ -97,7 +97,7 @@ export const PACKED_MESSAGE_HEADER = 37;
 const MAX_RUN = 0xffff;
 
 function hexInto(out: Buffer, at: number, hex: string, length: number, what: string): number {
-  if (!/^0x([0-9a-fA-F]{2})*$/.test(hex) || hex.length !== 2 + 2 * length) throw new RangeError(`${what} must be ${length} bytes of 0x-prefixed hex.`);
+  if (!/^0x(?:[0-9a-fA-F]{2})*$/.test(hex) || hex.length !== 2 + 2 * length) throw new RangeError(`${what} must be ${length} bytes of 0x-prefixed hex.`);
   return at + out.write(hex.slice(2), at, "hex");
 }
 
@@ -127,7 +127,7 @@ export function minimalLength(value: bigint | number): number {
  */
 export function packBatchBytes(messages: readonly SignedMessage[]): Buffer {
   const hexLength = (hex: string, what: string) => {
-    if (!/^0x([0-9a-fA-F]{2})*$/.test(hex)) throw new RangeError(`${what} is not 0x-prefixed hex bytes.`);
+    if (!/^0x(?:[0-9a-fA-F]{2})*$/.test(hex)) throw new RangeError(`${what} is not 0x-prefixed hex bytes.`);
     return (hex.length - 2) / 2;
   };
   const sizes = messages.map((m) => [hexLength(m.body, "body"), hexLength(m.signature, "signature")] as const);

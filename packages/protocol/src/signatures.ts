@@ -31,7 +31,7 @@ function bytes(hex: string): Uint8Array {
 
 /** The same, on 0x hex strings. */
 export function recoverHex(recover: RecoverSigner, digest: string, signature: string): string | null {
-  if (!/^0x([0-9a-fA-F]{2})*$/.test(signature) || !/^0x[0-9a-fA-F]{64}$/.test(digest)) return null;
+  if (!/^0x(?:[0-9a-fA-F]{2})*$/.test(signature) || !/^0x[0-9a-fA-F]{64}$/.test(digest)) return null;
   return recover(bytes(digest), bytes(signature));
 }
 
