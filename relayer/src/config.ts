@@ -151,7 +151,7 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "batch-wait-ms": { env: "CHAINMAIL_BATCH_WAIT_MS", value: "MS", default: String(CONFIG_DEFAULTS.batchMaxWaitMs), description: "longest a message waits for its batch to fill" },
   "max-inflight-per-signer": { env: "CHAINMAIL_MAX_INFLIGHT_PER_SIGNER", value: "N", default: String(CONFIG_DEFAULTS.maxInFlightPerSigner), description: "unconfirmed transactions per signer" },
   "wait-timeout-ms": { env: "CHAINMAIL_WAIT_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.waitTimeoutMs), description: "how long ?wait=true holds a request before a 202" },
-  "http-body-limit": { env: "CHAINMAIL_HTTP_BODY_LIMIT", value: "BYTES", default: String(CONFIG_DEFAULTS.httpBodyLimitBytes), description: "largest HTTP request body in bytes (413 above)" },
+  "http-body-limit": { env: "CHAINMAIL_HTTP_BODY_LIMIT", value: "BYTES", default: String(CONFIG_DEFAULTS.httpBodyLimitBytes), description: "largest HTTP request body in bytes (413 above), and largest gRPC request message (RESOURCE_EXHAUSTED above)" },
   "rate-author-per-s": { env: "CHAINMAIL_RATE_AUTHOR_PER_S", value: "N", default: String(CONFIG_DEFAULTS.rateLimitAuthorPerSecond), description: "messages per second per author (0 = off)" },
   "rate-author-burst": { env: "CHAINMAIL_RATE_AUTHOR_BURST", value: "N", default: String(CONFIG_DEFAULTS.rateLimitAuthorBurst), description: "burst per author" },
   "rate-client-per-s": { env: "CHAINMAIL_RATE_CLIENT_PER_S", value: "N", default: String(CONFIG_DEFAULTS.rateLimitClientPerSecond), description: "requests per second per client address (0 = off)" },

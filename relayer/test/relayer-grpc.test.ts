@@ -193,6 +193,38 @@ describe("relayer gRPC door (real hardhat node, generated client)", function () 
     });
   });
 
+  it("a request message over the body limit: RESOURCE_EXHAUSTED before it is read, on a call and on a stream; nothing of it is taken", async function () {
+    // CHAINMAIL_HTTP_BODY_LIMIT (64 KiB here) bounds each gRPC request message too;
+    // without it Connect reads up to 4 GiB into memory before any check.
+    const limit = r.app.services.config.httpBodyLimitBytes;
+    const big = (signed: SignedMessage) => ({ ...toJson(signed), body: `0x${"ab".repeat(limit / 2 + 1)}` });
+    try {
+      await r.client.postMessage({ message: big(await f.sign(f.authors[0], "too big")) });
+      expect.fail("an over-limit request message was read");
+    } catch (error) {
+      const e = ConnectError.from(error);
+      expect(e.code).to.equal(Code.ResourceExhausted);
+      expect(e.rawMessage).to.contain(`larger than configured readMaxBytes ${limit}`);
+    }
+    const first = await f.sign(f.authors[1], "before the big one");
+    const replies: bigint[] = [];
+    let ended: ConnectError | undefined;
+    try {
+      const requests = async function* () {
+        yield { message: toJson(first), wait: true };
+        yield { message: big(await f.sign(f.authors[1], "too big on a stream")), wait: true };
+      };
+      for await (const reply of r.client.postMessages(requests())) replies.push(reply.index);
+    } catch (error) {
+      ended = ConnectError.from(error);
+    }
+    expect(ended?.code).to.equal(Code.ResourceExhausted);
+    expect(replies).to.deep.equal([0n]);
+    const after = await r.client.postMessage({ message: toJson(await f.sign(f.authors[2], "after the big ones")), wait: true });
+    expect(after.outcome?.status).to.equal(Status.CONFIRMED);
+    expect((await r.client.getMessageStatus({ digest: digestOf(f.location, first) })).outcome?.status).to.equal(Status.CONFIRMED);
+  });
+
   it("a waiting post answers PENDING before its deadline instead of overrunning it", async function () {
     const slow = await startRelayer(f, { batchMaxWaitMs: 10_000, batchMaxSize: 1000 });
     try {

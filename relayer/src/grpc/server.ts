@@ -105,6 +105,9 @@ export async function buildGrpcServer(services: Services, logger: Logger): Promi
   const services_ = [RelayerService.typeName, health.Health.typeName, reflection.ServerReflection.typeName];
   await app.register(fastifyConnectPlugin, {
     interceptors: [errorsAndMetrics(services, logger)],
+    // The HTTP door's body limit, per request message: Connect's own default is 4 GiB,
+    // read into memory before any check.
+    readMaxBytes: services.config.httpBodyLimitBytes,
     contextValues: (request) => createContextValues().set(CLIENT_ADDRESS, request.ip),
     routes: (router) => {
       router.service(RelayerService, relayerService(services, logger, stopper.signal));
