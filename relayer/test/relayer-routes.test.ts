@@ -159,6 +159,19 @@ describe("relayer routes (app.inject, real hardhat node)", function () {
       });
     });
 
+    it("at the largest HTTP body limit an operator may set (16 MiB), a 5 MiB message body: 413 BodyTooLarge, not a crash in the hex check", async function () {
+      const roomy = await buildApp(f.config({ httpBodyLimitBytes: 16 * 1024 * 1024 }), { defaultMetrics: false });
+      try {
+        const huge = await f.sign(f.authors[0], "", { body: "0x" + "61".repeat(5 * 1024 * 1024) });
+        await noTransaction(async () => {
+          const r = await roomy.inject({ method: "POST", url: "/v1/messages", payload: toJson(huge) });
+          expectError(r, 413, "BodyTooLarge");
+        });
+      } finally {
+        await roomy.close();
+      }
+    });
+
     it("a signature that does not recover to the author for this chain and registry: 422 BadSignature", async function () {
       const author = f.authors[0];
       await noTransaction(async () => {
