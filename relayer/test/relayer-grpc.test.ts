@@ -8,12 +8,13 @@
 import { getBytes } from "ethers";
 import { expect } from "chai";
 import http2 from "node:http2";
+import { gzipSync } from "node:zlib";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { buildApp, type RelayerApp, type RelayerConfig } from "@chainmail/relayer";
-import { ErrorInfoSchema, health, MessageOutcome_Status as Status, reflection, RelayerService, RetryInfoSchema, PostMessagesRequestSchema, SubscribeRequestSchema, type SubscribeResponse } from "@chainmail/protocol/grpc";
+import { ErrorInfoSchema, health, MessageOutcome_Status as Status, reflection, RelayerService, RetryInfoSchema, PostMessageRequestSchema, PostMessagesRequestSchema, SubscribeRequestSchema, type SubscribeResponse } from "@chainmail/protocol/grpc";
 import { digestOf, MESSAGE_POSTED_TOPIC, messagePostedOffsets, packBatch, type SignedMessage } from "@chainmail/protocol";
 import { waitFor } from "@chainmail/testkit";
 import { expectContiguousChain, postedLogs } from "./chain-check.js";
@@ -223,6 +224,24 @@ describe("relayer gRPC door (real hardhat node, generated client)", function () 
     const after = await r.client.postMessage({ message: toJson(await f.sign(f.authors[2], "after the big ones")), wait: true });
     expect(after.outcome?.status).to.equal(Status.CONFIRMED);
     expect((await r.client.getMessageStatus({ digest: digestOf(f.location, first) })).outcome?.status).to.equal(Status.CONFIRMED);
+  });
+
+  it("the limit holds after decompression: a gzip request message of a few kilobytes that inflates past it is RESOURCE_EXHAUSTED", async function () {
+    const limit = r.app.services.config.httpBodyLimitBytes;
+    const gzipped = createClient(RelayerService, createGrpcTransport({ baseUrl: r.url, sendCompression: compressionGzip, compressMinBytes: 0 }));
+    const bomb = { ...toJson(await f.sign(f.authors[0], "bomb")), body: `0x${"00".repeat(64 * limit)}` };
+    expect(gzipSync(toBinary(PostMessageRequestSchema, create(PostMessageRequestSchema, { message: bomb }))).length).to.be.lessThan(limit / 4);
+    try {
+      await gzipped.postMessage({ message: bomb });
+      expect.fail("an over-limit request message was inflated and read");
+    } catch (error) {
+      const e = ConnectError.from(error);
+      expect(e.code).to.equal(Code.ResourceExhausted);
+      expect(e.rawMessage).to.contain(`${limit}`);
+    }
+    // The same door still takes compressed messages under the limit.
+    const small = await gzipped.postMessage({ message: toJson(await f.sign(f.authors[0], "small and gzipped")), wait: true });
+    expect(small.outcome?.status).to.equal(Status.CONFIRMED);
   });
 
   it("a waiting post answers PENDING before its deadline instead of overrunning it", async function () {
