@@ -429,6 +429,28 @@ describe("PostMessages producers that stop reading or stay open, and the relayer
     }
   });
 
+  it("health Watch calls get NOT_SERVING at the stop, then end UNAVAILABLE ShuttingDown (an unknown service's too): no watcher waits for the cut", async function () {
+    const r = await startRelayer(f, { shutdownTimeoutMs: 5_000 });
+    const { SERVING, NOT_SERVING, SERVICE_UNKNOWN } = health.HealthCheckResponse_ServingStatus;
+    const checker = createClient(health.Health, createGrpcTransport({ baseUrl: r.url }));
+    const watch = (service: string) => checker.watch({ service })[Symbol.asyncIterator]();
+    const watches = { whole: watch(""), relayer: watch(RelayerService.typeName), unknown: watch("nope.v1.Nothing") };
+    try {
+      expect((await watches.whole.next()).value?.status).to.equal(SERVING);
+      expect((await watches.relayer.next()).value?.status).to.equal(SERVING);
+      expect((await watches.unknown.next()).value?.status).to.equal(SERVICE_UNKNOWN);
+      const closing = r.app.close();
+      for (const w of [watches.whole, watches.relayer]) expect((await w.next()).value?.status).to.equal(NOT_SERVING);
+      for (const w of Object.values(watches)) {
+        const ended = await refusal(w.next());
+        expect([ended.code, ended.reason, ended.message]).to.deep.equal([Code.Unavailable, "ShuttingDown", "The relayer is shutting down; watch another relayer."]);
+      }
+      await closedWithin(closing, 30_000);
+    } finally {
+      await r.app.close();
+    }
+  });
+
   it("a client that never reads its replies cannot hold the shutdown: its connection is cut after the grace, and every message the relayer took is on the chain", async function () {
     const r = await startRelayer(f, { shutdownTimeoutMs: 5_000 });
     const count = 2 * STREAM_WINDOW;

@@ -1,9 +1,12 @@
 /**
  * grpc.health.v1.Health: SERVING while the relayer takes messages, NOT_SERVING once it
  * is shutting down; for the whole server ("") and for chainmail.v1.RelayerService.
+ * Watch calls end at the stop (UNAVAILABLE, after NOT_SERVING).
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { health, RelayerService } from "@chainmail/protocol/grpc";
+import { shuttingDown } from "../core.js";
+import { ApiError } from "../errors.js";
 import { abortedCall } from "./errors.js";
 
 const { Health, HealthCheckResponse_ServingStatus: Status } = health;
@@ -17,20 +20,19 @@ export function healthService(stopping: AbortSignal): ServiceImpl<typeof Health>
       return { status: status() };
     },
     async *watch(request, ctx) {
-      if (!known.includes(request.service)) {
-        yield { status: Status.SERVICE_UNKNOWN };
-      } else {
-        yield { status: status() };
-        if (stopping.aborted) return;
-        await new Promise<void>((resolve) => {
-          const signal = AbortSignal.any([stopping, ctx.signal]);
-          signal.addEventListener("abort", () => resolve(), { once: true });
-        });
-        if (!ctx.signal.aborted) yield { status: Status.NOT_SERVING };
-      }
-      // Watch stays open until the client leaves.
-      if (!ctx.signal.aborted) await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
-      throw abortedCall(ctx.signal);
+      // Open until the client leaves, for an unknown service too (as the protocol asks),
+      // or until the relayer stops: then NOT_SERVING, and the call ends UNAVAILABLE, so
+      // that no watcher holds the shutdown (the protocol has clients watch again, with
+      // backoff, after any status but UNIMPLEMENTED).
+      const isKnown = known.includes(request.service);
+      const first = isKnown ? status() : Status.SERVICE_UNKNOWN;
+      yield { status: first };
+      const signal = AbortSignal.any([stopping, ctx.signal]);
+      if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+      if (ctx.signal.aborted) throw abortedCall(ctx.signal);
+      if (first === Status.SERVING) yield { status: Status.NOT_SERVING };
+      const e = shuttingDown();
+      throw new ApiError(503, e.code, "The relayer is shutting down; watch another relayer.", e.headers);
     },
     list() {
       return { statuses: Object.fromEntries(known.map((service) => [service, { status: status() }])) };

@@ -88,13 +88,13 @@ export interface GrpcServer {
   /**
    * Ends Subscribe streams (a retryable UNAVAILABLE), stops PostMessages streams taking
    * new messages (they answer what they took, then end UNAVAILABLE), and turns health
-   * to NOT_SERVING.
+   * to NOT_SERVING (health Watch calls send it, then end UNAVAILABLE).
    */
   stop(): void;
   /**
    * Closes the door: calls still open get `graceMs` to finish, then their connections are
-   * cut. Without the cut, one client that does not read its replies (or keeps a health
-   * Watch open) would hold the relayer's shutdown for ever.
+   * cut. Without the cut, one client that does not read its replies would hold the
+   * relayer's shutdown for ever.
    */
   close(graceMs: number): Promise<void>;
 }
