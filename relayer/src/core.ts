@@ -30,9 +30,9 @@ export interface PostOptions {
   warn?: (error: unknown, message: string) => void;
 }
 
-/** The relayer is shutting down: a retryable refusal. */
-export function shuttingDown(): ApiError {
-  return new ApiError(503, ErrorCodes.ShuttingDown, "The relayer is shutting down; send the message to another relayer or again shortly.", { "retry-after": "1" });
+/** The relayer is shutting down: a retryable refusal, saying what to do elsewhere. */
+export function shuttingDown(message = "The relayer is shutting down; send the message to another relayer or again shortly."): ApiError {
+  return new ApiError(503, ErrorCodes.ShuttingDown, message, { "retry-after": "1" });
 }
 
 const signedMessageCheck = TypeCompiler.Compile(SignedMessageJson);

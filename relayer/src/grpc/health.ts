@@ -6,7 +6,6 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { health, RelayerService } from "@chainmail/protocol/grpc";
 import { shuttingDown } from "../core.js";
-import { ApiError } from "../errors.js";
 import { abortedCall } from "./errors.js";
 
 const { Health, HealthCheckResponse_ServingStatus: Status } = health;
@@ -31,8 +30,7 @@ export function healthService(stopping: AbortSignal): ServiceImpl<typeof Health>
       if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
       if (ctx.signal.aborted) throw abortedCall(ctx.signal);
       if (first === Status.SERVING) yield { status: Status.NOT_SERVING };
-      const e = shuttingDown();
-      throw new ApiError(503, e.code, "The relayer is shutting down; watch another relayer.", e.headers);
+      throw shuttingDown("The relayer is shutting down; watch another relayer.");
     },
     list() {
       return { statuses: Object.fromEntries(known.map((service) => [service, { status: status() }])) };

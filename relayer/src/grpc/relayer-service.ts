@@ -172,8 +172,7 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
       await reading;
       if (readError) throw readError;
       if (stoppedTaking) {
-        const e = shuttingDown();
-        throw new ApiError(503, e.code, `The relayer is shutting down: it took this stream's messages before index ${index} and sent their outcomes; send those from index ${index} on again, here or to another relayer.`, e.headers);
+        throw shuttingDown(`The relayer is shutting down: it took this stream's messages before index ${index} and sent their outcomes; send those from index ${index} on again, here or to another relayer.`);
       }
     },
 
@@ -200,8 +199,7 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
       }
       if (ctx.signal.aborted) throw abortedCall(ctx.signal);
       if (stopping.aborted) {
-        const e = shuttingDown();
-        throw new ApiError(503, e.code, `The relayer is shutting down; subscribe again (here or to another relayer) with from_seq ${next}.`, e.headers);
+        throw shuttingDown(`The relayer is shutting down; subscribe again (here or to another relayer) with from_seq ${next}.`);
       }
     },
 
