@@ -7,7 +7,7 @@
  * invent a message) is what the verifier catches: the stream ends with the finding.
  */
 import { toBeHex, zeroPadValue } from "ethers";
-import { collectLogs, readLogs } from "@chainmail/chain";
+import { collectLogs, readLogs, type BlockRef } from "@chainmail/chain";
 import {
   ChainMailError,
   ChannelRun,
@@ -54,39 +54,61 @@ export async function* followChannel(services: Services, channel: string, fromSe
   const state = await chain.channel(id, true);
   if (!state.exists) throw new ApiError(404, "UnknownChannel", `No channel ${id}.`);
   if (fromSeq < 1n) fromSeq = 1n;
-  if (fromSeq > state.seq + 1n) {
-    throw new ApiError(400, ErrorCodes.InvalidRequest, `from_seq ${fromSeq} is beyond the channel's next message (${state.seq + 1n}); resume from the last seq you received plus one.`);
-  }
+  if (fromSeq > state.seq + 1n) throw beyondTheChannel(fromSeq, state.seq);
   const decoder = new MessagePostedDecoder(chain.location);
   // The run starts at the genesis head, or at the head of message fromSeq - 1, read from
   // the chain (seq is an indexed topic) and checked like the others (its signature).
   const run = new ChannelRun({ joinMidStream: fromSeq > 1n });
-  let fromBlock = chain.deploymentBlock;
-  if (fromSeq > 1n) {
-    const latest = await chain.rpc.blockNumber();
-    const anchors = await collectLogs(
+  const anchorLogs = (toBlock: number) =>
+    collectLogs(
       chain.rpc,
       { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id, seqTopic(fromSeq - 1n)] },
-      { fromBlock: chain.deploymentBlock, toBlock: latest, chunkBlocks: config.logChunkBlocks },
+      { fromBlock: chain.deploymentBlock, toBlock, chunkBlocks: config.logChunkBlocks },
     );
-    if (anchors.length !== 1) throw new ChainBreakError(anchors.length === 0 ? "SEQ_GAP" : "SEQ_DUPLICATE", fromSeq - 1n, `The node returned ${anchors.length} events for it.`);
-    const anchor = decode(decoder, anchors[0]);
-    check(run, chain.location, anchor);
-    fromBlock = anchor.blockNumber;
+  let fromBlock = chain.deploymentBlock;
+  let seen = -1;
+  let tip: BlockRef | null = null;
+  if (fromSeq > 1n) {
+    // The anchor too comes from a final block. A client resumes from a message that is
+    // only mined ("confirmed" means mined): were its block replaced, the messages after
+    // it would link to another head, and the stream would end on a break that is not one.
+    for (;;) {
+      tip = await services.finalHead.after(seen, options.signal);
+      if (!tip) return;
+      seen = tip.number;
+      let anchors = await anchorLogs(tip.number);
+      if (anchors.length === 0) {
+        // Not final yet (wait for the next final block), or not there at all.
+        const latest = await chain.rpc.blockNumber();
+        anchors = await anchorLogs(latest);
+        if (anchors.length === 1) continue;
+        if (anchors.length === 0) {
+          // Gone in a reorganisation, or withheld by the node: the channel's seq tells which.
+          const now = await chain.channel(id, true);
+          if (fromSeq > now.seq + 1n) throw beyondTheChannel(fromSeq, now.seq);
+        }
+      }
+      if (anchors.length !== 1) throw new ChainBreakError(anchors.length === 0 ? "SEQ_GAP" : "SEQ_DUPLICATE", fromSeq - 1n, `The node returned ${anchors.length} events for it.`);
+      const anchor = decode(decoder, anchors[0]);
+      check(run, chain.location, anchor);
+      fromBlock = anchor.blockNumber;
+      break;
+    }
   }
   let next = fromSeq;
-  let seen = -1;
   while (!options.signal.aborted) {
     // Only up to a final block: a message in a block that may still be replaced would
     // reach the subscriber and then vanish (or change) on the chain.
-    const tip = await services.finalHead.after(seen, options.signal);
+    if (!tip) tip = await services.finalHead.after(seen, options.signal);
     if (!tip) return;
     seen = tip.number;
-    if (tip.number < fromBlock) continue;
+    const toBlock = tip.number;
+    tip = null;
+    if (toBlock < fromBlock) continue;
     const chunks = readLogs(
       chain.rpc,
       { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id] },
-      { fromBlock, toBlock: tip.number, chunkBlocks: config.logChunkBlocks },
+      { fromBlock, toBlock, chunkBlocks: config.logChunkBlocks },
     );
     for await (const chunk of chunks) {
       const messages = chunk.logs.map((log) => decode(decoder, log)).sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
@@ -100,6 +122,10 @@ export async function* followChannel(services: Services, channel: string, fromSe
       fromBlock = chunk.toBlock + 1;
     }
   }
+}
+
+function beyondTheChannel(fromSeq: bigint, seq: bigint): ApiError {
+  return new ApiError(400, ErrorCodes.InvalidRequest, `from_seq ${fromSeq} is beyond the channel's next message (${seq + 1n}); resume from the last seq you received plus one.`);
 }
 
 /** The verifier's judgement on one message (digest recomputed by the decoder, signature, head link); a finding ends the stream. */

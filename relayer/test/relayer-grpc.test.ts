@@ -585,12 +585,18 @@ describe("Subscribe holds back what is not final (real hardhat node, a reorganis
   // How often the relayer asked the node for its head block: Subscribe's follower asks
   // at each look, and after the posts nothing else here asks for "latest".
   let headLooks = 0;
+  // The log queries for one seq (topic 2): how Subscribe looks for the message it resumes after.
+  const seqQueries = new Map<string, number>();
 
   before(async function () {
     f = await startFixture();
     proxy = await rpcProxy(f.node.url, (request, response) => {
-      const calls = [JSON.parse(request)].flat() as Array<{ method: string; params: unknown[] }>;
-      headLooks += calls.filter((c) => c.method === "eth_getBlockByNumber" && c.params[0] === "latest").length;
+      const calls = [JSON.parse(request)].flat() as Array<{ method: string; params: Array<{ topics?: string[] }> }>;
+      headLooks += calls.filter((c) => c.method === "eth_getBlockByNumber" && (c.params[0] as unknown) === "latest").length;
+      for (const c of calls) {
+        const seqTopic = c.method === "eth_getLogs" ? c.params[0]?.topics?.[2] : undefined;
+        if (seqTopic) seqQueries.set(seqTopic, (seqQueries.get(seqTopic) ?? 0) + 1);
+      }
       return response;
     });
   });
@@ -630,6 +636,70 @@ describe("Subscribe holds back what is not final (real hardhat node, a reorganis
       expect(ConnectError.from(await following).code).to.equal(Code.Canceled);
     } finally {
       controller.abort();
+      await r.app.close();
+    }
+  });
+
+  it("a resume after a message that is only mined waits for its block to be final; when that block is replaced, the stream goes on from the message that replaced it", async function () {
+    // A producer's outcome says confirmed (mined) and gives the seq; it subscribes from the next one.
+    const r = await startRelayer(f, { rpcUrl: proxy.url, subscribeFinality: "latest", subscribeConfirmations: 2 });
+    const controller = new AbortController();
+    try {
+      const before = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "final too")), wait: true })).outcome!;
+      for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
+      const snapshot = await f.node.provider.send("evm_snapshot", []);
+      const mined = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[1], "mined, then replaced")), wait: true })).outcome!;
+      expect(mined.seq).to.equal(before.seq + 1n);
+      const anchorTopic = "0x" + mined.seq.toString(16).padStart(64, "0");
+
+      const got: string[] = [];
+      const following = (async () => {
+        for await (const m of r.client.subscribe({ channel: "general", fromSeq: mined.seq + 1n }, { signal: controller.signal })) got.push(`${m.message!.seq}:${m.message!.digest}`);
+      })().catch((error: unknown) => error);
+      await waitFor("Subscribe looking for the message it resumes after", async () => (seqQueries.get(anchorTopic) ?? 0) >= 1);
+      const looks = headLooks;
+      await waitFor("two more looks at the head", async () => headLooks >= looks + 2);
+
+      // The reorganisation: the mined message's block goes; another message takes its seq, and one more follows.
+      expect(await f.node.provider.send("evm_revert", [snapshot])).to.equal(true);
+      const replacement = await f.sign(f.authors[2], "the replacement");
+      const after = await f.sign(f.authors[3], "after the replacement");
+      await (await f.deployed.registry.connect(f.deployer).postBatch(packBatch([replacement, after]))).wait();
+      for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
+      // Before the fix the anchor was the replaced message: the next one's head did not link, and the stream ended DATA_LOSS.
+      const ended = await Promise.race([following, waitFor("the message after the replacement", async () => got.length >= 1).then(() => undefined)]);
+      expect(ended, "the stream did not end").to.equal(undefined);
+      expect(got).to.deep.equal([`${mined.seq + 1n}:${digestOf(f.location, after)}`]);
+      controller.abort();
+      expect(ConnectError.from(await following).code).to.equal(Code.Canceled);
+    } finally {
+      controller.abort();
+      await r.app.close();
+    }
+  });
+
+  it("a resume after a message whose block is replaced by none is refused as beyond the channel, not as a broken chain", async function () {
+    const r = await startRelayer(f, { rpcUrl: proxy.url, subscribeFinality: "latest", subscribeConfirmations: 2 });
+    try {
+      await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "final as well")), wait: true });
+      for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
+      const snapshot = await f.node.provider.send("evm_snapshot", []);
+      const mined = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[1], "mined, then gone")), wait: true })).outcome!;
+      const anchorTopic = "0x" + mined.seq.toString(16).padStart(64, "0");
+      const following = (async () => {
+        for await (const _ of r.client.subscribe({ channel: "general", fromSeq: mined.seq + 1n })) expect.fail("nothing is final after the anchor");
+      })();
+      following.catch(() => undefined);
+      await waitFor("Subscribe looking for the message it resumes after", async () => (seqQueries.get(anchorTopic) ?? 0) >= 1);
+      const looks = headLooks;
+      await waitFor("two more looks at the head", async () => headLooks >= looks + 2);
+      expect(await f.node.provider.send("evm_revert", [snapshot])).to.equal(true);
+      for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
+      const e = await refusal(following);
+      expect(e.code).to.equal(Code.InvalidArgument);
+      expect(e.reason).to.equal("InvalidRequest");
+      expect(e.message).to.include(`from_seq ${mined.seq + 1n} is beyond the channel's next message (${mined.seq})`);
+    } finally {
       await r.app.close();
     }
   });
