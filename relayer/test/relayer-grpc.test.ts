@@ -5,7 +5,7 @@
  * relayer restart, every error class with its status and reason, deadlines,
  * cancellation, health, reflection, metrics, and a lying chain node caught by Subscribe.
  */
-import { getBytes } from "ethers";
+import { getBytes, keccak256, toUtf8Bytes } from "ethers";
 import { expect } from "chai";
 import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
@@ -534,20 +534,29 @@ describe("Subscribe across a relayer restart (real hardhat node)", function () {
 describe("Subscribe against a lying chain node", function () {
   let f: Fixture;
   let proxy: Awaited<ReturnType<typeof rpcProxy>>;
-  let tamper = false;
+  // "head": flip a hex digit of each MessagePosted log's head; "signature": put in a forged one.
+  let tamper: false | "head" | "signature" = false;
+  // A well-formed, low-s signature by one of the channel's authors, over another message.
+  let forged = "";
 
   before(async function () {
     f = await startFixture();
-    // When told to, the proxy flips a byte of each MessagePosted body the node returns.
+    forged = f.authors[0].signingKey.sign(keccak256(toUtf8Bytes("another message"))).serialized;
     proxy = await rpcProxy(f.node.url, (request, response) => {
       if (!tamper || !request.includes("eth_getLogs")) return response;
       const json = JSON.parse(response);
       for (const answer of Array.isArray(json) ? json : [json]) {
         for (const log of answer.result ?? []) {
-          // A hex digit of the head the log claims (after replyTo and the nonce, whose lengths vary).
           if (log.topics?.[0] !== MESSAGE_POSTED_TOPIC) continue;
-          const i = 2 + 2 * (messagePostedOffsets(getBytes(log.data)).head + 14) + 1;
-          log.data = `${log.data.slice(0, i)}${log.data[i] === "0" ? "1" : "0"}${log.data.slice(i + 1)}`;
+          const offsets = messagePostedOffsets(getBytes(log.data));
+          if (tamper === "head") {
+            // A hex digit of the head the log claims (after replyTo and the nonce, whose lengths vary).
+            const i = 2 + 2 * (offsets.head + 14) + 1;
+            log.data = `${log.data.slice(0, i)}${log.data[i] === "0" ? "1" : "0"}${log.data.slice(i + 1)}`;
+          } else {
+            const at = 2 + 2 * offsets.signature;
+            log.data = `${log.data.slice(0, at)}${forged.slice(2)}${log.data.slice(at + 130)}`;
+          }
         }
       }
       return JSON.stringify(json);
@@ -562,7 +571,7 @@ describe("Subscribe against a lying chain node", function () {
     const r = await startRelayer(f, { rpcUrl: proxy.url });
     try {
       for (let i = 0; i < 3; i++) await r.client.postMessage({ message: toJson(await f.sign(f.authors[i], `true ${i}`)), wait: true });
-      tamper = true;
+      tamper = "head";
       const got: bigint[] = [];
       const e = await refusal(
         (async () => {
@@ -571,6 +580,26 @@ describe("Subscribe against a lying chain node", function () {
       );
       expect(e.code).to.equal(Code.DataLoss);
       expect(["BODY_ALTERED", "HEAD_MISMATCH"]).to.include(e.reason);
+      expect(got, "nothing unverified was sent").to.deep.equal([]);
+    } finally {
+      tamper = false;
+      await r.app.close();
+    }
+  });
+
+  it("a forged signature (the author's key, over another message) ends the stream with DATA_LOSS BAD_SIGNATURE before the message is sent", async function () {
+    const r = await startRelayer(f, { rpcUrl: proxy.url });
+    try {
+      const { outcome } = await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "signed for real")), wait: true });
+      tamper = "signature";
+      const got: bigint[] = [];
+      const e = await refusal(
+        (async () => {
+          for await (const m of r.client.subscribe({ channel: "general", fromSeq: outcome!.seq })) got.push(m.message!.seq);
+        })(),
+      );
+      expect(e.code).to.equal(Code.DataLoss);
+      expect(e.reason).to.equal("BAD_SIGNATURE");
       expect(got, "nothing unverified was sent").to.deep.equal([]);
     } finally {
       tamper = false;
