@@ -58,6 +58,12 @@ export interface RelayerConfig {
   subscribeFinality: Finality;
   /** Depth below the head when that rule is `latest` (or `auto` on a node without finalized/safe). */
   subscribeConfirmations: number;
+  /**
+   * Subscribe streams open at once, on the relayer and per client address (0 = no bound):
+   * each one costs the node a log query at every new final block.
+   */
+  maxSubscribeStreams: number;
+  maxSubscribeStreamsPerClient: number;
   /** Graceful shutdown waits at most this long for in-flight transactions. */
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
@@ -120,6 +126,8 @@ export const CONFIG_DEFAULTS = {
   logChunkBlocks: 10_000,
   subscribeFinality: "auto" as Finality,
   subscribeConfirmations: 0,
+  maxSubscribeStreams: 1_000,
+  maxSubscribeStreamsPerClient: 100,
   shutdownTimeoutMs: 20_000,
   logLevel: "info" as LogLevel,
   precheckMode: "probe" as "probe" | "calls",
@@ -167,6 +175,8 @@ export const RELAYER_OPTIONS: OptionSpecs = {
   "log-chunk-blocks": { env: "CHAINMAIL_LOG_CHUNK_BLOCKS", value: "N", default: String(CONFIG_DEFAULTS.logChunkBlocks), description: "blocks per eth_getLogs request" },
   "subscribe-finality": { env: "CHAINMAIL_SUBSCRIBE_FINALITY", value: "MODE", default: CONFIG_DEFAULTS.subscribeFinality, description: "newest block Subscribe sends messages from: auto (finalized, else safe, else latest - confirmations), finalized, safe or latest" },
   "subscribe-confirmations": { env: "CHAINMAIL_SUBSCRIBE_CONFIRMATIONS", value: "N", default: String(CONFIG_DEFAULTS.subscribeConfirmations), description: "depth below the head Subscribe keeps when its finality is latest" },
+  "max-subscribe-streams": { env: "CHAINMAIL_MAX_SUBSCRIBE_STREAMS", value: "N", default: String(CONFIG_DEFAULTS.maxSubscribeStreams), description: "Subscribe streams open at once on this relayer; beyond it RESOURCE_EXHAUSTED TooManyStreams (0 = no bound)" },
+  "max-subscribe-streams-per-client": { env: "CHAINMAIL_MAX_SUBSCRIBE_STREAMS_PER_CLIENT", value: "N", default: String(CONFIG_DEFAULTS.maxSubscribeStreamsPerClient), description: "Subscribe streams open at once per client address; beyond it RESOURCE_EXHAUSTED TooManyStreams (0 = no bound)" },
   "shutdown-timeout-ms": { env: "CHAINMAIL_SHUTDOWN_TIMEOUT_MS", value: "MS", default: String(CONFIG_DEFAULTS.shutdownTimeoutMs), description: "longest graceful shutdown waits for in-flight transactions" },
   "log-level": { env: "CHAINMAIL_LOG_LEVEL", value: "LEVEL", default: CONFIG_DEFAULTS.logLevel, description: `pino log level (${LOG_LEVELS.join(", ")})` },
   "precheck-mode": { env: "CHAINMAIL_PRECHECK_MODE", value: "MODE", default: CONFIG_DEFAULTS.precheckMode, description: "probe (one batched eth_call for nonces and memberships) or calls (per message; used automatically if the node cannot run the probe)" },
@@ -287,6 +297,8 @@ export function loadConfig(env: Env = process.env, argv?: string[]): RelayerConf
     logChunkBlocks: integer("log-chunk-blocks", CONFIG_DEFAULTS.logChunkBlocks, 1),
     subscribeFinality,
     subscribeConfirmations: integer("subscribe-confirmations", CONFIG_DEFAULTS.subscribeConfirmations, 0, 10_000),
+    maxSubscribeStreams: integer("max-subscribe-streams", CONFIG_DEFAULTS.maxSubscribeStreams, 0),
+    maxSubscribeStreamsPerClient: integer("max-subscribe-streams-per-client", CONFIG_DEFAULTS.maxSubscribeStreamsPerClient, 0),
     shutdownTimeoutMs: integer("shutdown-timeout-ms", CONFIG_DEFAULTS.shutdownTimeoutMs, 0, 600_000),
     logLevel,
     precheckMode,

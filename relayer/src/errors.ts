@@ -43,6 +43,7 @@ export const ErrorCodes = {
   PayloadTooLarge: "PayloadTooLarge",
   UnsupportedMediaType: "UnsupportedMediaType",
   RateLimited: "RateLimited",
+  TooManyStreams: "TooManyStreams",
   Overloaded: "Overloaded",
   HeadersTooLarge: "HeadersTooLarge",
   RequestTimeout: "RequestTimeout",

@@ -78,6 +78,12 @@ export class RelayerMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
     registers: [this.registry],
   });
+  readonly grpcOpenStreams = new Gauge({
+    name: "chainmail_relayer_grpc_open_streams",
+    help: "gRPC streaming calls open now, by method (Subscribe's are bounded: CHAINMAIL_MAX_SUBSCRIBE_STREAMS and _PER_CLIENT)",
+    labelNames: ["method"],
+    registers: [this.registry],
+  });
   readonly grpcStreamMessages = new Counter({
     name: "chainmail_relayer_grpc_stream_messages_sent_total",
     help: "Messages sent on gRPC response streams (PostMessages outcomes, Subscribe messages)",

@@ -734,6 +734,80 @@ describe("Subscribe holds back what is not final (real hardhat node, a reorganis
   });
 });
 
+describe("Subscribe streams are bounded, per client and on the relayer (real hardhat node)", function () {
+  let f: Fixture;
+  const OPEN = 'chainmail_relayer_grpc_open_streams{method="chainmail.v1.RelayerService/Subscribe"}';
+
+  before(async function () {
+    f = await startFixture();
+  });
+  after(async function () {
+    await f?.node.stop();
+  });
+
+  /** A Subscribe stream from seq 1, open once it has the channel's first message; `ended` settles with how it ended. */
+  async function openStream(r: Awaited<ReturnType<typeof startRelayer>>, controller: AbortController): Promise<{ ended: Promise<unknown> }> {
+    let got = 0;
+    const ended = (async () => {
+      for await (const _ of r.client.subscribe({ channel: "general", fromSeq: 1n }, { signal: controller.signal })) got++;
+    })().catch((error: unknown) => error);
+    await Promise.race([ended.then((e) => expect.fail(`the stream ended: ${String(e)}`)), waitFor("the stream's first message", async () => got >= 1)]);
+    return { ended };
+  }
+
+  it("one stream over a client's bound is RESOURCE_EXHAUSTED TooManyStreams with RetryInfo; other calls still answer; a closed stream frees its slot", async function () {
+    const r = await startRelayer(f, { maxSubscribeStreamsPerClient: 2, maxSubscribeStreams: 0 });
+    const controllers = [new AbortController(), new AbortController(), new AbortController()];
+    try {
+      await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "for the subscribers")), wait: true });
+      const first = (await openStream(r, controllers[0])).ended;
+      await openStream(r, controllers[1]);
+      expect(await metric(r.app, OPEN)).to.equal(2);
+
+      const e = await refusal(
+        (async () => {
+          for await (const _ of r.client.subscribe({ channel: "general", fromSeq: 1n })) expect.fail("a third stream was served");
+        })(),
+      );
+      expect(e.code).to.equal(Code.ResourceExhausted);
+      expect(e.reason).to.equal("TooManyStreams");
+      expect(e.message).to.equal("Subscribe streams open from 127.0.0.1: 2, the most one client may have; close one, retry later, or use another relayer.");
+      expect(e.retryMs).to.equal(1000);
+      expect((await r.client.listChannels({})).channels.length).to.be.greaterThan(0);
+      expect(await metric(r.app, OPEN), "the refused stream holds no slot").to.equal(2);
+
+      controllers[0].abort();
+      expect(ConnectError.from(await first).code).to.equal(Code.Canceled);
+      await waitFor("the closed stream's slot free", async () => (await metric(r.app, OPEN)) === 1);
+      await openStream(r, controllers[2]);
+      expect(await metric(r.app, OPEN)).to.equal(2);
+    } finally {
+      controllers.forEach((c) => c.abort());
+      await r.app.close();
+    }
+  });
+
+  it("the relayer's bound holds with no bound per client: beyond it, TooManyStreams names the relayer", async function () {
+    const r = await startRelayer(f, { maxSubscribeStreamsPerClient: 0, maxSubscribeStreams: 1 });
+    const controller = new AbortController();
+    try {
+      await r.client.postMessage({ message: toJson(await f.sign(f.authors[1], "for the one subscriber")), wait: true });
+      await openStream(r, controller);
+      const e = await refusal(
+        (async () => {
+          for await (const _ of r.client.subscribe({ channel: "general", fromSeq: 1n })) expect.fail("a second stream was served");
+        })(),
+      );
+      expect(e.code).to.equal(Code.ResourceExhausted);
+      expect(e.reason).to.equal("TooManyStreams");
+      expect(e.message).to.equal("Subscribe streams open on this relayer: 1, the most it serves; close one, retry later, or use another relayer.");
+    } finally {
+      controller.abort();
+      await r.app.close();
+    }
+  });
+});
+
 describe("Subscribe streams share one look at the final block (real hardhat node)", function () {
   let f: Fixture;
   let proxy: Awaited<ReturnType<typeof rpcProxy>>;

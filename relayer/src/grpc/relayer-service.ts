@@ -16,6 +16,7 @@ import type { Services } from "../services.js";
 import { channelDeliveries, messageDeliveries, subscribeTeam, unsubscribeTeam, type SubscriptionCaller } from "../teams.js";
 import { channelDeliveriesProto, messageDeliveriesProto, outcomeProto, postedProto, signedJsonOf, subscriptionProto } from "./convert.js";
 import { abortedCall, refusalOf } from "./errors.js";
+import { StreamSlots } from "./stream-slots.js";
 
 /** The client's address (for the per-client rate limit), set from the transport. */
 export const CLIENT_ADDRESS = createContextKey<string>("unknown");
@@ -54,6 +55,7 @@ function callerOf(ctx: HandlerContext): SubscriptionCaller {
 export function relayerService(services: Services, logger: Logger, stopping: AbortSignal): ServiceImpl<typeof RelayerService> {
   const { config, metrics } = services;
   const warn: PostOptions["warn"] = (err, message) => logger.warn({ err }, message);
+  const subscribeSlots = new StreamSlots("Subscribe streams", config.maxSubscribeStreams, config.maxSubscribeStreamsPerClient);
 
   function postOptions(ctx: HandlerContext, wait: boolean): PostOptions {
     let waitMs: number | undefined;
@@ -192,10 +194,15 @@ export function relayerService(services: Services, logger: Logger, stopping: Abo
     async *subscribe(request, ctx) {
       const signal = AbortSignal.any([ctx.signal, stopping]);
       let next = request.fromSeq > 0n ? request.fromSeq : 1n;
-      for await (const m of followChannel(services, channelOf(request.channel), next, { signal })) {
-        next = m.seq + 1n;
-        metrics.grpcStreamMessages.inc({ method: "Subscribe" });
-        yield { message: postedProto(m) };
+      const release = subscribeSlots.take(ctx.values.get(CLIENT_ADDRESS));
+      try {
+        for await (const m of followChannel(services, channelOf(request.channel), next, { signal })) {
+          next = m.seq + 1n;
+          metrics.grpcStreamMessages.inc({ method: "Subscribe" });
+          yield { message: postedProto(m) };
+        }
+      } finally {
+        release();
       }
       if (ctx.signal.aborted) throw abortedCall(ctx.signal);
       if (stopping.aborted) {

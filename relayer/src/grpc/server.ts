@@ -67,6 +67,7 @@ function errorsAndMetrics(services: Services, logger: Logger): Interceptor {
       message: (async function* () {
         // A stream the client cancels is returned from mid-way: neither completed nor failed.
         let code: Code | 0 = Code.Canceled;
+        metrics.grpcOpenStreams.inc({ method });
         try {
           yield* messages;
           // Handlers end quietly when the call's signal aborts (the client left).
@@ -76,6 +77,7 @@ function errorsAndMetrics(services: Services, logger: Logger): Interceptor {
           code = e.code;
           throw e;
         } finally {
+          metrics.grpcOpenStreams.dec({ method });
           finish(code);
         }
       })(),
