@@ -669,26 +669,33 @@ describe("Subscribe holds back what is not final (real hardhat node, a reorganis
     }
   });
 
+  /**
+   * A final message, a snapshot, then one only mined (the outcome a producer gets: CONFIRMED
+   * with its seq), and a Subscribe from the seq after it, once the relayer has looked for
+   * the mined one and twice at the head.
+   */
+  async function resumeAfterMined(r: Awaited<ReturnType<typeof startRelayer>>, controller: AbortController) {
+    const before = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "final before")), wait: true })).outcome!;
+    for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
+    const snapshot = await f.node.provider.send("evm_snapshot", []);
+    const mined = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[1], "mined, then replaced")), wait: true })).outcome!;
+    expect(mined.seq).to.equal(before.seq + 1n);
+    const got: string[] = [];
+    const following = (async () => {
+      for await (const m of r.client.subscribe({ channel: "general", fromSeq: mined.seq + 1n }, { signal: controller.signal })) got.push(`${m.message!.seq}:${m.message!.digest}`);
+    })().catch((error: unknown) => error);
+    const anchorTopic = "0x" + mined.seq.toString(16).padStart(64, "0");
+    await waitFor("Subscribe looking for the message it resumes after", async () => (seqQueries.get(anchorTopic) ?? 0) >= 1);
+    const looks = headLooks;
+    await waitFor("two more looks at the head", async () => headLooks >= looks + 2);
+    return { snapshot, mined, got, following };
+  }
+
   it("a resume after a message that is only mined waits for its block to be final; when that block is replaced, the stream goes on from the message that replaced it", async function () {
-    // A producer's outcome says confirmed (mined) and gives the seq; it subscribes from the next one.
     const r = await startRelayer(f, { rpcUrl: proxy.url, subscribeFinality: "latest", subscribeConfirmations: 2 });
     const controller = new AbortController();
     try {
-      const before = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "final too")), wait: true })).outcome!;
-      for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
-      const snapshot = await f.node.provider.send("evm_snapshot", []);
-      const mined = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[1], "mined, then replaced")), wait: true })).outcome!;
-      expect(mined.seq).to.equal(before.seq + 1n);
-      const anchorTopic = "0x" + mined.seq.toString(16).padStart(64, "0");
-
-      const got: string[] = [];
-      const following = (async () => {
-        for await (const m of r.client.subscribe({ channel: "general", fromSeq: mined.seq + 1n }, { signal: controller.signal })) got.push(`${m.message!.seq}:${m.message!.digest}`);
-      })().catch((error: unknown) => error);
-      await waitFor("Subscribe looking for the message it resumes after", async () => (seqQueries.get(anchorTopic) ?? 0) >= 1);
-      const looks = headLooks;
-      await waitFor("two more looks at the head", async () => headLooks >= looks + 2);
-
+      const { snapshot, mined, got, following } = await resumeAfterMined(r, controller);
       // The reorganisation: the mined message's block goes; another message takes its seq, and one more follows.
       expect(await f.node.provider.send("evm_revert", [snapshot])).to.equal(true);
       const replacement = await f.sign(f.authors[2], "the replacement");
@@ -709,26 +716,18 @@ describe("Subscribe holds back what is not final (real hardhat node, a reorganis
 
   it("a resume after a message whose block is replaced by none is refused as beyond the channel, not as a broken chain", async function () {
     const r = await startRelayer(f, { rpcUrl: proxy.url, subscribeFinality: "latest", subscribeConfirmations: 2 });
+    const controller = new AbortController();
     try {
-      await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "final as well")), wait: true });
-      for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
-      const snapshot = await f.node.provider.send("evm_snapshot", []);
-      const mined = (await r.client.postMessage({ message: toJson(await f.sign(f.authors[1], "mined, then gone")), wait: true })).outcome!;
-      const anchorTopic = "0x" + mined.seq.toString(16).padStart(64, "0");
-      const following = (async () => {
-        for await (const _ of r.client.subscribe({ channel: "general", fromSeq: mined.seq + 1n })) expect.fail("nothing is final after the anchor");
-      })();
-      following.catch(() => undefined);
-      await waitFor("Subscribe looking for the message it resumes after", async () => (seqQueries.get(anchorTopic) ?? 0) >= 1);
-      const looks = headLooks;
-      await waitFor("two more looks at the head", async () => headLooks >= looks + 2);
+      const { snapshot, mined, got, following } = await resumeAfterMined(r, controller);
       expect(await f.node.provider.send("evm_revert", [snapshot])).to.equal(true);
       for (let i = 0; i < 2; i++) await f.node.provider.send("evm_mine", []);
-      const e = await refusal(following);
+      const e = await refusal(following.then((ended) => Promise.reject(ended)));
       expect(e.code).to.equal(Code.InvalidArgument);
       expect(e.reason).to.equal("InvalidRequest");
       expect(e.message).to.include(`from_seq ${mined.seq + 1n} is beyond the channel's next message (${mined.seq})`);
+      expect(got, "nothing is final after the anchor").to.deep.equal([]);
     } finally {
+      controller.abort();
       await r.app.close();
     }
   });
@@ -755,6 +754,19 @@ describe("Subscribe streams are bounded, per client and on the relayer (real har
     return { ended };
   }
 
+  /** A stream beyond a bound: RESOURCE_EXHAUSTED TooManyStreams with a 1 s RetryInfo, before any message; its sentence. */
+  async function refusedStream(r: Awaited<ReturnType<typeof startRelayer>>): Promise<string> {
+    const e = await refusal(
+      (async () => {
+        for await (const _ of r.client.subscribe({ channel: "general", fromSeq: 1n })) expect.fail("a stream beyond the bound was served");
+      })(),
+    );
+    expect(e.code).to.equal(Code.ResourceExhausted);
+    expect(e.reason).to.equal("TooManyStreams");
+    expect(e.retryMs).to.equal(1000);
+    return e.message;
+  }
+
   it("one stream over a client's bound is RESOURCE_EXHAUSTED TooManyStreams with RetryInfo; other calls still answer; a closed stream frees its slot", async function () {
     const r = await startRelayer(f, { maxSubscribeStreamsPerClient: 2, maxSubscribeStreams: 0 });
     const controllers = [new AbortController(), new AbortController(), new AbortController()];
@@ -764,15 +776,7 @@ describe("Subscribe streams are bounded, per client and on the relayer (real har
       await openStream(r, controllers[1]);
       expect(await metric(r.app, OPEN)).to.equal(2);
 
-      const e = await refusal(
-        (async () => {
-          for await (const _ of r.client.subscribe({ channel: "general", fromSeq: 1n })) expect.fail("a third stream was served");
-        })(),
-      );
-      expect(e.code).to.equal(Code.ResourceExhausted);
-      expect(e.reason).to.equal("TooManyStreams");
-      expect(e.message).to.equal("Subscribe streams open from 127.0.0.1: 2, the most one client may have; close one, retry later, or use another relayer.");
-      expect(e.retryMs).to.equal(1000);
+      expect(await refusedStream(r)).to.equal("Subscribe streams open from 127.0.0.1: 2, the most one client may have; close one, retry later, or use another relayer.");
       expect((await r.client.listChannels({})).channels.length).to.be.greaterThan(0);
       expect(await metric(r.app, OPEN), "the refused stream holds no slot").to.equal(2);
 
@@ -793,14 +797,7 @@ describe("Subscribe streams are bounded, per client and on the relayer (real har
     try {
       await r.client.postMessage({ message: toJson(await f.sign(f.authors[1], "for the one subscriber")), wait: true });
       await openStream(r, controller);
-      const e = await refusal(
-        (async () => {
-          for await (const _ of r.client.subscribe({ channel: "general", fromSeq: 1n })) expect.fail("a second stream was served");
-        })(),
-      );
-      expect(e.code).to.equal(Code.ResourceExhausted);
-      expect(e.reason).to.equal("TooManyStreams");
-      expect(e.message).to.equal("Subscribe streams open on this relayer: 1, the most it serves; close one, retry later, or use another relayer.");
+      expect(await refusedStream(r)).to.equal("Subscribe streams open on this relayer: 1, the most it serves; close one, retry later, or use another relayer.");
     } finally {
       controller.abort();
       await r.app.close();
