@@ -7,7 +7,7 @@
  * invent a message) is what the verifier catches: the stream ends with the finding.
  */
 import { toBeHex, zeroPadValue } from "ethers";
-import { collectLogs, readLogs, type BlockRef } from "@chainmail/chain";
+import { collectLogs, readLogs, type BlockRef, type JsonRpcCaller } from "@chainmail/chain";
 import {
   ChainMailError,
   ChannelRun,
@@ -41,6 +41,35 @@ export interface FollowOptions {
 
 const seqTopic = (seq: bigint) => zeroPadValue(toBeHex(seq), 32);
 
+const sharedCallers = new WeakMap<JsonRpcCaller, JsonRpcCaller>();
+
+/**
+ * `rpc` with identical calls in flight at once answered by one: when a block becomes
+ * final, every caught-up stream of a channel asks for the same logs, and without this
+ * the node's load grew with the subscribers (200 streams, 200 eth_getLogs a block).
+ * Only calls in flight are shared, nothing is kept, and each stream still checks what
+ * it is given.
+ */
+function sharingCalls(rpc: JsonRpcCaller): JsonRpcCaller {
+  let shared = sharedCallers.get(rpc);
+  if (!shared) {
+    const inFlight = new Map<string, Promise<unknown>>();
+    shared = {
+      call<T>(method: string, params: unknown[]): Promise<T> {
+        const key = `${method} ${JSON.stringify(params)}`;
+        let answer = inFlight.get(key);
+        if (!answer) {
+          answer = rpc.call<T>(method, params).finally(() => inFlight.delete(key));
+          inFlight.set(key, answer);
+        }
+        return answer as Promise<T>;
+      },
+    };
+    sharedCallers.set(rpc, shared);
+  }
+  return shared;
+}
+
 // Each stream checks every message it sends, so each message is recovered once per
 // stream: libsecp256k1 (about 70 µs) where it loads, else noble; ethers' recovery took
 // 2-3 ms, half of the relayer's time with 200 streams open.
@@ -60,12 +89,13 @@ export async function* followChannel(services: Services, channel: string, fromSe
   if (fromSeq < 1n) fromSeq = 1n;
   if (fromSeq > state.seq + 1n) throw beyondTheChannel(fromSeq, state.seq);
   const decoder = new MessagePostedDecoder(chain.location);
+  const rpc = sharingCalls(chain.rpc);
   // The run starts at the genesis head, or at the head of message fromSeq - 1, read from
   // the chain (seq is an indexed topic) and checked like the others (its signature).
   const run = new ChannelRun({ joinMidStream: fromSeq > 1n });
   const anchorLogs = (toBlock: number) =>
     collectLogs(
-      chain.rpc,
+      rpc,
       { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id, seqTopic(fromSeq - 1n)] },
       { fromBlock: chain.deploymentBlock, toBlock, chunkBlocks: config.logChunkBlocks },
     );
@@ -110,7 +140,7 @@ export async function* followChannel(services: Services, channel: string, fromSe
     tip = null;
     if (toBlock < fromBlock) continue;
     const chunks = readLogs(
-      chain.rpc,
+      rpc,
       { address: chain.location.address, topics: [MESSAGE_POSTED_TOPIC, id] },
       { fromBlock, toBlock, chunkBlocks: config.logChunkBlocks },
     );

@@ -864,6 +864,52 @@ describe("Subscribe streams share one look at the final block (real hardhat node
   });
 });
 
+describe("Subscribe streams share their log queries (real hardhat node)", function () {
+  let f: Fixture;
+  let proxy: Awaited<ReturnType<typeof rpcProxy>>;
+  let logQueries = 0;
+
+  before(async function () {
+    f = await startFixture();
+    proxy = await rpcProxy(f.node.url, (request, response) => {
+      logQueries += ([JSON.parse(request)].flat() as Array<{ method: string }>).filter((c) => c.method === "eth_getLogs").length;
+      return response;
+    });
+  });
+  after(async function () {
+    proxy?.close();
+    await f?.node.stop();
+  });
+
+  it("twenty caught-up streams of a channel cost the node about one eth_getLogs per new block, not twenty; each gets every message once", async function () {
+    const STREAMS = 20;
+    const r = await startRelayer(f, { rpcUrl: proxy.url });
+    const controller = new AbortController();
+    try {
+      await r.client.postMessage({ message: toJson(await f.sign(f.authors[0], "before the streams")), wait: true });
+      const got: bigint[][] = Array.from({ length: STREAMS }, () => []);
+      const streams = got.map((seqs) =>
+        (async () => {
+          for await (const m of r.client.subscribe({ channel: "general", fromSeq: 1n }, { signal: controller.signal })) seqs.push(m.message!.seq);
+        })().catch((error: unknown) => error),
+      );
+      await waitFor("every stream at message 1", async () => got.every((seqs) => seqs.length === 1));
+      const before = logQueries;
+      const seqs = [1n];
+      for (let i = 0; i < 3; i++) seqs.push((await r.client.postMessage({ message: toJson(await f.sign(f.authors[i + 1], `block ${i}`)), wait: true })).outcome!.seq);
+      await waitFor("every stream at message 4", async () => got.every((s) => s.length === 4));
+      // Three new blocks (automine). Without sharing: about 60 (one a stream a block).
+      expect(logQueries - before).to.be.at.most(6);
+      for (const s of got) expect(s).to.deep.equal(seqs);
+      controller.abort();
+      for (const ended of await Promise.all(streams)) expect(ConnectError.from(ended).code).to.equal(Code.Canceled);
+    } finally {
+      controller.abort();
+      await r.app.close();
+    }
+  });
+});
+
 describe("Subscribe on a node without the finalized and safe tags", function () {
   let f: Fixture;
   let proxy: Awaited<ReturnType<typeof rpcProxy>>;
