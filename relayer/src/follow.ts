@@ -70,7 +70,6 @@ function sharingCalls(rpc: JsonRpcCaller): JsonRpcCaller {
   return shared;
 }
 
-
 /**
  * Yields `channel`'s messages with seq >= `fromSeq` in seq order, then new ones once
  * their block is final by `services.finality` (as the mirror's), until `signal` aborts.
