@@ -30,13 +30,13 @@
 import { randomBytes } from "node:crypto";
 import { audit, ChainLogSource, KafkaTopicReader } from "@chainmail/audit";
 import { NoOutcomeError, submitSigned, type PostResult } from "@chainmail/client";
+import { readTopic } from "@chainmail/mirror";
 import { digestOf, type SignedMessage } from "@chainmail/protocol";
 import {
   ChainmailProcess,
   devPrivateKey,
   MirrorProcess,
   OwnBroker,
-  readTopic,
   signMessageSync,
   startHardhatNode,
   testKafka,

@@ -14,7 +14,8 @@ import path from "node:path";
 import { Wallet } from "ethers";
 import { parseAllDocuments } from "yaml";
 import { postMessage } from "@chainmail/client";
-import { devPrivateKey, freePort, kafkaBrokers, readTopic, REPO_ROOT, testKafka, uniqueTopics, waitFor } from "@chainmail/testkit";
+import { readTopic } from "@chainmail/mirror";
+import { devPrivateKey, freePort, kafkaBrokers, REPO_ROOT, testKafka, uniqueTopics, waitFor } from "@chainmail/testkit";
 import { buildImage, CHART, ensureTools, keyFolder, ok, podman, podmanOk, run, startLocalChain, type LocalChain } from "./support.js";
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: any; data?: any; stringData?: any };

@@ -8,7 +8,8 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { postMessage } from "@chainmail/client";
-import { devPrivateKey, freePort, kafkaBrokers, readTopic, REPO_ROOT, testKafka, uniqueTopics, waitFor } from "@chainmail/testkit";
+import { readTopic } from "@chainmail/mirror";
+import { devPrivateKey, freePort, kafkaBrokers, REPO_ROOT, testKafka, uniqueTopics, waitFor } from "@chainmail/testkit";
 import path from "node:path";
 import { buildImage, IMAGE, keyFolder, ok, podman, podmanOk, startLocalChain, unique, type LocalChain } from "./support.js";
 

@@ -127,6 +127,31 @@ export async function readToEnd(
   return count;
 }
 
+export interface ReadRecord {
+  key: string | null;
+  value: any;
+  partition: number;
+  offset: string;
+  headers: Record<string, string>;
+}
+
+/** Every committed record of `topic` up to where it ends now (read_committed), parsed as JSON: what tests and checks compare. */
+export async function readTopic(kafka: Kafka, topic: string): Promise<ReadRecord[]> {
+  const records: ReadRecord[] = [];
+  await readToEnd(kafka, topic, (m: KafkaMessage, partition: number) => {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = v.toString();
+    records.push({
+      key: m.key?.toString() ?? null,
+      value: m.value ? JSON.parse(m.value.toString()) : null,
+      partition,
+      offset: m.offset,
+      headers,
+    });
+  });
+  return records;
+}
+
 /**
  * The newest committed cursor for `key`, or null. Call this only after the
  * transactional producer connected: that aborts or completes whatever an earlier

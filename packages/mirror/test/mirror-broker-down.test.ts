@@ -5,10 +5,10 @@
  * on free ports with its own data directory) so it can stop and start it.
  */
 import { expect } from "chai";
-import { readCursor } from "@chainmail/mirror";
+import { readCursor, readTopic } from "@chainmail/mirror";
 import { silentLogger } from "@chainmail/runtime";
 import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
-import { expectExactlyOnce, MirrorProcess, OwnBroker, readTopic, registryFixture, testKafka, uniqueTopics } from "@chainmail/testkit";
+import { expectExactlyOnce, MirrorProcess, OwnBroker, registryFixture, testKafka, uniqueTopics } from "@chainmail/testkit";
 
 const OUTAGE_MS = 20_000;
 

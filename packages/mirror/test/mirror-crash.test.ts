@@ -5,14 +5,13 @@
  */
 import { expect } from "chai";
 import { Kafka } from "kafkajs";
-import { readCursor } from "@chainmail/mirror";
+import { readCursor, readTopic } from "@chainmail/mirror";
 import { silentLogger } from "@chainmail/runtime";
 import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
 import {
   brokerReachable,
   kafkaBrokers,
   MirrorProcess,
-  readTopic,
   registryFixture,
   testKafka,
   uniqueTopics,

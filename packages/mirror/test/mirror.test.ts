@@ -11,10 +11,10 @@ import {
   readCursor,
 } from "@chainmail/mirror";
 import { silentLogger } from "@chainmail/runtime";
-import { splitByBlocks } from "@chainmail/mirror";
+import { readTopic, splitByBlocks } from "@chainmail/mirror";
 import { channelId, digestOf, GENESIS_HEAD, MembershipEventSchema, MESSAGE_POSTED_TOPIC, MessageEventSchema, memberRoleOf, nextHead } from "@chainmail/protocol";
 import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
-import { brokerReachable, kafkaBrokers, readTopic, registryFixture, testKafka, uniqueTopics } from "@chainmail/testkit";
+import { brokerReachable, kafkaBrokers, registryFixture, testKafka, uniqueTopics } from "@chainmail/testkit";
 
 describe("mirror: events in Kafka", function () {
   let node: RunningNode;

@@ -9,11 +9,11 @@
 import { expect } from "chai";
 import { type Kafka } from "kafkajs";
 import { RETRACTION_SCHEMA, retractionEventProblem, type MessageEvent, type RetractionEvent } from "@chainmail/protocol";
-import { readCursor } from "@chainmail/mirror";
+import { readCursor, readTopic } from "@chainmail/mirror";
 import { silentLogger } from "@chainmail/runtime";
 import { tail, type ChainBreak } from "@chainmail/subscriber";
 import { startHardhatNode, waitFor, type RunningNode } from "@chainmail/testkit";
-import { brokerReachable, kafkaBrokers, MirrorProcess, readTopic, registryFixture, testKafka, uniqueTopics } from "@chainmail/testkit";
+import { brokerReachable, kafkaBrokers, MirrorProcess, registryFixture, testKafka, uniqueTopics } from "@chainmail/testkit";
 
 describe("mirror + tail: a chain reorganisation while the mirror runs", function () {
   this.timeout(180_000);

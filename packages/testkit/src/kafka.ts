@@ -1,6 +1,6 @@
 /**
  * Kafka for tests: the shared broker from KAFKA_BROKERS (default 127.0.0.1:9092), unique
- * topic names per test, reading a topic to its end in read_committed mode, a private
+ * topic names per test (a topic is read to its end by the mirror's readTopic), a private
  * throw-away broker (for tests that stop and start it), and the mirror CLI as a child
  * process (for tests that kill it).
  */
@@ -10,11 +10,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { Kafka, logLevel, type KafkaMessage } from "kafkajs";
+import { Kafka, logLevel } from "kafkajs";
 import { Wallet, type JsonRpcProvider } from "ethers";
 import { createChannelWithMembers, deployRegistry } from "./deploy.js";
 import { devPrivateKey } from "./dev-keys.js";
-import { readToEnd } from "@chainmail/mirror";
 import { bodyFromText, channelId, signMessage, toCallArgument, packBatch } from "@chainmail/protocol";
 import { CHAINMAIL_CLI, freePort, REPO_ROOT, waitFor } from "./hardhat-node.js";
 
@@ -67,31 +66,6 @@ export async function produceEvents(kafka: Kafka, topic: string, events: Readonl
   } finally {
     await producer.disconnect();
   }
-}
-
-export interface ReadRecord {
-  key: string | null;
-  value: any;
-  partition: number;
-  offset: string;
-  headers: Record<string, string>;
-}
-
-/** Every committed record of `topic` (read_committed), parsed as JSON. */
-export async function readTopic(kafka: Kafka, topic: string): Promise<ReadRecord[]> {
-  const records: ReadRecord[] = [];
-  await readToEnd(kafka, topic, (m: KafkaMessage, partition: number) => {
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = v.toString();
-    records.push({
-      key: m.key?.toString() ?? null,
-      value: m.value ? JSON.parse(m.value.toString()) : null,
-      partition,
-      offset: m.offset,
-      headers,
-    });
-  });
-  return records;
 }
 
 /** Whether a broker answers at `brokers` (for a clear skip message when none runs). */
@@ -270,7 +244,7 @@ export async function registryFixture(provider: JsonRpcProvider, channelNames: s
 }
 
 /** Every channel's seqs appear exactly once, in order, and nothing else is there. */
-export function expectExactlyOnce(records: ReadRecord[], posted: Record<string, number>) {
+export function expectExactlyOnce(records: Array<{ value: { channelName: string; seq: string } }>, posted: Record<string, number>) {
   const seqsBy: Record<string, number[]> = {};
   for (const r of records) (seqsBy[r.value.channelName] ??= []).push(Number(r.value.seq));
   for (const [channel, count] of Object.entries(posted)) {
