@@ -19,17 +19,14 @@ export class StreamSlots {
     private readonly maxPerClient: number,
   ) {}
 
-  /** Takes a slot for `client`, or throws 429 TooManyStreams; call the returned function once the stream ends. */
+  /** Takes a slot for `client`, or throws 429 TooManyStreams; call the returned function once, when the stream ends. */
   take(client: string): () => void {
     const mine = this.byClient.get(client) ?? 0;
     if (this.maxPerClient > 0 && mine >= this.maxPerClient) throw this.refusal(`${this.what} open from ${client}: ${mine}, the most one client may have`);
     if (this.max > 0 && this.open >= this.max) throw this.refusal(`${this.what} open on this relayer: ${this.open}, the most it serves`);
     this.open++;
     this.byClient.set(client, mine + 1);
-    let released = false;
     return () => {
-      if (released) return;
-      released = true;
       this.open--;
       const left = this.byClient.get(client)! - 1;
       if (left === 0) this.byClient.delete(client);
