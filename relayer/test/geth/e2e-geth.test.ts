@@ -146,7 +146,7 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
     expect(audited.stdout).to.include("Clean:");
   });
 
-  it("through gRPC on geth: Subscribe sends the messages, checked; at SIGTERM an open Subscribe and an open PostMessages stream end UNAVAILABLE naming where to resume, and the relayer exits 0", async function () {
+  it("through gRPC on geth: Subscribe sends the messages, checked, and resumes mid-channel; at SIGTERM an open Subscribe and an open PostMessages stream end UNAVAILABLE naming where to resume, and the relayer exits 0", async function () {
     const client = createClient(RelayerService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}` }));
     const seqs: bigint[] = [];
     const subscribed = (async () => {
@@ -165,6 +165,13 @@ describe("the whole flow on geth (1-second blocks, Osaka, past block 300)", func
       expect(first.result.case === "outcome" && first.result.value.status, first.result.case === "refusal" ? first.result.value.message : "").to.equal(MessageOutcome_Status.CONFIRMED);
       await waitFor("Subscribe at every message", async () => seqs.length === MESSAGES + 1, { timeoutMs: 60_000 });
       expect(seqs).to.deep.equal(Array.from({ length: MESSAGES + 1 }, (_, i) => BigInt(i + 1)));
+      // Resumed mid-channel: the message before from_seq is found in a block final by geth's rule, and checked.
+      const resumed: bigint[] = [];
+      for await (const m of client.subscribe({ channel: "general", fromSeq: BigInt(MESSAGES) }, { signal: AbortSignal.timeout(60_000) })) {
+        resumed.push(m.message!.seq);
+        if (resumed.length === 2) break;
+      }
+      expect(resumed).to.deep.equal([BigInt(MESSAGES), BigInt(MESSAGES + 1)]);
 
       const stopped = relayer!.stop(30_000);
       const ended = await replies.next().then(
